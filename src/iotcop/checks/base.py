@@ -1,0 +1,80 @@
+"""The check contract.
+
+A check is one small class with declarative attributes and a `run()` that
+yields what it saw:
+
+* `Finding`    - counter-evidence against a provision (becomes FAIL);
+* `Compliance` - positive evidence that a provision is met (may become PASS);
+* `ConditionFact` - the truth of an Annex B condition (may make a provision N/A).
+
+Silence is never compliance: a check that finds nothing and yields no
+`Compliance` leaves its provisions INCONCLUSIVE, not PASS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Iterator
+
+from iotcop.firmware.model import FileEntry, Firmware
+from iotcop.model import Compliance, ConditionFact, Evidence, Finding, Severity
+
+CheckOutput = Finding | Compliance | ConditionFact
+
+
+@dataclass(frozen=True)
+class CheckDoc:
+    title: str
+    why: str  # why the issue matters, in one or two sentences
+    fix: str  # what the manufacturer should do
+    references: tuple[str, ...] = ()
+    limitations: str = ""
+
+
+class Check:
+    ID: ClassVar[str]  # "credentials.default-password"
+    VERSION: ClassVar[str] = "1.0.0"  # bump when results for the same input change
+    PROVISIONS: ClassVar[tuple[str, ...]]  # EN 303 645 provisions this check informs
+    SEVERITY: ClassVar[Severity] = Severity.medium  # default for its findings
+    TIMEOUT: ClassVar[float] = 120.0  # seconds; past it the check is stopped
+    NEEDS_ROOTFS: ClassVar[bool] = True  # False: meaningful on loose extracted files too
+    DOC: ClassVar[CheckDoc]
+
+    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+        raise NotImplementedError
+
+    # -- helpers for run() ----------------------------------------------
+    def finding(
+        self,
+        where: FileEntry | str | None,
+        *,
+        title: str | None = None,
+        line: int | None = None,
+        offset: int | None = None,
+        excerpt: str | None = None,
+        detail: str | None = None,
+        severity: Severity | str | None = None,
+        provisions: tuple[str, ...] | list[str] | None = None,
+        why: str | None = None,
+        fix: str | None = None,
+    ) -> Finding:
+        path = where.path if isinstance(where, FileEntry) else where
+        if excerpt is not None and len(excerpt) > 200:
+            excerpt = excerpt[:197] + "..."
+        return Finding(
+            check=self.ID,
+            severity=Severity(severity) if severity else self.SEVERITY,
+            provisions=list(provisions or self.PROVISIONS),
+            title=title or self.DOC.title,
+            evidence=Evidence(path=path, line=line, offset=offset, excerpt=excerpt, detail=detail),
+            why=why if why is not None else self.DOC.why,
+            fix=fix if fix is not None else self.DOC.fix,
+        ).with_id()
+
+    def compliant(self, provision: str, statement: str, *evidence: Evidence) -> Compliance:
+        if provision not in self.PROVISIONS:
+            raise ValueError(f"{self.ID} claims compliance for {provision}, which it does not declare")
+        return Compliance(check=self.ID, provision=provision, statement=statement, evidence=list(evidence))
+
+    def condition(self, number: int, holds: bool, evidence: Evidence | None = None) -> ConditionFact:
+        return ConditionFact(condition=number, holds=holds, source=self.ID, evidence=evidence)

@@ -1,0 +1,124 @@
+"""Run checks isolated from each other and from the scanner.
+
+Each check runs in a forked child with its own time budget: an exception, a
+crash or a timeout becomes a CheckRun with status error/timeout, and the scan
+goes on.  Forking shares the inventory without copying or re-parsing it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+import traceback
+from multiprocessing.connection import Connection, wait
+from typing import Callable, Iterable
+
+from iotcop.checks.base import Check
+from iotcop.firmware.model import Firmware
+from iotcop.model import CheckRun, Compliance, ConditionFact, Finding
+
+
+def run_check_inline(cls: type[Check], fw: Firmware) -> CheckRun:
+    """Run one check in this process (no timeout); used by the child and by tests."""
+    start = time.perf_counter()
+    run = CheckRun(check=cls.ID, version=cls.VERSION, status="ran", provisions=list(cls.PROVISIONS))
+    try:
+        for item in cls().run(fw):
+            if isinstance(item, Finding):
+                run.findings.append(item)
+            elif isinstance(item, Compliance):
+                run.compliance.append(item)
+            elif isinstance(item, ConditionFact):
+                run.conditions.append(item)
+            else:
+                raise TypeError(f"check yielded {type(item).__name__}")
+    except Exception as exc:  # noqa: BLE001 - isolation is the point
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else ""
+        run = CheckRun(
+            check=cls.ID,
+            version=cls.VERSION,
+            status="error",
+            provisions=list(cls.PROVISIONS),
+            error=f"{type(exc).__name__}: {exc}{where}",
+        )
+    run.seconds = round(time.perf_counter() - start, 4)
+    run.findings.sort(key=Finding.sort_key)
+    return run
+
+
+def _child(cls: type[Check], fw: Firmware, conn: Connection) -> None:
+    try:
+        conn.send(run_check_inline(cls, fw).model_dump())
+    finally:
+        conn.close()
+
+
+def run_checks(
+    checks: Iterable[type[Check]],
+    fw: Firmware,
+    *,
+    jobs: int | None = None,
+    timeout_scale: float = 1.0,
+    on_done: Callable[[CheckRun], None] | None = None,
+) -> list[CheckRun]:
+    """Run checks in parallel child processes; results in the order given."""
+    checks = list(checks)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    ctx = mp.get_context("fork")
+    pending = list(enumerate(checks))
+    running: dict[Connection, tuple[int, type[Check], mp.Process, float]] = {}
+    results: dict[int, CheckRun] = {}
+
+    def finish(index: int, run: CheckRun) -> None:
+        results[index] = run
+        if on_done:
+            on_done(run)
+
+    while pending or running:
+        while pending and len(running) < jobs:
+            index, cls = pending.pop(0)
+            parent, child = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_child, args=(cls, fw, child), daemon=True)
+            proc.start()
+            child.close()
+            running[parent] = (index, cls, proc, time.monotonic() + cls.TIMEOUT * timeout_scale)
+        now = time.monotonic()
+        soonest = min(deadline for *_, deadline in running.values())
+        ready = wait(list(running), timeout=max(0.0, soonest - now))
+        for conn in ready:
+            index, cls, proc, _ = running.pop(conn)
+            try:
+                run = CheckRun.model_validate(conn.recv())
+            except (EOFError, OSError):
+                proc.join(1)
+                run = CheckRun(
+                    check=cls.ID,
+                    version=cls.VERSION,
+                    status="error",
+                    provisions=list(cls.PROVISIONS),
+                    error=f"check process died (exit code {proc.exitcode})",
+                )
+            conn.close()
+            proc.join(5)
+            finish(index, run)
+        now = time.monotonic()
+        for conn, (index, cls, proc, deadline) in list(running.items()):
+            if now >= deadline and conn not in ready:
+                proc.kill()
+                proc.join(5)
+                conn.close()
+                del running[conn]
+                finish(
+                    index,
+                    CheckRun(
+                        check=cls.ID,
+                        version=cls.VERSION,
+                        status="timeout",
+                        provisions=list(cls.PROVISIONS),
+                        error=f"stopped after its time budget of {cls.TIMEOUT * timeout_scale:g} s",
+                        seconds=cls.TIMEOUT * timeout_scale,
+                    ),
+                )
+    return [results[i] for i in range(len(checks))]

@@ -1,0 +1,164 @@
+"""The firmware model: built once by the inventory, read by every check.
+
+Checks never walk the extracted tree or parse an ELF themselves; they ask the
+`Firmware` object, which answers from the inventory and caches anything
+derived from file contents (so two checks reading /etc/passwd read it once).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import posixpath
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Literal
+
+FileKind = Literal["file", "dir", "symlink", "char", "block", "fifo", "socket"]
+
+# Files larger than this are not read whole by content checks (a safety cap,
+# not a correctness limit: checks that need more must stream).
+MAX_READ_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ElfInfo:
+    arch: str  # "MIPS", "ARM", "AARCH64", "x86_64" ...
+    bits: int
+    endianness: Literal["little", "big"]
+    elf_type: str  # "EXEC", "DYN", "REL", "CORE"
+    interpreter: str | None
+    needed: tuple[str, ...]
+    imported: tuple[str, ...]
+    exported_count: int
+    nx: bool | None  # None when the file has no program headers (objects)
+    pie: bool
+    relro: Literal["full", "partial", "none"]
+    canary: bool
+    fortify: bool
+    rpath: tuple[str, ...]
+    runpath: tuple[str, ...]
+    stripped: bool
+    static: bool
+
+
+@dataclass(slots=True)
+class FileEntry:
+    """One extracted file as the device would see it."""
+
+    path: str  # device path ("/etc/shadow"), or "<image>/..." outside a root filesystem
+    host_path: Path  # where it lies in the work directory
+    kind: FileKind
+    size: int
+    mode: int  # permission bits incl. setuid/setgid/sticky
+    uid: int
+    gid: int
+    root: str | None  # label of the root filesystem it belongs to; None outside one
+    link_target: str | None = None
+    sha256: str | None = None
+    magic: str = "data"  # short content type: elf, script, text, pem, gzip, ... (see inventory)
+    elf: ElfInfo | None = None
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.path)
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind == "file"
+
+    @property
+    def setuid(self) -> bool:
+        return bool(self.mode & stat.S_ISUID)
+
+    @property
+    def setgid(self) -> bool:
+        return bool(self.mode & stat.S_ISGID)
+
+    @property
+    def world_writable(self) -> bool:
+        return bool(self.mode & stat.S_IWOTH)
+
+    @property
+    def world_readable(self) -> bool:
+        return bool(self.mode & stat.S_IROTH)
+
+
+@dataclass
+class Firmware:
+    """The extracted image: every file, indexed by device path."""
+
+    work_dir: Path
+    roots: list[str]  # root filesystem labels, primary first
+    entries: list[FileEntry]
+    _by_path: dict[str, FileEntry] = field(default_factory=dict, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        # The primary root wins when two partitions hold the same device path.
+        for entry in reversed(self.entries):
+            self._by_path[entry.path] = entry
+        for entry in self.entries:
+            if entry.root == (self.roots[0] if self.roots else None):
+                self._by_path[entry.path] = entry
+
+    # -- lookup ---------------------------------------------------------
+    def get(self, path: str) -> FileEntry | None:
+        """The entry at a device path, following symlinks inside the image."""
+        entry = self._by_path.get(path)
+        seen = 0
+        while entry is not None and entry.kind == "symlink" and seen < 16:
+            target = entry.link_target or ""
+            nxt = target if target.startswith("/") else posixpath.join(posixpath.dirname(entry.path), target)
+            entry = self._by_path.get(posixpath.normpath(nxt))
+            seen += 1
+        return entry if entry is None or entry.kind != "symlink" else None
+
+    def exists(self, path: str) -> bool:
+        return self.get(path) is not None
+
+    def files(self) -> Iterator[FileEntry]:
+        """Regular files, in inventory order."""
+        return (e for e in self.entries if e.kind == "file")
+
+    def glob(self, pattern: str) -> Iterator[FileEntry]:
+        """Entries whose device path matches a shell pattern ('/etc/init.d/*')."""
+        return (e for e in self.entries if fnmatch.fnmatchcase(e.path, pattern))
+
+    def by_name(self, *names: str) -> Iterator[FileEntry]:
+        wanted = set(names)
+        return (e for e in self.entries if e.name in wanted)
+
+    def elf_files(self) -> Iterator[FileEntry]:
+        return (e for e in self.entries if e.elf is not None)
+
+    # -- content --------------------------------------------------------
+    def read_bytes(self, path_or_entry: str | FileEntry, limit: int = MAX_READ_BYTES) -> bytes | None:
+        entry = path_or_entry if isinstance(path_or_entry, FileEntry) else self.get(path_or_entry)
+        if entry is None or entry.kind != "file":
+            return None
+        key = ("bytes", entry.host_path, limit)
+        if key not in self._cache:
+            try:
+                with open(entry.host_path, "rb") as fh:
+                    self._cache[key] = fh.read(limit)
+            except OSError:
+                self._cache[key] = None
+        return self._cache[key]
+
+    def read_text(self, path_or_entry: str | FileEntry, limit: int = MAX_READ_BYTES) -> str | None:
+        data = self.read_bytes(path_or_entry, limit)
+        if data is None:
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    def cached(self, key: str, compute):
+        """Memoise a value derived from the image (parsed passwd, boot commands ...)."""
+        if key not in self._cache:
+            self._cache[key] = compute(self)
+        return self._cache[key]
+
+    @functools.cached_property
+    def file_count(self) -> int:
+        return sum(1 for e in self.entries if e.kind == "file")

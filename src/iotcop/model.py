@@ -1,0 +1,196 @@
+"""The one result model every part of iotcop reads and writes.
+
+Evidence flows one way: extraction and checks produce Findings and Compliance
+records; the assessment turns them into Verdicts; every output renders an
+Assessment.  Nothing here knows how it is rendered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Severity(str, Enum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+    info = "info"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.critical: 4,
+    Severity.high: 3,
+    Severity.medium: 2,
+    Severity.low: 1,
+    Severity.info: 0,
+}
+
+
+class VerdictValue(str, Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+    NOT_TESTED = "NOT_TESTED"
+    DECLARED = "DECLARED"
+    INCONCLUSIVE = "INCONCLUSIVE"
+
+
+class Evidence(BaseModel):
+    """Where something was seen.  `path` is the path as seen on the device."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str | None = None
+    line: int | None = None
+    offset: int | None = None
+    excerpt: str | None = None
+    detail: str | None = None
+
+
+class Finding(BaseModel):
+    """Counter-evidence against one or more provisions."""
+
+    id: str = ""
+    check: str
+    severity: Severity
+    provisions: list[str]
+    title: str
+    evidence: Evidence
+    why: str = ""
+    fix: str = ""
+
+    def with_id(self) -> Finding:
+        key = "\x00".join(
+            str(x)
+            for x in (
+                self.check,
+                self.title,
+                self.evidence.path,
+                self.evidence.line,
+                self.evidence.offset,
+                self.evidence.detail,
+            )
+        )
+        return self.model_copy(update={"id": hashlib.sha256(key.encode()).hexdigest()[:16]})
+
+    def sort_key(self) -> tuple:
+        ev = self.evidence
+        return (-self.severity.rank, self.check, ev.path or "", ev.line or 0, ev.offset or 0, self.title, ev.detail or "")
+
+
+class Compliance(BaseModel):
+    """Positive evidence that a provision is met (never inferred from silence)."""
+
+    check: str
+    provision: str
+    statement: str
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class ConditionFact(BaseModel):
+    """An observed truth value of an EN 303 645 Annex B condition."""
+
+    condition: int
+    holds: bool
+    source: str
+    evidence: Evidence | None = None
+
+
+CheckStatus = Literal["ran", "error", "timeout", "skipped"]
+
+
+class CheckRun(BaseModel):
+    """What happened when one check ran: its status, output and cost."""
+
+    check: str
+    version: str
+    status: CheckStatus
+    provisions: list[str]
+    findings: list[Finding] = Field(default_factory=list)
+    compliance: list[Compliance] = Field(default_factory=list)
+    conditions: list[ConditionFact] = Field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+class Target(BaseModel):
+    kind: Literal["firmware", "rootfs", "device"]
+    path: str
+    sha256: str | None = None
+    size: int | None = None
+
+
+class ExtractionReport(BaseModel):
+    status: Literal["complete", "partial", "failed"]
+    files: int = 0
+    bytes: int = 0
+    unknown_ratio: float = 0.0
+    roots: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+    readers: list[dict] = Field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Verdict(BaseModel):
+    id: str
+    status: str
+    verdict: VerdictValue
+    findings: list[str] = Field(default_factory=list)
+    checks: list[str] = Field(default_factory=list)
+    note: str = ""
+
+
+class GroupVerdict(BaseModel):
+    """A roll-up of provision verdicts (a UK CoP guideline, a PSTI requirement)."""
+
+    id: str
+    title: str
+    verdict: VerdictValue
+    provisions: list[str]
+    note: str = ""
+
+
+class Tool(BaseModel):
+    name: str = "iotcop"
+    version: str
+    catalogue_version: str
+
+
+class CheckSummary(BaseModel):
+    id: str
+    version: str
+    status: CheckStatus
+    findings: int
+    seconds: float
+    error: str | None = None
+
+
+class Assessment(BaseModel):
+    """Everything a report, label or statement is rendered from."""
+
+    schema_: str = Field("iotcop.report/1", alias="schema")
+    tool: Tool
+    generated_at: str
+    target: Target
+    extraction: ExtractionReport
+    findings: list[Finding]
+    provisions: list[Verdict]
+    guidelines: list[GroupVerdict] = Field(default_factory=list)
+    psti: list[GroupVerdict] = Field(default_factory=list)
+    checks: list[CheckSummary] = Field(default_factory=list)
+    components: list[dict] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict)
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    def to_json_dict(self) -> dict:
+        return self.model_dump(mode="json", by_alias=True)
