@@ -1,0 +1,143 @@
+"""Findings + which checks ran + conditions -> one verdict per provision, and roll-ups.
+
+Rules, in order, for each provision:
+  FAIL            a finding (from a check that ran) informs it;
+  NOT_APPLICABLE  one of its Annex B conditions is observed not to hold;
+  NOT_TESTED      no check that can inform it ran (none exists, or all errored,
+                  or extraction failed);
+  PASS            positive evidence from a check, every informing check ran,
+                  and extraction was complete;
+  INCONCLUSIVE    otherwise (checks ran and found nothing, which alone proves nothing).
+DECLARED comes from manufacturer declarations, which are added by their own source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from iotcop.model import CheckRun, ConditionFact, ExtractionReport, Finding, GroupVerdict, Verdict, VerdictValue
+from iotcop.standards.catalogue import Catalogue, Group, Provision
+
+V = VerdictValue
+
+_NEEDS = {
+    "D": "needs the manufacturer's declaration",
+    "N": "needs a probe of the live device",
+    "F": "no firmware check covers it yet",
+    "X": "needs a manual or laboratory assessment",
+}
+
+
+@dataclass
+class Evidence:
+    """All inputs of an assessment; each source adds to it."""
+
+    runs: list[CheckRun] = field(default_factory=list)
+    extraction: ExtractionReport | None = None
+    conditions: list[ConditionFact] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for r in self.runs if r.status == "ran" for f in r.findings]
+
+    def all_conditions(self) -> list[ConditionFact]:
+        return self.conditions + [c for r in self.runs if r.status == "ran" for c in r.conditions]
+
+
+def assess_provisions(catalogue: Catalogue, evidence: Evidence) -> list[Verdict]:
+    findings_by_p: dict[str, list[Finding]] = {}
+    for f in evidence.findings:
+        for p in f.provisions:
+            findings_by_p.setdefault(p, []).append(f)
+    runs_by_p: dict[str, list[CheckRun]] = {}
+    for run in evidence.runs:
+        for p in run.provisions:
+            runs_by_p.setdefault(p, []).append(run)
+    facts: dict[int, ConditionFact] = {}
+    for fact in evidence.all_conditions():
+        # A condition observed to hold outweighs a claim that it does not.
+        if fact.condition not in facts or fact.holds:
+            facts[fact.condition] = fact
+    return [_verdict(p, findings_by_p.get(p.id, []), runs_by_p.get(p.id, []), facts, evidence.extraction)
+            for p in catalogue.provisions.values()]
+
+
+def _verdict(
+    p: Provision,
+    findings: list[Finding],
+    runs: list[CheckRun],
+    facts: dict[int, ConditionFact],
+    extraction: ExtractionReport | None,
+) -> Verdict:
+    checks = sorted({r.check for r in runs})
+    base = dict(id=p.id, status=_status_label(p), checks=checks)
+    if findings:
+        ids = sorted({f.id for f in findings})
+        return Verdict(**base, verdict=V.FAIL, findings=ids, note=f"{len(ids)} finding(s)")
+    unmet = [facts[c] for c in p.conditions if c in facts and not facts[c].holds]
+    if unmet:
+        f = unmet[0]
+        return Verdict(**base, verdict=V.NOT_APPLICABLE, note=f"condition {f.condition} does not hold ({f.source})")
+    ran = [r for r in runs if r.status == "ran"]
+    if not runs:
+        return Verdict(**base, verdict=V.NOT_TESTED, note=_NEEDS.get(p.evidence[0] if p.evidence else "X", ""))
+    if extraction is not None and extraction.status == "failed":
+        return Verdict(**base, verdict=V.NOT_TESTED, note="extraction failed, so the firmware checks had nothing to read")
+    if not ran:
+        why = "; ".join(sorted({f"{r.check}: {r.status}" for r in runs}))
+        return Verdict(**base, verdict=V.NOT_TESTED, note=f"no informing check completed ({why})")
+    proofs = [c for r in ran for c in r.compliance if c.provision == p.id]
+    problems = []
+    if len(ran) < len(runs):
+        problems.append("not every informing check completed")
+    if extraction is not None and extraction.status != "complete":
+        problems.append(f"extraction was {extraction.status}")
+    if proofs and not problems:
+        return Verdict(**base, verdict=V.PASS, note="; ".join(sorted({c.statement for c in proofs})))
+    if not problems:
+        problems.append("checks ran and found no issue, but none shows compliance")
+    return Verdict(**base, verdict=V.INCONCLUSIVE, note="; ".join(problems))
+
+
+def _status_label(p: Provision) -> str:
+    """Annex B style: "M", "R C3,4"."""
+    return p.status + ",".join(str(c) for c in p.conditions)
+
+
+def is_mandatory_now(p: Provision, verdict: Verdict) -> bool:
+    """Mandatory, and (for conditional ones) not shown to be not applicable."""
+    return p.mandatory and verdict.verdict != V.NOT_APPLICABLE
+
+
+def roll_up(group: Group, catalogue: Catalogue, verdicts: dict[str, Verdict]) -> GroupVerdict:
+    """A group's verdict from its mandatory provisions (all of them when it has none)."""
+    members = [catalogue.provisions[p] for p in group.provisions]
+    mandatory = [p for p in members if p.mandatory]
+    basis = mandatory or members
+    values = [verdicts[p.id].verdict for p in basis]
+    failed_recs = [p.id for p in members if not p.mandatory and verdicts[p.id].verdict == V.FAIL]
+    relevant = [v for v in values if v != V.NOT_APPLICABLE]
+    if V.FAIL in values:
+        verdict = V.FAIL
+    elif not relevant:
+        verdict = V.NOT_APPLICABLE
+    elif all(v == V.PASS for v in relevant):
+        verdict = V.PASS
+    elif all(v in (V.PASS, V.DECLARED) for v in relevant):
+        verdict = V.DECLARED
+    elif all(v == V.NOT_TESTED for v in relevant):
+        verdict = V.NOT_TESTED
+    else:
+        verdict = V.INCONCLUSIVE
+    failing = [p.id for p in basis if verdicts[p.id].verdict == V.FAIL]
+    notes = []
+    if failing:
+        notes.append("failing: " + ", ".join(failing))
+    if failed_recs and mandatory:
+        notes.append("recommendations not met: " + ", ".join(failed_recs))
+    return GroupVerdict(id=group.id, title=group.title, verdict=verdict, provisions=list(group.provisions),
+                        note="; ".join(notes))
+
+
+def mandatory_failures(catalogue: Catalogue, verdicts: list[Verdict]) -> list[str]:
+    return [v.id for v in verdicts if v.verdict == V.FAIL and catalogue.provisions[v.id].mandatory]

@@ -1,0 +1,319 @@
+"""Extraction: firmware image (or archive, or directory) -> root filesystem(s).
+
+unblob runs in a separate process group so that limits on time, output bytes
+and file count can stop it; whatever it produced by then is kept and the
+report says the extraction was partial.  Root filesystems are found by shape
+(a tree with etc/, bin/, ...), so images holding several partitions work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from iotcop.errors import InputError
+from iotcop.firmware.inventory import walk
+from iotcop.model import ExtractionReport
+
+ROOT_MARKERS = {"etc", "bin", "sbin", "lib", "usr", "var", "dev", "proc", "www", "root", "tmp", "mnt", "sys"}
+KEY_MARKERS = {"etc", "bin", "sbin"}
+# An image where more than this share of bytes was not identified is reported partial.
+UNKNOWN_PARTIAL_RATIO = 0.5
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = 4 * 1024**3
+    max_files: int = 200_000
+    max_depth: int = 8
+    timeout: float = 900.0
+
+
+@dataclass
+class Extraction:
+    report: ExtractionReport
+    extract_dir: Path | None  # everything unblob wrote (None for directory input)
+    roots: list[tuple[str, Path]] = field(default_factory=list)
+
+
+def looks_like_rootfs(path: Path) -> bool:
+    try:
+        names = {e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False)}
+    except OSError:
+        return False
+    return len(names & ROOT_MARKERS) >= 2 and bool(names & KEY_MARKERS)
+
+
+def find_roots(top: Path) -> list[Path]:
+    """Directories under top that look like a root filesystem, largest first.
+
+    Below a root only unblob's own extraction folders are searched, so a
+    root's /usr is not taken for another root.
+    """
+    found: list[Path] = []
+
+    def search(path: Path, inside_root: bool) -> None:
+        if not inside_root and looks_like_rootfs(path):
+            found.append(path)
+            inside_root = True
+        try:
+            children = sorted(e for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
+        except OSError:
+            return
+        for child in children:
+            if inside_root and not child.name.endswith("_extract"):
+                # Only nested extractions can hold another root; skip the rest.
+                if not _contains_extract_dir(Path(child.path)):
+                    continue
+            search(Path(child.path), inside_root and not child.name.endswith("_extract"))
+
+    search(top, False)
+    sizes = {root: _count_files(root) for root in found}
+    return sorted(found, key=lambda r: (-sizes[r], str(r)))
+
+
+def _contains_extract_dir(path: Path) -> bool:
+    for sub, st in walk(path):
+        if sub.name.endswith("_extract"):
+            return True
+    return False
+
+
+def _count_files(path: Path) -> int:
+    return sum(1 for _ in walk(path))
+
+
+def _tree_size(path: Path) -> tuple[int, int]:
+    files = total = 0
+    for _, st in walk(path):
+        files += 1
+        total += st.st_size
+    return files, total
+
+
+def extract(
+    source: Path,
+    work_dir: Path,
+    limits: Limits = Limits(),
+    *,
+    processes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Extraction:
+    """Extract source into work_dir/extract and locate its root filesystem(s)."""
+    started = time.monotonic()
+    if source.is_dir():
+        return _from_directory(source, started)
+    _check_readable(source)
+
+    extract_root = work_dir / "extract"
+    extract_root.mkdir(parents=True, exist_ok=True)
+    report_path = work_dir / "unblob-report.json"
+    errors: list[str] = []
+    stopped = _run_unblob(source, extract_root, report_path, limits, processes or os.cpu_count() or 1, progress)
+    if stopped:
+        errors.append(stopped)
+    tasks = _load_report(report_path, errors)
+    files, total = _tree_size(extract_root)
+    unknown_ratio, readers = _chunks(tasks, source, extract_root)
+    errors.extend(_unblob_errors(tasks))
+
+    roots = [(r.relative_to(extract_root).as_posix(), r) for r in find_roots(extract_root)]
+    if not roots and files == 0:
+        status = "failed"
+        errors.append("nothing could be extracted: no known firmware format was found")
+    elif not roots:
+        status = "failed"
+        errors.append("no root filesystem found in the extracted data")
+    elif stopped or any(not e.startswith("note:") for e in errors) or unknown_ratio > UNKNOWN_PARTIAL_RATIO:
+        status = "partial"
+    else:
+        status = "complete"
+    report = ExtractionReport(
+        status=status,
+        files=files,
+        bytes=total,
+        unknown_ratio=round(unknown_ratio, 4),
+        roots=[label for label, _ in roots],
+        errors=sorted(set(errors)),
+        readers=readers,
+        seconds=round(time.monotonic() - started, 3),
+    )
+    return Extraction(report=report, extract_dir=extract_root, roots=roots)
+
+
+def _check_readable(source: Path) -> None:
+    try:
+        st = source.stat()
+    except FileNotFoundError:
+        raise InputError(f"{source}: no such file or directory") from None
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read ({exc.strerror})") from None
+    if not source.is_file():
+        raise InputError(f"{source}: not a regular file or directory")
+    if st.st_size == 0:
+        raise InputError(f"{source}: the file is empty")
+    try:
+        with open(source, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read ({exc.strerror})") from None
+
+
+def _from_directory(source: Path, started: float) -> Extraction:
+    source = source.resolve()
+    try:
+        os.listdir(source)
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read directory ({exc.strerror})") from None
+    roots = [source] if looks_like_rootfs(source) else find_roots(source)
+    files, total = _tree_size(source)
+    errors = [] if roots else ["no root filesystem (a tree with etc/, bin/ ...) found in the directory"]
+    labels = [(r.relative_to(source).as_posix() if r != source else ".", r) for r in roots]
+    report = ExtractionReport(
+        status="complete" if roots else "failed",
+        files=files,
+        bytes=total,
+        unknown_ratio=0.0,
+        roots=[label for label, _ in labels],
+        errors=errors,
+        readers=[{"path": ".", "reader": "directory"}],
+        seconds=round(time.monotonic() - started, 3),
+    )
+    return Extraction(report=report, extract_dir=None, roots=labels)
+
+
+def _run_unblob(
+    source: Path,
+    extract_root: Path,
+    report_path: Path,
+    limits: Limits,
+    processes: int,
+    progress: Callable[[int, int], None] | None,
+) -> str | None:
+    """Run the unblob child under limits; returns why it was stopped, or None."""
+    cmd = [sys.executable, "-m", "iotcop.firmware.unblob_child", str(source.resolve()), str(extract_root),
+           str(report_path), str(limits.max_depth), str(processes)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + limits.timeout
+    reason = None
+    interval = 0.25
+    while True:
+        try:
+            proc.wait(timeout=interval)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        interval = min(interval * 1.5, 3.0)
+        files, total = _tree_size(extract_root)
+        if progress:
+            progress(files, total)
+        if total > limits.max_bytes:
+            reason = f"extraction stopped: output exceeded {limits.max_bytes} bytes"
+        elif files > limits.max_files:
+            reason = f"extraction stopped: more than {limits.max_files} files"
+        elif time.monotonic() > deadline:
+            reason = f"extraction stopped: time limit of {limits.timeout:g} s reached"
+        if reason:
+            _kill_group(proc)
+            break
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.stderr:
+        proc.stderr.close()
+    if reason is None and proc.returncode not in (0, None):
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {proc.returncode}"
+        reason = f"extractor crashed: {last[:300]}"
+    return reason
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _load_report(report_path: Path, errors: list[str]) -> list[dict]:
+    try:
+        with open(report_path) as fh:
+            data = json.load(fh)
+        return data if isinstance(data, list) else []
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        errors.append(f"extraction report unreadable: {exc}")
+        return []
+
+
+def _walk_reports(reports: list[dict]):
+    for report in reports:
+        yield report
+        yield from _walk_reports(report.get("extraction_reports") or [])
+
+
+def _chunks(tasks: list[dict], source: Path, extract_root: Path) -> tuple[float, list[dict]]:
+    """Share of unidentified bytes in the input, and which reader opened each chunk."""
+    size = source.stat().st_size
+    unknown = 0
+    readers = []
+    for task in tasks:
+        path = task.get("task", {}).get("path", "")
+        depth = task.get("task", {}).get("depth", 0)
+        try:
+            shown = Path(path).relative_to(extract_root).as_posix()
+        except ValueError:
+            shown = Path(path).name
+        for report in task.get("reports", []):
+            kind = report.get("__typename__")
+            if kind == "UnknownChunkReport" and depth == 0:
+                unknown += report.get("size", 0)
+            elif kind == "ChunkReport":
+                readers.append({
+                    "path": shown,
+                    "reader": report.get("handler_name"),
+                    "start": report.get("start_offset"),
+                    "end": report.get("end_offset"),
+                    "depth": depth,
+                })
+    top_chunks = [r for r in readers if r["depth"] == 0 and r["reader"] != "padding"]
+    if not tasks or (not top_chunks and unknown == 0):
+        unknown = size  # nothing identified at all
+    readers.sort(key=lambda r: (r["depth"], r["path"], r["start"] or 0))
+    return (min(1.0, unknown / size) if size else 1.0), readers
+
+
+def _unblob_errors(tasks: list[dict]) -> list[str]:
+    out = []
+    for task in tasks:
+        for report in _walk_reports(task.get("reports", [])):
+            kind = report.get("__typename__", "")
+            if kind.endswith("Report") and report.get("severity") in ("ERROR", "Severity.ERROR") or kind in (
+                "ExtractCommandFailedReport", "ExtractorDependencyNotFoundReport", "ExtractorTimedOut",
+                "CalculateChunkExceptionReport", "UnknownError", "MaliciousSymlinkRemoved",
+            ):
+                out.append(_describe_error(kind, report))
+    return out
+
+
+def _describe_error(kind: str, report: dict) -> str:
+    if kind == "ExtractorDependencyNotFoundReport":
+        return f"extractor not installed: {', '.join(report.get('dependencies', []))}"
+    if kind == "ExtractCommandFailedReport":
+        cmd = report.get("command", "")
+        tail = (report.get("stderr") or b"")
+        tail = tail.decode(errors="replace") if isinstance(tail, bytes) else str(tail)
+        tail = tail.strip().splitlines()[-1][:200] if tail.strip() else f"exit code {report.get('exit_code')}"
+        return f"extractor failed: {cmd.split()[0] if cmd else '?'}: {tail}"
+    if kind == "MaliciousSymlinkRemoved":
+        return f"note: unsafe symlink removed: {report.get('link')} -> {report.get('target')}"
+    if kind == "ExtractorTimedOut":
+        return f"extractor timed out: {report.get('cmd', '')[:100]}"
+    detail = report.get("exception") or report.get("message") or ""
+    return f"{kind}: {str(detail).strip().splitlines()[-1][:200] if str(detail).strip() else ''}".rstrip(": ")

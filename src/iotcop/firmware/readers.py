@@ -1,0 +1,39 @@
+"""The format readers extraction uses: unblob's handlers, adjusted to the tools we have.
+
+unblob hands every SquashFS chunk to `sasquatch`, which no package registry
+provides.  Standard SquashFS (v4 little endian, and the v1-v3 layouts
+unsquashfs still reads) is opened with Debian's `unsquashfs` instead; vendor
+variants that need sasquatch fail visibly and the report says so.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from unblob.extractors import Command
+from unblob.handlers import BUILTIN_HANDLERS
+from unblob.handlers.filesystem.squashfs import SquashFSExtractor
+from unblob.models import Extractor
+
+
+class UnsquashfsExtractor(Extractor):
+    """Extract with unsquashfs; non-fatal errors (e.g. device nodes) do not fail the chunk."""
+
+    def get_dependencies(self) -> list[str]:
+        return ["unsquashfs"]
+
+    def extract(self, inpath: Path, outdir: Path):
+        return Command("unsquashfs", "-no-exit-code", "-no-xattrs", "-f", "-d", "{outdir}", "{inpath}").extract(
+            inpath, outdir
+        )
+
+
+@functools.cache
+def handlers() -> tuple:
+    adjusted = []
+    for handler in BUILTIN_HANDLERS:
+        if isinstance(getattr(handler, "EXTRACTOR", None), SquashFSExtractor):
+            handler = type(handler.__name__, (handler,), {"EXTRACTOR": UnsquashfsExtractor()})
+        adjusted.append(handler)
+    return tuple(adjusted)
