@@ -1,0 +1,182 @@
+"""Command line: parse arguments, call the packages, print.  Nothing else lives here.
+
+Exit codes: 0 no mandatory provision fails; 1 at least one does;
+2 usage or input error; 3 internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from iotcop import __version__
+from iotcop.errors import EXIT_INPUT, EXIT_INTERNAL, IotcopError
+
+stdout = Console(highlight=False, soft_wrap=False)
+stderr = Console(stderr=True, highlight=False)
+
+HELP_EXIT = """
+Exit codes: 0 = no mandatory provision fails; 1 = at least one mandatory provision fails;
+2 = usage or input error; 3 = internal error.
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=HELP_EXIT)
+@click.version_option(__version__, prog_name="iotcop")
+def cli() -> None:
+    """Check consumer IoT firmware against the UK Code of Practice, ETSI EN 303 645 and PSTI."""
+
+
+@cli.command(epilog=HELP_EXIT)
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Write report.json (and later outputs) into this folder.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="What to print on stdout: a summary, or the JSON report.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress and no summary; the exit code tells the result.")
+@click.option("--timings", is_flag=True, help="Print the time spent in each stage and check.")
+@click.option("--check", "only_checks", multiple=True, metavar="ID",
+              help="Run only this check (or family, e.g. 'credentials'); repeatable.")
+@click.option("--jobs", type=click.IntRange(1, 256), help="Checks run in parallel (default: CPU cores).")
+@click.option("--work-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where to extract (default: the system temporary folder).")
+@click.option("--keep-work", is_flag=True, help="Keep the extracted files after the scan.")
+@click.option("--extract-timeout", type=click.FloatRange(1), default=900, show_default=True,
+              help="Seconds extraction may take before it is stopped (the report then says partial).")
+@click.option("--max-extract-bytes", type=click.IntRange(1), default=4 * 1024**3, show_default=True,
+              help="Stop extraction once it has written this many bytes.")
+@click.option("--max-files", type=click.IntRange(1), default=200_000, show_default=True,
+              help="Stop extraction once it has written this many files.")
+@click.option("--max-depth", type=click.IntRange(1, 32), default=8, show_default=True,
+              help="How deep nested containers are opened.")
+def scan(target: Path, out_dir, fmt, quiet, timings, only_checks, jobs, work_dir, keep_work, extract_timeout,
+         max_extract_bytes, max_files, max_depth) -> None:
+    """Scan a firmware image, an extracted root filesystem, or a .tar/.zip of one.
+
+    Prints provision verdicts and the most important findings; with --out, writes report.json.
+    """
+    from iotcop.firmware.extract import Limits
+    from iotcop.scan import ScanOptions, exit_code_for
+    from iotcop.scan import scan as run_scan
+    from iotcop.ui import ProgressUI, print_summary, print_timings
+
+    options = ScanOptions(
+        out_dir=out_dir,
+        work_dir=work_dir,
+        keep_work=keep_work,
+        limits=Limits(max_bytes=max_extract_bytes, max_files=max_files, max_depth=max_depth, timeout=extract_timeout),
+        jobs=jobs,
+        only_checks=tuple(only_checks),
+    )
+    show_progress = not quiet and stderr.is_terminal
+    with ProgressUI(stderr, enabled=show_progress) as ui:
+        result = run_scan(target, options, ui)
+    assessment = result.assessment
+    if fmt == "json":
+        from iotcop.report.json_report import render
+
+        sys.stdout.write(render(assessment))
+    elif not quiet:
+        print_summary(stdout, assessment, out_dir)
+    if timings:
+        print_timings(stderr, assessment)
+    if result.work_dir and not quiet:
+        stderr.print(f"work directory kept: {result.work_dir}")
+    sys.exit(exit_code_for(assessment))
+
+
+@cli.group()
+def standards() -> None:
+    """Browse the provision catalogue and its mappings."""
+
+
+@standards.command("list")
+@click.option("--framework", type=click.Choice(["en303645", "uk-cop", "psti", "cra", "owasp"]), default="en303645",
+              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def standards_list(framework: str, fmt: str) -> None:
+    """List EN 303 645 provisions, or the groups of another framework."""
+    from iotcop.ui import print_standards_list
+
+    print_standards_list(stdout, framework, fmt)
+
+
+@standards.command("show")
+@click.argument("item_id")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def standards_show(item_id: str, fmt: str) -> None:
+    """Show one provision (e.g. 5.1-1), guideline (cop-1), PSTI requirement (psti-1), CRA item or OWASP item."""
+    from iotcop.ui import print_standards_item
+
+    print_standards_item(stdout, item_id, fmt)
+
+
+@cli.group()
+def checks() -> None:
+    """The checks iotcop runs."""
+
+
+@checks.command("list")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def checks_list(fmt: str) -> None:
+    """List every check with the provisions it informs."""
+    from iotcop.ui import print_checks
+
+    print_checks(stdout, fmt)
+
+
+@cli.command()
+@click.option("--variant", type=click.Choice(["vulnerable", "clean"]), default="vulnerable", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("results"),
+              show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, variant: str, out_dir: Path) -> None:
+    """Build a demo firmware image from real Debian packages and scan it."""
+    from iotcop.demo.builder import build_image
+
+    stderr.print(f"Building the {variant} demo image from Debian packages (cached after the first run) ...")
+    built = build_image(variant)
+    stderr.print(f"Image: {built.image}")
+    ctx.invoke(scan, target=built.image, out_dir=out_dir, fmt="text", quiet=False, timings=False, only_checks=(),
+               jobs=None, work_dir=None, keep_work=False, extract_timeout=900, max_extract_bytes=4 * 1024**3,
+               max_files=200_000, max_depth=8)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False, prog_name="iotcop")
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_INPUT)
+    except click.exceptions.Abort:
+        stderr.print("iotcop: aborted")
+        sys.exit(130)
+    except IotcopError as exc:
+        print(f"iotcop: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("iotcop: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if os.environ.get("IOTCOP_DEBUG"):
+            raise
+        line = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"iotcop: internal error: {type(exc).__name__}: {line} (set IOTCOP_DEBUG=1 for details)",
+              file=sys.stderr)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
+

@@ -1,0 +1,201 @@
+"""The scan pipeline: target -> extraction -> inventory -> checks -> assessment -> outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import hashlib
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from iotcop import __version__
+from iotcop.assess import Evidence, assess_provisions, roll_up
+from iotcop.checks.registry import all_checks
+from iotcop.checks.runner import run_checks
+from iotcop.errors import InputError
+from iotcop.firmware.extract import Extraction, Limits, extract
+from iotcop.firmware.inventory import build_firmware
+from iotcop.firmware.model import Firmware
+from iotcop.model import Assessment, CheckRun, CheckSummary, Target, Tool
+from iotcop.report.json_report import write_report
+from iotcop.standards.catalogue import load_catalogue
+from iotcop.standards.mapping import checked_mapping
+
+
+class Progress(Protocol):
+    """What the pipeline tells a user interface; every method is optional to act on."""
+
+    def stage(self, name: str, total: int | None = None) -> None: ...
+    def advance(self, detail: str = "") -> None: ...
+    def extracting(self, files: int, size: int) -> None: ...
+
+
+class _Silent:
+    def stage(self, name: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, detail: str = "") -> None:
+        pass
+
+    def extracting(self, files: int, size: int) -> None:
+        pass
+
+
+@dataclass
+class ScanOptions:
+    out_dir: Path | None = None
+    work_dir: Path | None = None  # parent folder for the scan's work directory
+    keep_work: bool = False
+    limits: Limits = field(default_factory=Limits)
+    jobs: int | None = None
+    only_checks: tuple[str, ...] = ()
+
+
+@dataclass
+class ScanResult:
+    assessment: Assessment
+    work_dir: Path | None
+    firmware: Firmware | None = None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextmanager
+def _work_directory(options: ScanOptions) -> Iterator[Path]:
+    parent = options.work_dir
+    if parent is not None:
+        parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path = Path(tempfile.mkdtemp(prefix="iotcop-", dir=parent))
+    except OSError as exc:
+        raise InputError(f"cannot create a work directory: {exc.strerror}") from None
+    try:
+        yield path
+    finally:
+        if not options.keep_work:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.perf_counter() - start, 4)
+
+
+def select_checks(only: tuple[str, ...]) -> list:
+    checks = list(all_checks())
+    if not only:
+        return checks
+    known = {c.ID for c in checks}
+    unknown = [c for c in only if c not in known and not any(k.startswith(c + ".") for k in known)]
+    if unknown:
+        raise InputError(f"unknown check: {', '.join(unknown)} (see 'iotcop checks list')")
+    return [c for c in checks if c.ID in only or any(c.ID.startswith(o + ".") for o in only)]
+
+
+def scan(source: Path, options: ScanOptions | None = None, progress: Progress | None = None) -> ScanResult:
+    options = options or ScanOptions()
+    progress = progress or _Silent()
+    catalogue = load_catalogue()
+    checked_mapping()  # stop before any work if the mapping data is inconsistent
+    checks = select_checks(options.only_checks)
+    timer = _Timer()
+    source = Path(source)
+    if not source.exists() and not source.is_symlink():
+        raise InputError(f"{source}: no such file or directory")
+
+    try:
+        with _work_directory(options) as work_dir:
+            if options.keep_work:
+                progress.advance(f"work directory: {work_dir}")
+            target = _target(source)
+            progress.stage("Extracting")
+            with timer("extract"):
+                extraction = extract(source, work_dir, options.limits, progress=progress.extracting)
+            progress.stage("Inventory")
+            with timer("inventory"):
+                fw = build_firmware(work_dir, extraction.roots, extraction.extract_dir)
+            runs = _run_checks(checks, fw, extraction, options, progress, timer)
+            progress.stage("Assessing")
+            with timer("assess"):
+                assessment = _assessment(catalogue, target, extraction, runs, timer)
+            if options.out_dir is not None:
+                write_report(assessment, options.out_dir)
+            return ScanResult(assessment=assessment, work_dir=work_dir if options.keep_work else None, firmware=fw)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise InputError("no space left on the device holding the work directory (use --work-dir)") from None
+        raise
+
+
+def _target(source: Path) -> Target:
+    if source.is_dir():
+        return Target(kind="rootfs", path=str(source))
+    try:
+        size = source.stat().st_size
+        digest = file_sha256(source)
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read ({exc.strerror})") from None
+    return Target(kind="firmware", path=str(source), sha256=digest, size=size)
+
+
+def _run_checks(checks, fw: Firmware, extraction: Extraction, options: ScanOptions, progress: Progress,
+                timer: _Timer) -> list[CheckRun]:
+    if extraction.report.status == "failed" and not fw.roots:
+        why = "extraction failed: " + (extraction.report.errors[0] if extraction.report.errors else "no root filesystem")
+        return [CheckRun(check=c.ID, version=c.VERSION, status="skipped", provisions=list(c.PROVISIONS), error=why)
+                for c in checks]
+    progress.stage("Checks", total=len(checks))
+
+    def done(run: CheckRun) -> None:
+        timer.timings[f"check:{run.check}"] = run.seconds
+        progress.advance(run.check)
+
+    with timer("checks"):
+        return run_checks(checks, fw, jobs=options.jobs, on_done=done)
+
+
+def _assessment(catalogue, target: Target, extraction: Extraction, runs: list[CheckRun], timer: _Timer) -> Assessment:
+    evidence = Evidence(runs=runs, extraction=extraction.report)
+    verdicts = assess_provisions(catalogue, evidence)
+    by_id = {v.id: v for v in verdicts}
+    findings = sorted({f.id: f for f in evidence.findings}.values(), key=lambda f: f.sort_key())
+    return Assessment(
+        tool=Tool(version=__version__, catalogue_version=catalogue.version),
+        generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        target=target,
+        extraction=extraction.report,
+        findings=findings,
+        provisions=verdicts,
+        guidelines=[roll_up(g, catalogue, by_id) for g in catalogue.guidelines],
+        psti=[roll_up(g, catalogue, by_id) for g in catalogue.psti],
+        checks=[CheckSummary(id=r.check, version=r.version, status=r.status, findings=len(r.findings),
+                             seconds=r.seconds, error=r.error) for r in runs],
+        components=[],
+        timings=dict(timer.timings),
+    )
+
+
+def exit_code_for(assessment: Assessment) -> int:
+    catalogue = load_catalogue()
+    failing = [v for v in assessment.provisions if v.verdict.value == "FAIL" and catalogue.provisions[v.id].mandatory]
+    return 1 if failing else 0
+
