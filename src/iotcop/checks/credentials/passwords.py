@@ -1,0 +1,318 @@
+"""Password checks: empty passwords, publicly known or guessable passwords, weak hash schemes."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Iterator
+
+from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.checks.credentials.accounts import Account, accounts
+from iotcop.model import Evidence, Severity
+
+_REFERENCES = ("ETSI EN 303 645 V3.1.3, provision 5.1-1 and 5.1-3", "ETSI TR 103 621")
+
+
+def _excerpt(acc: Account) -> str:
+    return acc.excerpt if len(acc.excerpt) <= 200 else acc.excerpt[:197] + "..."
+
+
+def _where(acc: Account) -> str:
+    return f"{acc.path}:{acc.line}" if acc.line is not None else f"{acc.path}@{acc.offset}"
+
+
+class EmptyPassword(Check):
+    ID = "credentials.empty-password"
+    VERSION = "1.0.0"
+    PROVISIONS = ("5.1-1",)
+    SEVERITY = Severity.critical
+    TIMEOUT = 60.0
+    NEEDS_ROOTFS = False
+    DOC = CheckDoc(
+        title="Account without a password",
+        why=(
+            "An account whose password field is empty lets anyone who reaches a login (serial console, "
+            "telnet, SSH, web) in without a password, on every device that runs this image."
+        ),
+        fix=(
+            "Lock the account ('*' or '!' in the password field) or set a password that is unique per device "
+            "or chosen by the user at first use."
+        ),
+        references=_REFERENCES,
+        limitations=(
+            "Only stored account data is read (passwd, shadow, htpasswd, lighttpd plain files); a password "
+            "check that a program skips at run time is not seen.  Unix accounts whose login shell is "
+            "/bin/false or nologin are not reported, as no interactive login is possible with them."
+        ),
+    )
+
+    def run(self, fw) -> Iterator[CheckOutput]:
+        for acc in accounts(fw):
+            if acc.scheme != "blank" or acc.source == "embedded":
+                continue
+            if acc.kind == "unix" and acc.login_disabled:
+                continue
+            where = "web" if acc.kind == "http" else acc.kind
+            yield self.finding(
+                acc.path,
+                title=f"Account '{acc.user}' has an empty password",
+                line=acc.line,
+                excerpt=_excerpt(acc),
+                detail=f"{where} account '{acc.user}' in {acc.source} file: the password field is empty"
+                + (f"; login shell {acc.shell}" if acc.shell else ""),
+            )
+
+
+# -- candidate passwords -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    password: str
+    origin: str  # "blank", "user-name", "default", "common"
+
+
+@cache
+def default_credentials() -> tuple[tuple[str, str], ...]:
+    """(user, password) pairs from the built-in list of publicly known IoT defaults."""
+    text = resources.files("iotcop.checks").joinpath("data/default-credentials.txt").read_text("utf-8")
+    pairs = []
+    for line in text.splitlines():
+        if not line or line.startswith("#") or ":" not in line:
+            continue
+        user, password = line.split(":", 1)
+        pairs.append((user, password))
+    return tuple(pairs)
+
+
+@cache
+def common_passwords() -> tuple[str, ...]:
+    text = resources.files("iotcop.checks").joinpath("data/common-passwords.txt").read_text("utf-8")
+    return tuple(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def candidates_for(user: str) -> list[Candidate]:
+    """Candidates, most likely first: blank, the user name, this user's known defaults, other defaults, common."""
+    out: list[Candidate] = []
+    seen: set[str] = set()
+
+    def add(password: str, origin: str) -> None:
+        if password not in seen:
+            seen.add(password)
+            out.append(Candidate(password, origin))
+
+    add("", "blank")
+    add(user, "user-name")
+    for known_user, password in default_credentials():
+        if known_user.lower() == user.lower():
+            add(password, "default")
+    for _, password in default_credentials():
+        add(password, "default")
+    for password in common_passwords():
+        add(password, "common")
+    return out
+
+
+_ORIGIN_TITLE = {
+    "blank": "Account '{user}' has a password hash of the empty password",
+    "user-name": "Account '{user}' uses its user name as password",
+    "default": "Account '{user}' uses a publicly known default password",
+    "common": "Account '{user}' uses a common, easily guessed password",
+}
+
+_ORIGIN_DETAIL = {
+    "blank": "the hash is of an empty password",
+    "user-name": "the password equals the user name",
+    "default": "the password is in the built-in list of publicly known IoT default credentials",
+    "common": "the password is among the most common passwords in leaked-password surveys",
+}
+
+
+class DefaultPassword(Check):
+    ID = "credentials.default-password"
+    VERSION = "1.0.0"
+    PROVISIONS = ("5.1-1",)
+    SEVERITY = Severity.critical
+    TIMEOUT = 180.0
+    NEEDS_ROOTFS = False
+
+    # Candidates tried per hash: every candidate for fast schemes, a short head of the list for slow ones.
+    FAST_BUDGET = 1000
+    SLOW_BUDGET = 24
+    PER_HASH_SECONDS = 10.0
+    TOTAL_SECONDS = 120.0
+
+    DOC = CheckDoc(
+        title="Password is publicly known or guessable",
+        why=(
+            "A password that appears in public default-credential lists (the ones Mirai and its successors "
+            "try) or that equals the user name is the same on every device running this image and is "
+            "found by automated attacks within minutes."
+        ),
+        fix=(
+            "Ship no usable password in the image: give each device a unique password at manufacture, or "
+            "require the user to set one before the service is reachable."
+        ),
+        references=_REFERENCES + ("SecLists Passwords/Default-Credentials, Passwords/Malware/mirai-botnet.txt",),
+        limitations=(
+            "Dictionary attack bounded in work: for each stored hash it tries the empty password, the user "
+            "name, the defaults listed for that user, every other password of the built-in default "
+            "list (about 150, derived from SecLists) and about 100 common passwords.  Slow schemes "
+            "(bcrypt with cost 8 or more, yescrypt, scrypt, SHA-crypt above 5000 rounds, PBKDF2 above 10000 "
+            "iterations) get "
+            f"only the first {SLOW_BUDGET} candidates; each hash gets at most {PER_HASH_SECONDS:g} s and "
+            f"the whole check {TOTAL_SECONDS:g} s.  A password not in the list is not found, so silence "
+            "proves nothing about uniqueness (no compliance is claimed)."
+        ),
+    )
+
+    def run(self, fw) -> Iterator[CheckOutput]:
+        deadline = time.monotonic() + self.TOTAL_SECONDS
+        # Accounts sharing a hash are cracked once.
+        groups: dict[tuple[str, str, str | None], list[Account]] = defaultdict(list)
+        for acc in accounts(fw):
+            if acc.scheme in ("blank", "locked", "unknown"):
+                continue
+            groups[(acc.secret, acc.user, acc.realm)].append(acc)
+        for (_, user, _), members in groups.items():
+            if time.monotonic() >= deadline:
+                return
+            found = self._crack(members[0], deadline)
+            if found is None:
+                continue
+            for acc in members:
+                shown = "(empty)" if found.password == "" else f"'{found.password}'"
+                yield self.finding(
+                    acc.path,
+                    title=_ORIGIN_TITLE[found.origin].format(user=user),
+                    line=acc.line,
+                    offset=acc.offset,
+                    excerpt=_excerpt(acc),
+                    detail=(
+                        f"{acc.kind} account '{user}': recovered password {shown} "
+                        f"({acc.scheme} hash); {_ORIGIN_DETAIL[found.origin]}"
+                    ),
+                )
+
+    def _crack(self, acc: Account, deadline: float) -> Candidate | None:
+        budget = self.SLOW_BUDGET if acc.info.slow else self.FAST_BUDGET
+        stop = min(deadline, time.monotonic() + self.PER_HASH_SECONDS)
+        for candidate in candidates_for(acc.user)[:budget]:
+            if time.monotonic() >= stop:
+                return None
+            result = acc.matches(candidate.password)
+            if result is None:
+                return None  # scheme not computable here
+            if result:
+                return candidate
+        return None
+
+
+# -- hash schemes --------------------------------------------------------------
+
+_WEAK_SCHEMES: dict[str, tuple[Severity, str]] = {
+    "plaintext": (Severity.high, "stored in plain text"),
+    "des": (Severity.high, "traditional DES crypt (only 8 characters count, 12-bit salt)"),
+    "bsdi": (Severity.high, "BSDi extended DES crypt"),
+    "md5": (Severity.high, "MD5-crypt ($1$)"),
+    "apr1": (Severity.high, "Apache MD5 ($apr1$)"),
+    "sun-md5": (Severity.high, "Sun MD5-crypt"),
+    "sha1": (Severity.high, "unsalted SHA-1 ({SHA})"),
+    "md5-digest": (Severity.high, "HTTP digest: unsalted MD5 of user:realm:password"),
+    "ssha": (Severity.medium, "one round of salted SHA-1 ({SSHA})"),
+    "mosquitto-sha512": (Severity.medium, "one round of salted SHA-512 (Mosquitto $6$)"),
+}
+
+# Minimum work factors below which a modern scheme is still weak.
+MIN_SHA_CRYPT_ROUNDS = 5000
+MIN_BCRYPT_COST = 10
+MIN_PBKDF2_ITERATIONS = 10000
+
+STRONG_SCHEMES = ("sha256", "sha512", "bcrypt", "yescrypt", "gost-yescrypt", "scrypt", "mosquitto-pbkdf2")
+
+
+def weakness(acc: Account) -> tuple[Severity, str] | None:
+    """Severity and reason when the account's stored password is weakly protected; None if not."""
+    scheme, cost = acc.scheme, acc.info.cost
+    if scheme == "md5" and not acc.info.salted:
+        return Severity.high, "MD5-crypt ($1$) without salt"
+    if scheme in _WEAK_SCHEMES:
+        return _WEAK_SCHEMES[scheme]
+    if scheme in ("sha256", "sha512") and cost is not None and cost < MIN_SHA_CRYPT_ROUNDS:
+        return Severity.medium, f"SHA-{scheme[3:]}-crypt with only {cost} rounds"
+    if scheme == "bcrypt" and cost is not None and cost < MIN_BCRYPT_COST:
+        return Severity.medium, f"bcrypt with cost {cost} (below {MIN_BCRYPT_COST})"
+    if scheme == "mosquitto-pbkdf2" and cost is not None and cost < MIN_PBKDF2_ITERATIONS:
+        return Severity.medium, f"PBKDF2-SHA512 with only {cost} iterations"
+    return None
+
+
+class WeakPasswordHash(Check):
+    ID = "credentials.weak-password-hash"
+    VERSION = "1.0.0"
+    PROVISIONS = ("5.1-3",)
+    SEVERITY = Severity.high
+    TIMEOUT = 60.0
+    NEEDS_ROOTFS = False
+    DOC = CheckDoc(
+        title="Password stored with a weak hash scheme",
+        why=(
+            "Passwords kept in plain text, or hashed with DES, MD5 or a single round of SHA, are recovered "
+            "from a copy of the image or a dumped flash by ordinary cracking tools in seconds to hours."
+        ),
+        fix=(
+            "Store passwords with a slow, salted scheme: yescrypt, bcrypt (cost 10 or more) or SHA-512-crypt "
+            "with at least the default 5000 rounds; for Mosquitto use PBKDF2 with many iterations."
+        ),
+        references=_REFERENCES + ("OWASP Password Storage Cheat Sheet",),
+        limitations=(
+            "Judges the stored form only, one finding per account.  Hashes in a format it does not "
+            "recognise are not reported, but they prevent the positive statement for 5.1-3."
+        ),
+    )
+
+    def run(self, fw) -> Iterator[CheckOutput]:
+        all_accounts = accounts(fw)
+        with_password = [a for a in all_accounts if a.has_password_hash or a.scheme == "plaintext"]
+        if with_password:
+            first = with_password[0]
+            yield self.condition(
+                1,
+                True,
+                Evidence(path=first.path, line=first.line, offset=first.offset, excerpt=_excerpt(first),
+                         detail=f"account '{first.user}' has a stored password ({first.scheme})"),
+            )
+        weak_found = False
+        for acc in with_password:
+            weak = weakness(acc)
+            if weak is None:
+                continue
+            weak_found = True
+            severity, reason = weak
+            yield self.finding(
+                acc.path,
+                title=f"Password of '{acc.user}' {reason}" if acc.scheme == "plaintext" else f"Password of '{acc.user}' hashed with {reason}",
+                line=acc.line,
+                offset=acc.offset,
+                excerpt=_excerpt(acc),
+                detail=f"{acc.kind} account '{acc.user}' ({acc.source} at {_where(acc)}): {reason}",
+                severity=severity,
+            )
+        if weak_found or not with_password:
+            return
+        unrecognised = [a for a in all_accounts if a.scheme == "unknown"]
+        blank = [a for a in all_accounts if a.scheme == "blank"]
+        if unrecognised or blank or any(a.scheme not in STRONG_SCHEMES for a in with_password):
+            return
+        schemes = sorted({a.scheme for a in with_password})
+        files = sorted({a.path for a in with_password})
+        yield self.compliant(
+            "5.1-3",
+            f"All {len(with_password)} stored password hashes use a slow, salted scheme "
+            f"({', '.join(schemes)}); none is in plain text.",
+            *(Evidence(path=p, detail=", ".join(sorted({f'{a.user}: {a.scheme}' for a in with_password if a.path == p})))
+              for p in files),
+        )
