@@ -87,6 +87,10 @@ def scan(target: Path, out_dir, fmt, quiet, timings, only_checks, jobs, work_dir
         print_timings(stderr, assessment)
     if result.work_dir and not quiet:
         stderr.print(f"work directory kept: {result.work_dir}")
+    if assessment.extraction.status == "failed":
+        reason = assessment.extraction.errors[0] if assessment.extraction.errors else "extraction failed"
+        print(f"iotcop: error: {target}: {reason}; nothing was assessed", file=sys.stderr)
+        sys.exit(EXIT_INPUT)
     sys.exit(exit_code_for(assessment))
 
 

@@ -159,10 +159,14 @@ def _target(source: Path) -> Target:
 
 def _run_checks(checks, fw: Firmware, extraction: Extraction, options: ScanOptions, progress: Progress,
                 timer: _Timer) -> list[CheckRun]:
-    if extraction.report.status == "failed" and not fw.roots:
-        why = "extraction failed: " + (extraction.report.errors[0] if extraction.report.errors else "no root filesystem")
-        return [CheckRun(check=c.ID, version=c.VERSION, status="skipped", provisions=list(c.PROVISIONS), error=why)
-                for c in checks]
+    skipped: list[CheckRun] = []
+    if extraction.report.status == "failed":
+        why = "extraction failed: " + (extraction.report.errors[0] if extraction.report.errors else "nothing extracted")
+        skipped, checks = _skip(checks, why), []
+    elif not fw.roots:
+        needs_root = [c for c in checks if c.NEEDS_ROOTFS]
+        skipped = _skip(needs_root, "no root filesystem was found")
+        checks = [c for c in checks if not c.NEEDS_ROOTFS]
     progress.stage("Checks", total=len(checks))
 
     def done(run: CheckRun) -> None:
@@ -170,7 +174,14 @@ def _run_checks(checks, fw: Firmware, extraction: Extraction, options: ScanOptio
         progress.advance(run.check)
 
     with timer("checks"):
-        return run_checks(checks, fw, jobs=options.jobs, on_done=done)
+        ran = run_checks(checks, fw, jobs=options.jobs, on_done=done) if checks else []
+    by_id = {r.check: r for r in ran + skipped}
+    return [by_id[c] for c in sorted(by_id)]
+
+
+def _skip(checks, why: str) -> list[CheckRun]:
+    return [CheckRun(check=c.ID, version=c.VERSION, status="skipped", provisions=list(c.PROVISIONS), error=why)
+            for c in checks]
 
 
 def _assessment(catalogue, target: Target, extraction: Extraction, runs: list[CheckRun], timer: _Timer) -> Assessment:

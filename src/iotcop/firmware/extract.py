@@ -24,6 +24,7 @@ from iotcop.model import ExtractionReport
 
 ROOT_MARKERS = {"etc", "bin", "sbin", "lib", "usr", "var", "dev", "proc", "www", "root", "tmp", "mnt", "sys"}
 KEY_MARKERS = {"etc", "bin", "sbin"}
+NO_ROOTFS = "no root filesystem (a tree with etc/, bin/ ...) found; only checks that read loose files ran"
 # An image where more than this share of bytes was not identified is reported partial.
 UNKNOWN_PARTIAL_RATIO = 0.5
 
@@ -64,7 +65,7 @@ def find_roots(top: Path) -> list[Path]:
             found.append(path)
             inside_root = True
         try:
-            children = sorted(e for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
+            children = sorted((e for e in os.scandir(path) if e.is_dir(follow_symlinks=False)), key=lambda e: e.name)
         except OSError:
             return
         for child in children:
@@ -125,12 +126,12 @@ def extract(
     errors.extend(_unblob_errors(tasks))
 
     roots = [(r.relative_to(extract_root).as_posix(), r) for r in find_roots(extract_root)]
-    if not roots and files == 0:
+    if files == 0:
         status = "failed"
         errors.append("nothing could be extracted: no known firmware format was found")
     elif not roots:
-        status = "failed"
-        errors.append("no root filesystem found in the extracted data")
+        status = "partial"
+        errors.append(NO_ROOTFS)
     elif stopped or any(not e.startswith("note:") for e in errors) or unknown_ratio > UNKNOWN_PARTIAL_RATIO:
         status = "partial"
     else:
@@ -174,10 +175,13 @@ def _from_directory(source: Path, started: float) -> Extraction:
         raise InputError(f"{source}: cannot read directory ({exc.strerror})") from None
     roots = [source] if looks_like_rootfs(source) else find_roots(source)
     files, total = _tree_size(source)
-    errors = [] if roots else ["no root filesystem (a tree with etc/, bin/ ...) found in the directory"]
+    errors = [] if roots else [NO_ROOTFS]
     labels = [(r.relative_to(source).as_posix() if r != source else ".", r) for r in roots]
+    status = "complete" if roots else "partial" if files else "failed"
+    if not files:
+        errors = ["the directory is empty"]
     report = ExtractionReport(
-        status="complete" if roots else "failed",
+        status=status,
         files=files,
         bytes=total,
         unknown_ratio=0.0,
@@ -186,7 +190,8 @@ def _from_directory(source: Path, started: float) -> Extraction:
         readers=[{"path": ".", "reader": "directory"}],
         seconds=round(time.monotonic() - started, 3),
     )
-    return Extraction(report=report, extract_dir=None, roots=labels)
+    # Without a root filesystem the loose files are still inventoried.
+    return Extraction(report=report, extract_dir=None if roots else source, roots=labels)
 
 
 def _run_unblob(
