@@ -1,0 +1,1 @@
+"""Checks on cryptographic material shipped in the image (EN 303 645 5.4)."""
