@@ -112,7 +112,7 @@ def test_telnet_started_by_each_mechanism_fires(tmp_path):
         ("/etc/systemd/system/telnet.service", 2),
         ("/etc/rc.local", 1),
     }
-    assert all(f.severity.value == "high" and f.provisions == ["5.5-1", "5.5-7"] for f in result.findings)
+    assert all(f.severity.value == "high" and f.provisions == ["5.6-1", "5.5-1", "5.5-7"] for f in result.findings)
     rcs = next(f for f in result.findings if f.evidence.path == "/etc/init.d/rcS")
     assert rcs.evidence.excerpt == "/bin/busybox telnetd &" and "telnetd" in rcs.evidence.detail
 

@@ -205,7 +205,10 @@ def _run_unblob(
     """Run the unblob child under limits; returns why it was stopped, or None."""
     cmd = [sys.executable, "-m", "iotcop.firmware.unblob_child", str(source.resolve()), str(extract_root),
            str(report_path), str(limits.max_depth), str(processes)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    # Extractors installed with iotcop (jefferson, ubireader) live beside this interpreter.
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            env=env)
     deadline = time.monotonic() + limits.timeout
     reason = None
     interval = 0.25

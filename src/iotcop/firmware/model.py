@@ -20,6 +20,7 @@ FileKind = Literal["file", "dir", "symlink", "char", "block", "fifo", "socket"]
 # Files larger than this are not read whole by content checks (a safety cap,
 # not a correctness limit: checks that need more must stream).
 MAX_READ_BYTES = 64 * 1024 * 1024
+_CACHE_FILE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,13 +140,17 @@ class Firmware:
         if entry is None or entry.kind != "file":
             return None
         key = ("bytes", entry.host_path, limit)
-        if key not in self._cache:
-            try:
-                with open(entry.host_path, "rb") as fh:
-                    self._cache[key] = fh.read(limit)
-            except OSError:
-                self._cache[key] = None
-        return self._cache[key]
+        if key in self._cache:
+            return self._cache[key]
+        try:
+            with open(entry.host_path, "rb") as fh:
+                data = fh.read(limit)
+        except OSError:
+            data = None
+        # Keep small files (configs read by several checks); large ones would pin the whole image in memory.
+        if data is None or len(data) <= _CACHE_FILE_BYTES:
+            self._cache[key] = data
+        return data
 
     def read_text(self, path_or_entry: str | FileEntry, limit: int = MAX_READ_BYTES) -> str | None:
         data = self.read_bytes(path_or_entry, limit)

@@ -13,7 +13,7 @@ from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.credentials.accounts import Account, accounts
 from iotcop.model import Evidence, Severity
 
-_REFERENCES = ("ETSI EN 303 645 V3.1.3, provision 5.1-1 and 5.1-3", "ETSI TR 103 621")
+_REFERENCES = ("ETSI EN 303 645 V2.1.1, provision 5.1-1 and 5.1-3", "ETSI TR 103 621")
 
 
 def _excerpt(acc: Account) -> str:

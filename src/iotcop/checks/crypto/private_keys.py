@@ -412,7 +412,7 @@ class PrivateKey(Check):
             "manufacture into protected storage) and remove private keys from the image."
         ),
         references=(
-            "ETSI EN 303 645 V3.1.3, provisions 5.4-3 and 5.4-4",
+            "ETSI EN 303 645 V2.1.1, provisions 5.4-3 and 5.4-4",
             "CWE-321: Use of Hard-coded Cryptographic Key",
         ),
         limitations=(

@@ -50,7 +50,8 @@ def _command(cmd: BootCommand) -> str:
 class TelnetAtBoot(Check):
     ID = "services.telnet-at-boot"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.5-1", "5.5-7")
+    # 5.6-1: a clear-text remote shell is never an interface a consumer device needs.
+    PROVISIONS = ("5.6-1", "5.5-1", "5.5-7")
     SEVERITY = Severity.high
     TIMEOUT = 60.0
     DOC = CheckDoc(
@@ -60,7 +61,7 @@ class TelnetAtBoot(Check):
             "the first service Mirai-style botnets try with default passwords."
         ),
         fix="Do not start telnetd in production firmware; if remote administration is needed, use SSH with per-device keys or passwords.",
-        references=("ETSI EN 303 645 V3.1.3, provisions 5.5-1 and 5.5-7",),
+        references=("ETSI EN 303 645 V2.1.1, provisions 5.6-1, 5.5-1 and 5.5-7",),
         limitations=_LIMITS_BOOT,
     )
 
@@ -81,7 +82,7 @@ class TelnetAtBoot(Check):
 class FtpAtBoot(Check):
     ID = "services.ftp-at-boot"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.5-1", "5.5-7")
+    PROVISIONS = ("5.6-1", "5.5-1", "5.5-7")
     SEVERITY = Severity.medium
     TIMEOUT = 60.0
     DOC = CheckDoc(
@@ -91,7 +92,7 @@ class FtpAtBoot(Check):
             "exposes the device's files to anyone on the network."
         ),
         fix="Remove the FTP/TFTP server from the start-up files, or replace it with SFTP/HTTPS with authentication.",
-        references=("ETSI EN 303 645 V3.1.3, provisions 5.5-1 and 5.5-7",),
+        references=("ETSI EN 303 645 V2.1.1, provisions 5.6-1, 5.5-1 and 5.5-7",),
         limitations=_LIMITS_BOOT,
     )
 
@@ -159,7 +160,7 @@ class DebugShell(Check):
             "Run getty/login on consoles (or disable the console in production builds); never start a shell "
             "directly from inittab, and never run telnetd with -l pointing at a shell."
         ),
-        references=("ETSI EN 303 645 V3.1.3, provisions 5.6-4 and 5.5-5", "CWE-1191"),
+        references=("ETSI EN 303 645 V2.1.1, provisions 5.6-4 and 5.5-5", "CWE-1191"),
         limitations=(
             _LIMITS_BOOT
             + "  The kernel command line (console=, init=/bin/sh) and U-Boot's environment are out of scope; "
