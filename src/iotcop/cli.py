@@ -36,6 +36,8 @@ def cli() -> None:
 @click.argument("target", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Write report.json (and later outputs) into this folder.")
+@click.option("--output", "outputs", metavar="FORMATS",
+              help="Comma-separated output formats to write into --out (default: every standard one).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="What to print on stdout: a summary, or the JSON report.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary; the exit code tells the result.")
@@ -54,7 +56,7 @@ def cli() -> None:
               help="Stop extraction once it has written this many files.")
 @click.option("--max-depth", type=click.IntRange(1, 32), default=8, show_default=True,
               help="How deep nested containers are opened.")
-def scan(target: Path, out_dir, fmt, quiet, timings, only_checks, jobs, work_dir, keep_work, extract_timeout,
+def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs, work_dir, keep_work, extract_timeout,
          max_extract_bytes, max_files, max_depth) -> None:
     """Scan a firmware image, an extracted root filesystem, or a .tar/.zip of one.
 
@@ -72,6 +74,7 @@ def scan(target: Path, out_dir, fmt, quiet, timings, only_checks, jobs, work_dir
         limits=Limits(max_bytes=max_extract_bytes, max_files=max_files, max_depth=max_depth, timeout=extract_timeout),
         jobs=jobs,
         only_checks=tuple(only_checks),
+        outputs=tuple(o.strip() for o in (outputs or "").split(",") if o.strip()),
     )
     show_progress = not quiet and stderr.is_terminal
     with ProgressUI(stderr, enabled=show_progress) as ui:
@@ -146,12 +149,15 @@ def demo(ctx: click.Context, variant: str, out_dir: Path) -> None:
     stderr.print(f"Building the {variant} demo image from Debian packages (cached after the first run) ...")
     built = build_image(variant)
     stderr.print(f"Image: {built.image}")
-    ctx.invoke(scan, target=built.image, out_dir=out_dir, fmt="text", quiet=False, timings=False, only_checks=(),
+    ctx.invoke(scan, target=built.image, out_dir=out_dir, outputs=None, fmt="text", quiet=False, timings=False, only_checks=(),
                jobs=None, work_dir=None, keep_work=False, extract_timeout=900, max_extract_bytes=4 * 1024**3,
                max_files=200_000, max_depth=8)
 
 
 def main() -> None:
+    from iotcop.commands import register_all
+
+    register_all(cli)
     try:
         cli.main(standalone_mode=False, prog_name="iotcop")
     except click.exceptions.Exit as exc:

@@ -22,7 +22,7 @@ from iotcop.firmware.extract import Extraction, Limits, extract
 from iotcop.firmware.inventory import build_firmware
 from iotcop.firmware.model import Firmware
 from iotcop.model import Assessment, CheckRun, CheckSummary, Target, Tool
-from iotcop.report.json_report import write_report
+from iotcop.outputs import OutputContext, write_outputs
 from iotcop.standards.catalogue import load_catalogue
 from iotcop.standards.mapping import checked_mapping
 
@@ -54,6 +54,7 @@ class ScanOptions:
     limits: Limits = field(default_factory=Limits)
     jobs: int | None = None
     only_checks: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()  # output formats for out_dir; empty = every default writer
 
 
 @dataclass
@@ -138,7 +139,8 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
             with timer("assess"):
                 assessment = _assessment(catalogue, target, extraction, runs, timer)
             if options.out_dir is not None:
-                write_report(assessment, options.out_dir)
+                with timer("outputs"):
+                    write_outputs(assessment, options.out_dir, options.outputs, OutputContext(firmware=fw))
             return ScanResult(assessment=assessment, work_dir=work_dir if options.keep_work else None, firmware=fw)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:

@@ -1,6 +1,6 @@
-"""The check -> provision mapping (data/checks.yaml), validated against the checks and the catalogue.
+"""The check -> provision mapping (data/mapping/<family>.yaml), validated against the checks and the catalogue.
 
-Adding a check is one module plus one row here; a row that disagrees with the
+Adding a check is one module plus one row in its family's file; a row that disagrees with the
 check's own PROVISIONS, names an unknown check or an unknown provision stops
 iotcop at start-up rather than producing a wrong verdict.
 """
@@ -15,10 +15,22 @@ import yaml
 from iotcop.errors import CatalogueError
 from iotcop.standards.catalogue import Catalogue, load_catalogue
 
-DATA_FILE = Path(__file__).parent / "data" / "checks.yaml"
+DATA_DIR = Path(__file__).parent / "data" / "mapping"
 
 
-def load_mapping(path: Path = DATA_FILE) -> dict[str, tuple[str, ...]]:
+def load_mapping(path: Path = DATA_DIR) -> dict[str, tuple[str, ...]]:
+    """Rows from one mapping file, or from every *.yaml in a folder."""
+    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    out: dict[str, tuple[str, ...]] = {}
+    for file in files:
+        for check_id, provisions in _load_file(file).items():
+            if check_id in out:
+                raise CatalogueError(f"{file.name}: {check_id}: mapped twice")
+            out[check_id] = provisions
+    return out
+
+
+def _load_file(path: Path) -> dict[str, tuple[str, ...]]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -38,18 +50,18 @@ def validate_mapping(mapping: dict[str, tuple[str, ...]], checks, catalogue: Cat
     ids = {c.ID: c for c in checks}
     for check_id, provisions in mapping.items():
         if check_id not in ids:
-            raise CatalogueError(f"checks.yaml: {check_id}: no such check")
+            raise CatalogueError(f"mapping: {check_id}: no such check")
         for p in provisions:
             if p not in catalogue.provisions:
-                raise CatalogueError(f"checks.yaml: {check_id}: unknown provision {p}")
+                raise CatalogueError(f"mapping: {check_id}: unknown provision {p}")
         if set(provisions) != set(ids[check_id].PROVISIONS):
             raise CatalogueError(
-                f"checks.yaml: {check_id}: provisions {sorted(provisions)} differ from the check's "
+                f"mapping: {check_id}: provisions {sorted(provisions)} differ from the check's "
                 f"PROVISIONS {sorted(ids[check_id].PROVISIONS)}"
             )
     for check_id in ids:
         if check_id not in mapping:
-            raise CatalogueError(f"checks.yaml: check {check_id} has no mapping row")
+            raise CatalogueError(f"mapping: check {check_id} has no row in standards/data/mapping/")
 
 
 @functools.cache
