@@ -103,19 +103,16 @@ def print_summary(console: Console, a: Assessment, out_dir: Path | None) -> None
         console.print("Failing: " + ", ".join(f"{v.id} ({v.status})" for v in failing))
 
     if a.findings:
-        top = Table(title=f"Top findings ({len(a.findings)} in all)", title_justify="left", show_edge=False)
-        top.add_column("Severity")
-        top.add_column("Finding")
-        top.add_column("Where")
-        top.add_column("Provisions")
+        console.print(f"[bold]Top findings[/] ({len(a.findings)} in all; every one is in the report)")
         for f in a.findings[:10]:
             where = f.evidence.path or ""
             if f.evidence.line:
                 where += f":{f.evidence.line}"
-            title = f.title + (f" - {f.evidence.detail}" if f.evidence.detail else "")
-            top.add_row(f"[{SEVERITY_STYLE[f.severity.value]}]{f.severity.value}[/]", title, where,
-                        ", ".join(f.provisions))
-        console.print(top)
+            sev = f"[{SEVERITY_STYLE[f.severity.value]}]{f.severity.value:<8}[/]"
+            console.print(f"  {sev} {f.title}  [dim]{', '.join(f.provisions)}[/]", overflow="fold")
+            console.print(f"           [cyan]{where}[/]", overflow="fold")
+            if f.evidence.detail:
+                console.print(f"           [dim]{f.evidence.detail}[/]", overflow="fold")
     else:
         console.print("No findings.")
     problems = [c for c in a.checks if c.status != "ran"]
