@@ -206,7 +206,11 @@ def _run_unblob(
     cmd = [sys.executable, "-m", "iotcop.firmware.unblob_child", str(source.resolve()), str(extract_root),
            str(report_path), str(limits.max_depth), str(processes)]
     # Extractors installed with iotcop (jefferson, ubireader) live beside this interpreter.
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    # Temporary files of unblob and its tools stay inside the work directory too.
+    tmp = extract_root.parent / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+               TMPDIR=str(tmp))
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
                             env=env)
     deadline = time.monotonic() + limits.timeout
