@@ -175,12 +175,33 @@ def _parse_store(entry: FileEntry, kind: AccountSource, text: str) -> list[Accou
     return accounts
 
 
+# Where a hash of a self-identifying scheme starts; the user name is then read backwards from it.
+_EMBEDDED_ANCHOR = re.compile(rb":\$(?:1|apr1|5|6|2[abxy]|g?y)\$")
+_USER_TAIL = re.compile(rb"[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+
+
+def _embedded_matches(data: bytes):
+    """The `_EMBEDDED` matches in `data`, found from their anchors (a scan of every byte with the full pattern is slow)."""
+    last_end = 0
+    for anchor in _EMBEDDED_ANCHOR.finditer(data):
+        if anchor.start() < last_end:
+            continue
+        head = data[max(last_end, anchor.start() - 32): anchor.start()]
+        tail = _USER_TAIL.search(head)
+        if tail is None:
+            continue
+        m = _EMBEDDED.match(data, anchor.start() - len(head) + tail.start())
+        if m is not None:
+            last_end = m.end()
+            yield m
+
+
 def _scan_embedded(entry: FileEntry, data: bytes) -> list[Account]:
     accounts: list[Account] = []
     if b":$" not in data:
         return accounts
     text_like = not _is_binary(data)
-    for m in _EMBEDDED.finditer(data):
+    for m in _embedded_matches(data):
         user = m.group(1).decode("ascii")
         secret = m.group(2).decode("ascii")
         info = classify(secret)

@@ -297,7 +297,14 @@ def _pem_keys(data: bytes) -> Iterator[KeyFound]:
             if info is None:
                 continue
             algo, bits, encrypted = info
-            yield KeyFound("OpenSSH", algo, bits, encrypted, m.start(), line, excerpt)
+            fingerprint = None
+            if not encrypted and serialization is not None:
+                try:
+                    key = serialization.load_ssh_private_key(m.group(0), password=None)
+                    fingerprint = _describe_key(key)[2]
+                except Exception:  # noqa: BLE001 - the fingerprint only serves pairing with certificates
+                    fingerprint = None
+            yield KeyFound("OpenSSH", algo, bits, encrypted, m.start(), line, excerpt, fingerprint)
             continue
         legacy_encrypted = "ENCRYPTED" in headers.get("proc-type", "").upper()
         if legacy_encrypted:
@@ -367,10 +374,45 @@ def _pkcs12(data: bytes, head: str) -> Iterator[KeyFound]:
     yield KeyFound("PKCS#12 (password-protected)", None, None, True, 0, None, head)
 
 
+_PPK_HEADER = re.compile(rb"^PuTTY-User-Key-File-(\d): ([\w@.-]+)\r?\n")
+
+
+def _putty_key(data: bytes) -> KeyFound | None:
+    """PuTTY .ppk (versions 1-3): header, Encryption, Public-Lines, base64 public blob, Private-Lines."""
+    m = _PPK_HEADER.match(data)
+    if m is None:
+        return None
+    text = data.decode("ascii", "replace")
+    fields = dict(re.findall(r"^([A-Za-z-]+): ?(.*?)\r?$", text, re.M))
+    try:
+        public_lines = int(fields.get("Public-Lines", "0"))
+        private_lines = int(fields.get("Private-Lines", "0"))
+    except ValueError:
+        return None
+    if private_lines < 1:
+        return None
+    lines = text.splitlines()
+    start = next((i for i, ln in enumerate(lines) if ln.startswith("Public-Lines:")), None)
+    algo = bits = None
+    if start is not None:
+        try:
+            blob = base64.b64decode("".join(lines[start + 1: start + 1 + public_lines]), validate=True)
+            algo, bits = _ssh_public_blob(blob)
+        except (binascii.Error, ValueError):
+            return None
+    if algo == "Ed25519":
+        bits = 256
+    encrypted = fields.get("Encryption", "none").strip() != "none"
+    return KeyFound(f"PuTTY PPK v{m.group(1).decode()}", algo, bits, encrypted, 0, 1, m.group(0).decode().strip())
+
+
 def find_keys(fw: Firmware, entry: FileEntry) -> list[KeyFound]:
     data = fw.read_bytes(entry, MAX_FILE_BYTES)
     if not data:
         return []
+    if data.startswith(b"PuTTY-User-Key-File-"):
+        ppk = _putty_key(data)
+        return [ppk] if ppk else []
     found = list(_pem_keys(data))
     if not found:
         found.extend(_der_keys(entry, data))
@@ -393,9 +435,32 @@ def _is_throwaway(path: str) -> bool:
     return path.startswith(_NOT_DEVICE_KEY_DIRS) or any(p in _NOT_DEVICE_KEY_PARTS for p in parts[:-1])
 
 
+_HOST_KEY_NAME = re.compile(r"^(?:ssh_host_\w+_key|dropbear_\w+_host_key|dropbear_\w+_key|\w*host_key)$")
+_SSHD_HOSTKEY = re.compile(r"^\s*HostKey\s+(\S+)", re.M)
+
+
+def ssh_host_key_references(fw: Firmware) -> dict[str, str]:
+    """Device paths of SSH host keys named in sshd_config or on dropbear's command line -> where."""
+    refs: dict[str, str] = {}
+    for entry in fw.files():
+        if entry.name == "sshd_config" and entry.size < 256 * 1024:
+            text = fw.read_text(entry) or ""
+            for m in _SSHD_HOSTKEY.finditer(text):
+                refs.setdefault(m.group(1), f"HostKey in {entry.path}:{text.count(chr(10), 0, m.start()) + 1}")
+    from iotcop.checks.services.boot import boot_commands
+
+    for cmd in boot_commands(fw):
+        if cmd.program in ("dropbear", "sshd"):
+            args = list(cmd.args)
+            for i, arg in enumerate(args):
+                if arg in ("-r", "-h") and i + 1 < len(args):
+                    refs.setdefault(args[i + 1], f"{cmd.program} {arg} in {cmd.path}:{cmd.line}")
+    return refs
+
+
 class PrivateKey(Check):
     ID = "crypto.private-key"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     PROVISIONS = ("5.4-3", "5.4-4")
     SEVERITY = Severity.high
     TIMEOUT = 180.0
@@ -417,14 +482,23 @@ class PrivateKey(Check):
         ),
         limitations=(
             "PEM blocks are found anywhere in any file up to 16 MB; DER keys and PKCS#12 bundles only when "
-            "they make up a whole file (up to 64 KB); raw key bytes without any container are not found.  "
+            "they make up a whole file (up to 64 KB); PuTTY .ppk and dropbear keys when they are a whole file; "
+            "raw key bytes without any container are not found.  "
             "Keys under test, example and documentation directories are not reported.  A password-protected "
             "PKCS#12 bundle is reported as possibly holding a key.  Encrypted keys are reported with lower "
-            "severity: the passphrase is usually in the same image."
+            "severity: the passphrase is usually in the same image.  A key is paired with the certificates in "
+            "the image that carry the same public key (PEM and whole-file DER certificates); SSH host keys are "
+            "recognised by name (ssh_host_*_key, dropbear_*_host_key) and by sshd_config HostKey / dropbear -r."
         ),
     )
 
     def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+        from iotcop.checks.crypto.certificates import certificates
+
+        by_key: dict[str, list] = {}
+        for cert in certificates(fw):
+            by_key.setdefault(cert.fingerprint, []).append(cert)
+        host_refs = ssh_host_key_references(fw)
         for entry in fw.files():
             if entry.size == 0 or entry.size > MAX_FILE_BYTES or _is_throwaway(entry.path):
                 continue
@@ -432,15 +506,31 @@ class PrivateKey(Check):
                 service = _is_service_key(entry.path)
                 state = "encrypted" if key.encrypted else "unencrypted"
                 detail = f"{key.format}, {key.describe()} key, {state}"
+                if key.bits:
+                    detail += f", {key.bits} bits"
                 if key.fingerprint:
                     detail += f", public key SHA-256 {key.fingerprint}"
+                certs = by_key.get(key.fingerprint or "", [])
+                for cert in certs[:3]:
+                    detail += (f"; belongs to certificate {cert.path}" + (f":{cert.line}" if cert.line else "")
+                               + f" ({cert.subject or 'no subject'}, {'self-signed' if cert.self_signed else 'issued by ' + cert.issuer}"
+                               + f", {cert.key}, valid until {cert.not_after})")
+                host_ref = host_refs.get(entry.path)
+                host_key = host_ref is not None or (_HOST_KEY_NAME.match(entry.name) is not None and key.format in ("OpenSSH", "PEM PKCS#1", "PEM PKCS#8", "dropbear", "PEM (legacy encryption)"))
+                if host_key:
+                    detail += ("; SSH host key" + (f" used by {host_ref}" if host_ref else "")
+                               + ": baked into the image, so every unit presents the same host identity and a "
+                               "man-in-the-middle with this key is accepted by clients that trusted any unit")
+                    title = f"SSH host key baked into the image ({key.describe()}, shared by every unit)"
+                else:
+                    title = f"{'Encrypted' if key.encrypted else 'Unencrypted'} {key.describe()} key in the image"
                 yield self.finding(
                     entry,
-                    title=f"{'Encrypted' if key.encrypted else 'Unencrypted'} {key.describe()} key in the image",
+                    title=title,
                     line=key.line,
                     offset=key.offset,
                     excerpt=key.excerpt,
                     detail=detail,
                     severity=Severity.medium if key.encrypted else Severity.high,
-                    provisions=("5.4-3", "5.4-4") if service else ("5.4-3",),
+                    provisions=("5.4-3", "5.4-4") if service or host_key or certs else ("5.4-3",),
                 )

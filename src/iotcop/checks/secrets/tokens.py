@@ -1,0 +1,185 @@
+"""Cloud credentials, API tokens and Wi-Fi passphrases in the image."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.checks.credentials.stored import stored_secrets
+from iotcop.checks.secrets.files import TEXT_MAGICS, is_placeholder, is_reference_material, line_of, shannon_entropy
+from iotcop.firmware.model import Firmware
+from iotcop.model import Severity
+
+MAX_FILE_BYTES = 32 * 1024 * 1024
+
+# Well-formed, self-identifying token formats (prefix + fixed alphabet and length).
+_TOKENS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
+    ("AWS access key id", re.compile(rb"(?<![A-Z0-9])((?:AKIA|ASIA)[A-Z2-7]{16})(?![A-Za-z0-9])")),
+    ("Google API key", re.compile(rb"(?<![\w-])(AIza[0-9A-Za-z_-]{35})(?![\w-])")),
+    ("GitHub token", re.compile(rb"(?<![\w])(gh[pousr]_[A-Za-z0-9]{36})(?![\w])")),
+    ("Slack token", re.compile(rb"(?<![\w-])(xox[abposr]-[0-9]{8,13}-[0-9A-Za-z-]{20,80})(?![\w-])")),
+    ("Stripe live secret key", re.compile(rb"(?<![\w])(sk_live_[0-9A-Za-z]{24,99})(?![\w])")),
+    ("Azure storage account key", re.compile(rb"AccountKey=([A-Za-z0-9+/]{86}==)")),
+)
+_AWS_SECRET = re.compile(rb"(?<![A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
+_DOC_EXAMPLES = frozenset({b"AKIAIOSFODNN7EXAMPLE", b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"})
+_PREFIXES = (b"AKIA", b"ASIA", b"AIza", b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_", b"xox", b"sk_live_", b"AccountKey=")
+
+_SECRET_NAME = re.compile(
+    r"(?i)^(?:[a-z0-9]+[_.-])*(?:api[_-]?key|apikey|api[_-]?secret|secret[_-]?key|secret|client[_-]?secret|"
+    r"access[_-]?token|auth[_-]?token|bearer[_-]?token|refresh[_-]?token|token|app[_-]?secret|"
+    r"private[_-]?key|access[_-]?key|shared[_-]?secret|device[_-]?secret|signing[_-]?key)$"
+)
+_GENERIC = re.compile(
+    r"""^\s*["']?([A-Za-z_][\w.-]{0,63})["']?\s*[=:]\s*["']?([A-Za-z0-9+/=_.~-]{16,256})["']?\s*[,;]?\s*$"""
+    r"""|["']([A-Za-z_][\w.-]{0,63})["']\s*:\s*["']([A-Za-z0-9+/=_.~-]{16,256})["']""",
+    re.M,
+)
+MIN_ENTROPY = 3.5  # bits per character, mixed alphabets
+MIN_HEX_ENTROPY = 3.0  # hex values: at most 4 bits per character
+
+
+def high_entropy(value: str) -> bool:
+    """A value that looks randomly generated, not a word, version, path or identifier."""
+    if is_placeholder(value) or re.fullmatch(r"[\d.]+|[a-z]+(?:[_.-][a-z]+)*", value):
+        return False
+    if re.fullmatch(r"[0-9a-fA-F]+", value):
+        return len(value) >= 32 and shannon_entropy(value) >= MIN_HEX_ENTROPY
+    classes = sum(bool(re.search(rx, value)) for rx in (r"[a-z]", r"[A-Z]", r"\d"))
+    return classes >= 2 and shannon_entropy(value) >= MIN_ENTROPY
+
+
+def token_hits(data: bytes) -> list[tuple[int, str, str]]:
+    """(offset, kind, value) for self-identifying tokens and the AWS secret key next to an access key id."""
+    out = []
+    if not any(p in data for p in _PREFIXES):
+        return out
+    for kind, rx in _TOKENS:
+        for m in rx.finditer(data):
+            value = m.group(1)
+            if value in _DOC_EXAMPLES or b"EXAMPLE" in value:
+                continue
+            out.append((m.start(1), kind, value.decode()))
+            if kind == "AWS access key id":
+                window = data[max(0, m.start() - 400): m.end() + 400]
+                for s in _AWS_SECRET.finditer(window):
+                    v = s.group(1)
+                    if v not in _DOC_EXAMPLES and high_entropy(v.decode()) and re.search(rb"[a-z]", v) and re.search(rb"[A-Z]", v):
+                        out.append((max(0, m.start() - 400) + s.start(1), "AWS secret access key", v.decode()))
+                        break
+    return out
+
+
+def _mask(value: str) -> str:
+    return value[:4] + "*" * (len(value) - 8) + value[-4:] if len(value) > 12 else value[:2] + "***"
+
+
+class CloudToken(Check):
+    ID = "secrets.cloud-token"
+    VERSION = "1.0.0"
+    PROVISIONS = ("5.4-3",)
+    SEVERITY = Severity.high
+    TIMEOUT = 120.0
+    NEEDS_ROOTFS = False
+    DOC = CheckDoc(
+        title="Cloud credential or API token in the image",
+        why=(
+            "An access key, API key or token in the image is shared by every unit and readable by anyone with the "
+            "image: it gives access to the vendor's cloud account or service as the device (or as the vendor)."
+        ),
+        fix=(
+            "Remove long-lived cloud credentials from the firmware; provision per-device credentials at manufacture "
+            "into protected storage, or obtain short-lived tokens after device authentication."
+        ),
+        references=("ETSI EN 303 645 V2.1.1, provision 5.4-3", "CWE-798: Use of Hard-coded Credentials"),
+        limitations=(
+            "Self-identifying formats anywhere in any file up to 32 MB, binaries included: AWS access key ids "
+            "(AKIA/ASIA + 16) with a 40-character secret key within 400 bytes, Google API keys (AIza + 35), GitHub, "
+            "Slack and Stripe live tokens, Azure storage keys; AWS's documented example keys are ignored. Generic "
+            "secrets only in text configuration files: a value assigned to a secret-like name (api_key, secret, "
+            f"client_secret, token, access_key ...) that is at least 16 characters, mixes letters and digits and "
+            f"has at least {MIN_ENTROPY} bits of entropy per character (hex: 32 characters, {MIN_HEX_ENTROPY} bits). "
+            "Encoded or encrypted tokens are not found."
+        ),
+    )
+
+    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+        for entry in fw.files():
+            if entry.size == 0 or entry.size > MAX_FILE_BYTES or is_reference_material(entry.path):
+                continue
+            if entry.magic not in TEXT_MAGICS and entry.magic not in ("elf", "data"):
+                continue
+            data = fw.read_bytes(entry, MAX_FILE_BYTES)
+            if not data:
+                continue
+            text_like = entry.magic in TEXT_MAGICS
+            for offset, kind, value in token_hits(data):
+                yield self.finding(
+                    entry,
+                    title=f"{kind} in the image",
+                    line=line_of(data.decode("utf-8", "replace"), offset) if text_like else None,
+                    offset=None if text_like else offset,
+                    excerpt=_mask(value),
+                    detail=f"{kind} '{_mask(value)}' ({len(value)} characters); the same on every unit built from this image",
+                )
+            if not text_like or entry.magic == "pem":
+                continue
+            text = data.decode("utf-8", "replace")
+            for m in _GENERIC.finditer(text):
+                name, value = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+                if not _SECRET_NAME.match(name) or not high_entropy(value):
+                    continue
+                if any(value == t[2] for t in token_hits(value.encode())):
+                    continue
+                yield self.finding(
+                    entry,
+                    title=f"Secret value assigned to '{name}'",
+                    line=line_of(text, m.start()),
+                    excerpt=m.group(0).strip().replace(value, _mask(value))[:200],
+                    detail=f"'{name}' holds a {len(value)}-character value with {shannon_entropy(value):.2f} bits of "
+                           "entropy per character (randomly generated, not a word); the same on every unit",
+                    severity=Severity.medium,
+                )
+
+
+class WifiPsk(Check):
+    ID = "secrets.wifi-psk"
+    VERSION = "1.0.0"
+    PROVISIONS = ("5.1-1", "5.4-1")
+    SEVERITY = Severity.high
+    TIMEOUT = 60.0
+    NEEDS_ROOTFS = False
+    DOC = CheckDoc(
+        title="Wi-Fi passphrase shipped in the image",
+        why=(
+            "A Wi-Fi passphrase in the image (UCI wireless key, hostapd wpa_passphrase, wpa_supplicant psk, nvram "
+            "wl_wpa_psk) is the same on every unit: anyone with the image joins any unit's network."
+        ),
+        fix="Generate the Wi-Fi passphrase per device at manufacture (printed on the label) or have the user set it.",
+        references=("ETSI EN 303 645 V2.1.1, provisions 5.1-1 and 5.4-1",),
+        limitations=(
+            "Reads UCI wireless wifi-iface keys, hostapd and wpa_supplicant configuration, nvram wl*_wpa_psk and "
+            "files with wpa_passphrase= settings (backups included). Values built at run time are left to "
+            "credentials.derived-password. A client network's psk (wpa_supplicant) is reported with medium severity."
+        ),
+    )
+
+    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+        for s in stored_secrets(fw):
+            if s.kind != "wifi-psk":
+                continue
+            client = s.fmt == "wpa_supplicant"
+            raw_psk = bool(re.fullmatch(r"[0-9a-fA-F]{64}", s.value))
+            yield self.finding(
+                s.path,
+                title="Wi-Fi passphrase in the image" + (" (client network)" if client else ""),
+                line=s.line,
+                excerpt=s.excerpt.replace(s.value, s.masked),
+                detail=(
+                    f"{s.fmt} setting '{s.key}'" + (f" for '{s.section}'" if s.section else "")
+                    + f" holds the {'raw 256-bit PSK' if raw_psk else 'passphrase'} '{s.masked}' in clear text; "
+                    "it is written literally in the image, so every unit has the same one"
+                ),
+                severity=Severity.medium if client else Severity.high,
+            )
