@@ -131,7 +131,7 @@ class DerivedPassword(Check):
 # -- first use -------------------------------------------------------------------------------
 
 _FIRSTBOOT_PATHS = re.compile(r"^/etc/uci-defaults/|^/lib/preinit/|firstboot|first_boot|first-boot|^/etc/profile(?:\.d/|$)|^/etc/init\.d/|^/etc/rc\.local$|^/etc/rcS$")
-_INTERACTIVE_PASSWD = re.compile(r"^(?:[^|#]*?(?:&&|;|\bthen|\bdo|\|\|)\s*)?(?:exec\s+)?(?:\S*/)?passwd(?:\s+(?!--stdin)[\w-]+)?\s*(?:;|&&|\|\||$|#)")
+_INTERACTIVE_PASSWD = re.compile(r"(?:^|&&|;|\bthen\b|\bdo\b|\|\||\bwhile\b|\buntil\b|\bif\b)\s*(?:!\s*)?(?:exec\s+)?(?:\S*/)?passwd(?:\s+(?!--stdin)[\w-]+)?\s*(?:;|&&|\|\||$|#)")
 _EXPIRE = re.compile(r"\b(?:passwd\s+-e|chage\s+-d\s*0)\s+([A-Za-z_][\w.-]*)")
 
 

@@ -19,6 +19,7 @@ from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.credentials.accounts import accounts
+from iotcop.checks.credentials.crypt import classify
 from iotcop.checks.credentials.passwords import default_credentials
 from iotcop.checks.credentials.stored import stored_secrets
 from iotcop.checks.secrets.files import is_placeholder, is_reference_material, is_shell_script, text_files
@@ -91,7 +92,7 @@ class ConfigPassword(Check):
 _LOGICAL_LINE = re.compile(r"\\\n")
 _ASSIGN = re.compile(r"""^\s*(?:export\s+|local\s+|readonly\s+)?([A-Za-z_]\w*)=(?:'([^']*)'|"([^"$`]*)"|([^\s;&|$`'"()]+))\s*(?:;|$|#)""")
 _CHPASSWD = re.compile(r"""(?:echo|printf)\s+(?:-[ne]+\s+)?(['"]?)([A-Za-z_][\w.-]*):([^\s'"|]+)\1\s*\|\s*(?:\S*/)?chpasswd\b(?P<e>\s+-e)?""")
-_PASSWD_PIPE = re.compile(r"""(?:echo|printf)\s+(?:-[ne]+\s+)?(['"])([^'"\\]+)\\n(?:\2\\n)?\1\s*\|\s*(?:\S*/)?passwd\b\s*([A-Za-z_][\w.-]*)?""")
+_PASSWD_PIPE = re.compile(r"""(?:echo|printf)\s+(?:-[ne]+\s+)?(['"])([^'"\\]+)\\n(?:\2(?:\\n)?)?\1\s*\|\s*(?:\S*/)?passwd\b\s*([A-Za-z_][\w.-]*)?""")
 _PASSWD_TWICE = re.compile(r"""\(\s*echo\s+(['"]?)([^\s'";)]+)\1\s*;\s*(?:sleep\s+\d+\s*;\s*)?echo\s+\1\2\1\s*;?\s*\)\s*\|\s*(?:\S*/)?passwd\b\s*([A-Za-z_][\w.-]*)?""")
 _PASSWD_STDIN = re.compile(r"""echo\s+(['"]?)([^\s'"|]+)\1\s*\|\s*(?:\S*/)?passwd\s+--stdin\s+([A-Za-z_][\w.-]*)""")
 _NVRAM_UCI_SET = re.compile(r"""\b(nvram|uci)\s+set\s+(['"]?)([\w.@\[\]-]*?(?:passwd|password|pass|pwd))=(['"]?)([^\s'"]+)\4""")
@@ -196,8 +197,10 @@ def script_credentials(text: str) -> list[tuple[int, str, str | None, str, str]]
                         hits.append((_TOOLS_WITH_PASSWORD[words[0].rsplit("/", 1)[-1]], user, pw))
         for how, user, pw in hits:
             value = _resolve(pw, variables)
-            if value is None or is_placeholder(value) or len(value) < 2:
+            if value is None or len(value) < 2:
                 continue
+            if is_placeholder(value) and classify(value).scheme in ("unknown", "blank", "locked"):
+                continue  # a variable, template or placeholder (a crypt hash is kept)
             found.append((number, how, user, value, stripped))
     return found
 
