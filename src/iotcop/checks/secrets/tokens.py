@@ -24,7 +24,8 @@ _TOKENS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
 )
 _AWS_SECRET = re.compile(rb"(?<![A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
 _DOC_EXAMPLES = frozenset({b"AKIAIOSFODNN7EXAMPLE", b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"})
-_PREFIXES = (b"AKIA", b"ASIA", b"AIza", b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_", b"xox", b"sk_live_", b"AccountKey=")
+# Literal starts of each token pattern: a file without them is not searched with the pattern.
+_TOKEN_PREFIXES = ((b"AKIA", b"ASIA"), (b"AIza",), (b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_"), (b"xox",), (b"sk_live_",), (b"AccountKey=",))
 
 _SECRET_NAME = re.compile(
     r"(?i)^(?:[a-z0-9]+[_.-])*(?:api[_-]?key|apikey|api[_-]?secret|secret[_-]?key|secret|client[_-]?secret|"
@@ -47,15 +48,20 @@ def high_entropy(value: str) -> bool:
     if re.fullmatch(r"[0-9a-fA-F]+", value):
         return len(value) >= 32 and shannon_entropy(value) >= MIN_HEX_ENTROPY
     classes = sum(bool(re.search(rx, value)) for rx in (r"[a-z]", r"[A-Z]", r"\d"))
-    return classes >= 2 and shannon_entropy(value) >= MIN_ENTROPY
+    if classes < 2 or shannon_entropy(value) < MIN_ENTROPY:
+        return False
+    # Words and counting sequences ("Password1234567890") are chosen by people, not generated.
+    readable = sum(len(m) for m in re.findall(r"[A-Z]?[a-z]{4,}|[A-Z]{5,}", value))
+    readable += sum(len(m.group()) for m in re.finditer(r"(?:0(?=1)|1(?=2)|2(?=3)|3(?=4)|4(?=5)|5(?=6)|6(?=7)|7(?=8)|8(?=9)){3,}\d", value))
+    return readable <= 0.4 * len(value)
 
 
 def token_hits(data: bytes) -> list[tuple[int, str, str]]:
     """(offset, kind, value) for self-identifying tokens and the AWS secret key next to an access key id."""
     out = []
-    if not any(p in data for p in _PREFIXES):
-        return out
-    for kind, rx in _TOKENS:
+    for (kind, rx), prefixes in zip(_TOKENS, _TOKEN_PREFIXES):
+        if not any(p in data for p in prefixes):
+            continue
         for m in rx.finditer(data):
             value = m.group(1)
             if value in _DOC_EXAMPLES or b"EXAMPLE" in value:
@@ -125,12 +131,13 @@ class CloudToken(Check):
                 )
             if not text_like or entry.magic == "pem":
                 continue
+            reported = {value for _, _, value in token_hits(data)}
             text = data.decode("utf-8", "replace")
             for m in _GENERIC.finditer(text):
                 name, value = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
                 if not _SECRET_NAME.match(name) or not high_entropy(value):
                     continue
-                if any(value == t[2] for t in token_hits(value.encode())):
+                if value in reported or "EXAMPLE" in value or any(value == t[2] for t in token_hits(value.encode())):
                     continue
                 yield self.finding(
                     entry,
