@@ -120,6 +120,7 @@ class CheckRun(BaseModel):
     conditions: list[ConditionFact] = Field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    source: Literal["firmware", "device"] = "firmware"  # device: a live probe of the device
 
 
 class Target(BaseModel):
@@ -174,6 +175,41 @@ class CheckSummary(BaseModel):
     error: str | None = None
 
 
+class ProbeAttempt(BaseModel):
+    """One network action of a live probe (every login try is one)."""
+
+    service: str  # "tcp/23"
+    action: str  # connect, login, request, query
+    result: str  # open, closed, success, failure, refused, error, timeout ...
+    username: str | None = None
+    password: str | None = None
+    detail: str = ""
+    at: float = 0.0  # seconds since the probe started
+    seconds: float = 0.0
+
+
+class ServiceObservation(BaseModel):
+    """A service seen on the device, with what was learnt about it."""
+
+    endpoint: str  # "tcp/22", "udp/161"
+    service: str  # ssh, telnet, http, https, ftp, mqtt, rtsp, snmp, ssdp, mdns, coap, unknown
+    banner: str = ""
+    facts: dict = Field(default_factory=dict)
+
+
+class DeviceReport(BaseModel):
+    """What a live probe of one address saw and did."""
+
+    address: str
+    budget_seconds: float
+    seconds: float
+    ports_scanned: int
+    complete: bool = True  # False when the time budget stopped the probe early
+    services: list[ServiceObservation] = Field(default_factory=list)
+    attempts: list[ProbeAttempt] = Field(default_factory=list)
+    correlation: list[dict] = Field(default_factory=list)  # firmware boot command <-> open endpoint
+
+
 class Assessment(BaseModel):
     """Everything a report, label or statement is rendered from."""
 
@@ -189,6 +225,7 @@ class Assessment(BaseModel):
     checks: list[CheckSummary] = Field(default_factory=list)
     components: list[dict] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
+    device: DeviceReport | None = None  # present when a live device was probed
 
     model_config = ConfigDict(populate_by_name=True)
 

@@ -134,10 +134,14 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
             progress.stage("Inventory")
             with timer("inventory"):
                 fw = build_firmware(work_dir, extraction.roots, extraction.extract_dir)
+            with timer("components"):
+                components = _components(fw)  # in the parent, so every forked check shares them
             runs = _run_checks(checks, fw, extraction, options, progress, timer)
             progress.stage("Assessing")
             with timer("assess"):
                 assessment = _assessment(catalogue, target, extraction, runs, timer)
+                assessment.components = components
+                assessment.notes.extend(_vulndb_notes())
             if options.out_dir is not None:
                 with timer("outputs"):
                     write_outputs(assessment, options.out_dir, options.outputs, OutputContext(firmware=fw))
@@ -212,3 +216,15 @@ def exit_code_for(assessment: Assessment) -> int:
     failing = [v for v in assessment.provisions if v.verdict.value == "FAIL" and catalogue.provisions[v.id].mandatory]
     return 1 if failing else 0
 
+
+def _components(fw: Firmware) -> list[dict]:
+    from iotcop.sbom import components_as_dicts
+
+    return components_as_dicts(fw)
+
+
+def _vulndb_notes() -> list[str]:
+    from iotcop.vulns.db import age_warning
+
+    warning = age_warning()
+    return [warning] if warning else []

@@ -1,0 +1,84 @@
+"""Components with publicly known vulnerabilities, from the offline vulnerability database."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.firmware.model import Firmware
+from iotcop.model import Severity
+from iotcop.vulns.vex import Analysis, analyse_cached
+
+_DEFAULT_SEVERITY = Severity.medium
+
+
+def _source_text(a: Analysis) -> str:
+    parts = []
+    for s in a.match.sources:
+        ref = s.ref or {}
+        where = ref.get("url") or "/".join(filter(None, (ref.get("repo"), (ref.get("commit") or "")[:12], ref.get("path"))))
+        parts.append(f"{s.name} [{s.rule}]" + (f" ({where})" if where else "") + (" ~approximate" if s.approximate else ""))
+    return "; ".join(parts)
+
+
+class KnownVulnerability(Check):
+    ID = "vulns.known-vulnerability"
+    VERSION = "1.0.0"
+    # 5.3-8: security updates shall be timely; a shipped component with a published fix is not.
+    # 5.2-3: the manufacturer should act on known vulnerabilities in what it ships.
+    PROVISIONS = ("5.2-3", "5.3-8")
+    SEVERITY = _DEFAULT_SEVERITY
+    TIMEOUT = 120.0
+    NEEDS_ROOTFS = False
+    DOC = CheckDoc(
+        title="Component with a known vulnerability",
+        why=(
+            "A component version that a public advisory lists as vulnerable gives an attacker a documented way "
+            "in; a fix for it already exists upstream."
+        ),
+        fix=(
+            "Update the component to a version the advisory lists as fixed, or apply the upstream patch and "
+            "record it (a VEX statement) so the firmware is not reported as affected."
+        ),
+        references=("https://www.cve.org/", "https://osv.dev/", "https://cyclonedx.org/capabilities/vex/"),
+        limitations=(
+            "Versions are read from package databases and version strings; a vendor patch applied without a version "
+            "change is not seen. Records marked approximate come from packaging history (the version a packager "
+            "moved away from citing the advisory), not from an upstream statement. Only components with a rule in "
+            "sbom/data/components.yaml or a package database entry are matched."
+        ),
+    )
+
+    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+        for a in analyse_cached(fw):
+            if a.state == "not_affected":
+                continue
+            m = a.match
+            comp = m.component
+            ev = comp.evidence[0] if comp.evidence else {}
+            severity = Severity(m.severity) if m.severity in Severity.__members__ else _DEFAULT_SEVERITY
+            cvss = f"CVSS {m.cvss_score} {m.cvss_vector}" if m.cvss_score is not None else "no CVSS score in the source"
+            detail = {
+                "id": m.id,
+                "component": comp.name,
+                "version": comp.version,
+                "purl": comp.purl,
+                "cpe": comp.cpe,
+                "cvss": cvss,
+                "severity_basis": "CVSS" if m.cvss_score is not None else ("source rating" if m.severity else "default"),
+                "known_exploited": m.known_exploited,
+                "approximate": m.approximate,
+                "sources": _source_text(a),
+            }
+            title = f"{comp.name} {comp.version}: {m.id}"
+            if m.title:
+                title += f" ({m.title[:80]})"
+            yield self.finding(
+                ev.get("path"),
+                title=title,
+                offset=ev.get("offset"),
+                excerpt=ev.get("excerpt"),
+                detail=json.dumps(detail, sort_keys=True),
+                severity=Severity.critical if m.known_exploited else severity,
+            )

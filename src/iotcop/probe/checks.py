@@ -1,0 +1,129 @@
+"""The probe checks: what each live observation means for EN 303 645.
+
+A probe check is a Check-like item (ID, VERSION, PROVISIONS, SEVERITY, DOC) that is fed by the
+service probes instead of by a firmware image.  Its provisions are listed once more in
+probe/data/mapping.yaml and validated at start-up with the same rules as the firmware checks'
+mapping (standards/mapping.py): the firmware mapping folder only holds rows for registered firmware
+checks, so the probe rows live beside the probes.
+
+Each probe check becomes one CheckRun (source "device") in the assessment: status "ran" when it
+examined every service it applies to, "timeout" when the time budget stopped it, "skipped" when the
+device could not be reached.  Provisions informed only by probes thus become NOT_TESTED when the probe
+could not run, and a probe that ran and found nothing leaves them INCONCLUSIVE, never PASS.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from iotcop.checks.base import CheckDoc
+from iotcop.model import Severity
+
+MAPPING_FILE = Path(__file__).parent / "data" / "mapping.yaml"
+
+
+@dataclass(frozen=True)
+class ProbeCheck:
+    ID: str
+    PROVISIONS: tuple[str, ...]
+    SEVERITY: Severity
+    DOC: CheckDoc
+    VERSION: str = "1.0.0"
+
+
+PROBE_CHECKS: tuple[ProbeCheck, ...] = (
+    ProbeCheck(
+        "probe.default-credentials", ("5.1-1",), Severity.critical,
+        CheckDoc(
+            title="A network login accepts a publicly known default credential",
+            why="Anyone on the network can log in with a password published in default-credential lists; "
+                "Mirai-style botnets do exactly this.",
+            fix="Use a password unique to each device or set by the user before network services start.",
+            limitations="Only a short list of the most common pairs is tried, a few per service.",
+        ),
+    ),
+    ProbeCheck(
+        "probe.snmp-community", ("5.1-1", "5.6-2"), Severity.high,
+        CheckDoc(
+            title="The SNMP agent answers a default community string",
+            why="'public' and 'private' are universal default passwords; SNMP then discloses the device's "
+                "configuration (and with 'private' may change it).",
+            fix="Disable SNMP v1/v2c or use a per-device community; prefer SNMPv3 with authentication.",
+        ),
+    ),
+    ProbeCheck(
+        "probe.unauthenticated-access", ("5.6-2", "5.5-5"), Severity.high,
+        CheckDoc(
+            title="A service gives access without authentication",
+            why="Anonymous FTP, anonymous MQTT, unauthenticated RTSP streams and open status pages disclose "
+                "security-relevant information (and MQTT lets anyone publish commands).",
+            fix="Require authentication on every network service, or remove the service.",
+        ),
+    ),
+    ProbeCheck(
+        "probe.http-plaintext-auth", ("5.5-1",), Severity.high,
+        CheckDoc(
+            title="Web login over plain HTTP without a redirect to HTTPS",
+            why="Credentials and session tokens cross the network in clear text.",
+            fix="Serve the interface over HTTPS only and redirect plain HTTP to it.",
+        ),
+    ),
+    ProbeCheck(
+        "probe.tls-config", ("5.5-1",), Severity.medium,
+        CheckDoc(
+            title="Weak TLS configuration",
+            why="TLS 1.0/1.1, weak cipher suites, expired certificates or short keys make the encrypted "
+                "channel breakable or teach users to click through warnings.",
+            fix="Accept TLS 1.2 and 1.3 only with AEAD cipher suites; use a 2048-bit RSA or EC key and a "
+                "certificate that is valid.",
+            limitations="Only protocol versions the local OpenSSL can still speak are tested.",
+        ),
+    ),
+    ProbeCheck(
+        "probe.ssh-weak-algorithms", ("5.5-1",), Severity.medium,
+        CheckDoc(
+            title="The SSH server offers broken algorithms",
+            why="SHA-1 Diffie-Hellman group 1, DSA host keys, CBC/arcfour ciphers and MD5 MACs are broken "
+                "or deprecated.",
+            fix="Offer only curve25519/ecdh key exchange, ed25519/ecdsa/rsa-sha2 host keys and AEAD or CTR "
+                "ciphers with SHA-2 MACs.",
+        ),
+    ),
+    ProbeCheck(
+        "probe.bruteforce-protection", ("5.1-5",), Severity.medium,
+        CheckDoc(
+            title="No protection against password guessing",
+            why="Without a delay or a lockout after failed logins, a password can be guessed at network speed.",
+            fix="Delay each failed login increasingly or lock the account or source out after a few failures.",
+            limitations="Judged from the few failed default-credential tries only.",
+        ),
+    ),
+    ProbeCheck(
+        "probe.security-txt", ("5.2-1",), Severity.info,
+        CheckDoc(
+            title="The device publishes a vulnerability disclosure contact",
+            why="/.well-known/security.txt (RFC 9116) tells researchers where to report issues.",
+            fix="Publish /.well-known/security.txt with a Contact line.",
+            limitations="Positive evidence only: a missing file does not show that no policy exists.",
+        ),
+    ),
+)
+
+
+def get_probe_check(check_id: str) -> ProbeCheck:
+    for check in PROBE_CHECKS:
+        if check.ID == check_id:
+            return check
+    raise KeyError(check_id)
+
+
+@functools.cache
+def checked_probe_mapping() -> dict[str, tuple[str, ...]]:
+    from iotcop.standards.catalogue import load_catalogue
+    from iotcop.standards.mapping import load_mapping, validate_mapping
+
+    mapping = load_mapping(MAPPING_FILE)
+    validate_mapping(mapping, PROBE_CHECKS, load_catalogue())
+    return mapping

@@ -1,0 +1,239 @@
+"""A probe of one device: scan, identify each open port, run the service probes in parallel within the
+budget, and turn what they saw into probe-check runs (CheckRun, source "device")."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from dataclasses import dataclass, field
+
+from iotcop.errors import InputError
+from iotcop.model import CheckRun, Compliance, DeviceReport, Evidence, Finding, ServiceObservation
+from iotcop.probe import udp
+from iotcop.probe.checks import PROBE_CHECKS, checked_probe_mapping, get_probe_check
+from iotcop.probe.context import Issue, ProbeContext, ServiceResult
+from iotcop.probe.safety import Budget, BudgetExceeded, resolve_target
+from iotcop.probe.scanner import common_ports, parse_ports, tcp_scan
+from iotcop.probe.services import ftp, http, mqtt, rtsp, ssh, telnet, tls
+
+SERVICE_CONCURRENCY = 8
+_CUT = object()  # a probe the budget stopped or never started
+
+
+@dataclass
+class ProbeOptions:
+    budget: float = 60.0
+    ports: str = "common"
+    udp: dict[int, str] | None = None  # port -> service; None: the common UDP ports
+    allow_range: bool = False
+    credentials: tuple[tuple[str, str], ...] | None = None
+
+
+@dataclass
+class ProbeResult:
+    report: DeviceReport
+    runs: list[CheckRun]
+    services: list[ServiceResult] = field(default_factory=list)
+
+
+def _peek_banner(ctx: ProbeContext, port: int, wait: float = 1.0) -> bytes:
+    with socket.create_connection((ctx.address, port), timeout=ctx.budget.timeout(ctx.connect_timeout)) as sock:
+        sock.settimeout(ctx.budget.timeout(wait))
+        try:
+            return sock.recv(1024)
+        except (socket.timeout, OSError):
+            return b""
+
+
+def identify(ctx: ProbeContext, port: int) -> tuple[str, bytes, dict]:
+    """What speaks on PORT: from its greeting, or from how it answers TLS, HTTP, RTSP and MQTT."""
+    banner = _peek_banner(ctx, port)
+    if banner.startswith(b"SSH-"):
+        return "ssh", banner, {}
+    if banner[:1] == bytes([255]) or b"login:" in banner.lower():
+        return "telnet", banner, {}
+    if banner.startswith(b"220"):
+        return "ftp", banner, {}
+    if banner:
+        return "unknown", banner, {}
+    hint = common_ports()["tcp"].get(port, "")
+    if hint in ("https", "mqtts") or port in (443, 8443) or True:
+        if tls.speaks_tls(ctx, port):
+            return "https", b"", {}
+    if hint == "mqtt":
+        code = _mqtt_code(ctx, port)
+        if code is not None:
+            return "mqtt", b"", {"code": code}
+    answer = _plain_request(ctx, port, b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n" if hint == "rtsp" else
+                            b"GET / HTTP/1.0\r\nUser-Agent: iotcop-probe\r\n\r\n")
+    if answer.startswith(b"HTTP/"):
+        return "http", answer, {}
+    if answer.startswith(b"RTSP/"):
+        return "rtsp", answer, {}
+    code = _mqtt_code(ctx, port)
+    if code is not None:
+        return "mqtt", b"", {"code": code}
+    return "unknown", answer, {}
+
+
+def _printable(data: bytes) -> str:
+    return "".join(c if 32 <= ord(c) < 127 else " " for c in data.decode("latin-1")).strip()
+
+
+def _mqtt_code(ctx: ProbeContext, port: int) -> int | None:
+    try:
+        return mqtt.connack(ctx, port)
+    except OSError:
+        return None
+
+
+def _plain_request(ctx: ProbeContext, port: int, request: bytes) -> bytes:
+    try:
+        with socket.create_connection((ctx.address, port), timeout=ctx.budget.timeout(ctx.connect_timeout)) as sock:
+            sock.settimeout(ctx.budget.timeout(2.0))
+            sock.sendall(request)
+            return sock.recv(1024)
+    except OSError:
+        return b""
+
+
+def probe_port(ctx: ProbeContext, port: int) -> ServiceResult:
+    endpoint = f"tcp/{port}"
+    try:
+        kind, banner, extra = identify(ctx, port)
+    except BudgetExceeded as exc:
+        result = ServiceResult(ServiceObservation(endpoint=endpoint, service="unknown"))
+        result.checks_cut["probe.default-credentials"] = str(exc)
+        return result
+    except OSError as exc:
+        ctx.budget.log(endpoint, "connect", "error", detail=str(exc)[:200])
+        return ServiceResult(ServiceObservation(endpoint=endpoint, service="unknown"))
+    ctx.budget.log(endpoint, "identify", kind, detail=_printable(banner[:80]))
+    try:
+        if kind == "ssh":
+            return ssh.probe(ctx, port, banner)
+        if kind == "telnet":
+            return telnet.probe(ctx, port, banner)
+        if kind == "ftp":
+            return ftp.probe(ctx, port, banner)
+        if kind == "mqtt":
+            return mqtt.probe(ctx, port, code=extra.get("code"))
+        if kind == "rtsp":
+            return rtsp.probe(ctx, port)
+        if kind == "http":
+            return http.probe(ctx, port)
+        if kind == "https":
+            result = http.probe(ctx, port, tls=True)
+            try:
+                facts, issues = tls.probe_tls(ctx, port)
+                result.observation.facts["tls"] = facts
+                result.issues.extend(issues)
+                result.checks_ran.add("probe.tls-config")
+            except BudgetExceeded as exc:
+                result.checks_cut["probe.tls-config"] = str(exc)
+            return result
+    except BudgetExceeded as exc:
+        result = ServiceResult(ServiceObservation(endpoint=endpoint, service=kind))
+        result.checks_cut["probe.default-credentials"] = str(exc)
+        return result
+    return ServiceResult(ServiceObservation(endpoint=endpoint, service=kind,
+                                            banner=banner[:200].decode("latin-1", "replace").strip()))
+
+
+async def _probe_all(ctx: ProbeContext, ports: list[int], udp_ports: dict[int, str]):
+    outcome = await tcp_scan(ctx.address, ports, ctx.budget)
+    limit = asyncio.Semaphore(SERVICE_CONCURRENCY)
+
+    async def guarded(fn, *args):
+        async with limit:
+            left = ctx.budget.remaining()
+            if left <= 0.1:
+                return _CUT
+            try:
+                return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout=left + 5)
+            except asyncio.TimeoutError:
+                return _CUT
+
+    udp_jobs = []
+    for port, kind in sorted(udp_ports.items()):
+        fn = {"snmp": udp.probe_snmp, "ssdp": udp.probe_ssdp, "mdns": udp.probe_mdns, "coap": udp.probe_coap}.get(kind)
+        if fn:
+            udp_jobs.append(guarded(fn, ctx, port))
+    tcp_jobs = [guarded(probe_port, ctx, p) for p in outcome.open]
+    results = await asyncio.gather(*tcp_jobs, *udp_jobs)
+    return outcome, results
+
+
+def run_probe(host: str, options: ProbeOptions | None = None) -> ProbeResult:
+    options = options or ProbeOptions()
+    checked_probe_mapping()
+    addresses = resolve_target(host, options.allow_range)
+    if len(addresses) != 1:
+        raise InputError(f"{host}: {len(addresses)} addresses; probe them one at a time")
+    ports = parse_ports(options.ports)
+    udp_ports = options.udp if options.udp is not None else dict(common_ports()["udp"])
+    budget = Budget(seconds=options.budget)
+    ctx = ProbeContext(address=addresses[0], budget=budget)
+    if options.credentials is not None:
+        ctx.credentials = options.credentials
+    started = time.monotonic()
+    outcome, results = asyncio.run(_probe_all(ctx, ports, udp_ports))
+    seconds = time.monotonic() - started
+    finished = [r for r in results if isinstance(r, ServiceResult)]
+    cut_short = any(r is _CUT for r in results) or not outcome.complete
+    reachable = bool(outcome.open or outcome.refused or any(finished))
+    report = DeviceReport(address=ctx.address, budget_seconds=options.budget, seconds=round(seconds, 3),
+                          ports_scanned=len(ports) + len(udp_ports), complete=not cut_short,
+                          services=sorted((r.observation for r in finished), key=_endpoint_key),
+                          attempts=list(budget.attempts))
+    runs = _runs(finished, reachable, cut_short, seconds)
+    return ProbeResult(report=report, runs=runs, services=finished)
+
+
+def _endpoint_key(obs: ServiceObservation) -> tuple:
+    proto, _, port = obs.endpoint.partition("/")
+    return (proto, int(port) if port.isdigit() else 0)
+
+
+def _runs(results: list[ServiceResult], reachable: bool, cut_short: bool, seconds: float) -> list[CheckRun]:
+    runs = []
+    for check in PROBE_CHECKS:
+        findings, compliance = [], []
+        for r in results:
+            for issue in r.issues:
+                if issue.check != check.ID:
+                    continue
+                if issue.compliant:
+                    compliance.extend(_compliance(check, issue))
+                else:
+                    findings.append(_finding(check, issue))
+        cuts = sorted({why for r in results for c, why in r.checks_cut.items() if c == check.ID})
+        if not reachable:
+            status, error = "skipped", "the device did not answer on any probed port"
+        elif cuts and not findings:
+            status, error = ("timeout" if any("budget" in c or "attempts" in c for c in cuts) else "error"), "; ".join(cuts)[:300]
+        elif cut_short and not findings and not any(check.ID in r.checks_ran for r in results):
+            status, error = "timeout", "the time budget ended before this probe could run"
+        else:
+            status, error = "ran", None
+        runs.append(CheckRun(check=check.ID, version=check.VERSION, status=status, provisions=list(check.PROVISIONS),
+                             findings=findings, compliance=compliance, error=error, seconds=round(seconds, 3),
+                             source="device"))
+    return runs
+
+
+def _finding(check, issue: Issue) -> Finding:
+    return Finding(check=check.ID, severity=check.SEVERITY, provisions=list(issue.provisions or check.PROVISIONS),
+                   title=issue.title or check.DOC.title,
+                   evidence=Evidence(path=issue.endpoint, detail=issue.detail, excerpt=issue.excerpt),
+                   why=check.DOC.why, fix=check.DOC.fix).with_id()
+
+
+def _compliance(check, issue: Issue) -> list[Compliance]:
+    return [Compliance(check=check.ID, provision=p, statement=issue.detail,
+                       evidence=[Evidence(path=issue.endpoint, detail=issue.detail)])
+            for p in (issue.provisions or check.PROVISIONS)]
+
+
+__all__ = ["ProbeOptions", "ProbeResult", "run_probe", "get_probe_check"]

@@ -1,0 +1,1 @@
+"""One module per protocol; each `probe(ctx, port)` returns a ServiceResult."""
