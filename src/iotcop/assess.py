@@ -5,17 +5,32 @@ Rules, in order, for each provision:
   NOT_APPLICABLE  one of its Annex B conditions is observed not to hold;
   NOT_TESTED      no check that can inform it ran (none exists, or all errored,
                   or extraction failed);
-  PASS            positive evidence from a check, every informing check ran,
-                  and extraction was complete;
+  NOT_APPLICABLE  ... or the declaration's conformance row says N-A;
+  PASS            positive evidence from a check, or a declaration claim iotcop verified
+                  itself (a page fetched, a date checked); every informing check ran, and
+                  extraction was complete when firmware checks inform it;
+  DECLARED        the declaration claims it (row Y) and nothing contradicts it; no
+                  informing check errored or timed out;
+  NOT_TESTED      (as above, when there is no claim either);
   INCONCLUSIVE    otherwise (checks ran and found nothing, which alone proves nothing).
-DECLARED comes from manufacturer declarations, which are added by their own source.
+Declaration findings (a row N, a contradicted condition answer) are FAILs like any other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from iotcop.model import CheckRun, ConditionFact, ExtractionReport, Finding, GroupVerdict, Verdict, VerdictValue
+from iotcop.model import (
+    CheckRun,
+    Claim,
+    ConditionFact,
+    Evidence as Seen,
+    ExtractionReport,
+    Finding,
+    GroupVerdict,
+    Verdict,
+    VerdictValue,
+)
 from iotcop.standards.catalogue import Catalogue, Group, Provision
 
 V = VerdictValue
@@ -35,10 +50,24 @@ class Evidence:
     runs: list[CheckRun] = field(default_factory=list)
     extraction: ExtractionReport | None = None
     conditions: list[ConditionFact] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)  # from the manufacturer declaration
+    declaration_findings: list[Finding] = field(default_factory=list)  # rows N, contradicted answers
 
     @property
     def findings(self) -> list[Finding]:
-        return [f for r in self.runs if r.status == "ran" for f in r.findings]
+        return [f for r in self.runs if r.status == "ran" for f in r.findings] + list(self.declaration_findings)
+
+    def add_declaration(self, items) -> None:
+        """Take what iotcop.declaration.evidence.declaration_evidence returned."""
+        for item in items:
+            if isinstance(item, Claim):
+                self.claims.append(item)
+            elif isinstance(item, Finding):
+                self.declaration_findings.append(item)
+            elif isinstance(item, ConditionFact):
+                self.conditions.append(item)
+            else:
+                raise TypeError(f"unexpected declaration item {type(item).__name__}")
 
     def all_conditions(self) -> list[ConditionFact]:
         return self.conditions + [c for r in self.runs if r.status == "ran" for c in r.conditions]
@@ -58,7 +87,9 @@ def assess_provisions(catalogue: Catalogue, evidence: Evidence) -> list[Verdict]
         # A condition observed to hold outweighs a claim that it does not.
         if fact.condition not in facts or fact.holds:
             facts[fact.condition] = fact
-    return [_verdict(p, findings_by_p.get(p.id, []), runs_by_p.get(p.id, []), facts, evidence.extraction)
+    claims = {c.provision: c for c in evidence.claims}
+    return [_verdict(p, findings_by_p.get(p.id, []), runs_by_p.get(p.id, []), facts, evidence.extraction,
+                     claims.get(p.id))
             for p in catalogue.provisions.values()]
 
 
@@ -68,6 +99,7 @@ def _verdict(
     runs: list[CheckRun],
     facts: dict[int, ConditionFact],
     extraction: ExtractionReport | None,
+    claim: Claim | None = None,
 ) -> Verdict:
     checks = sorted({r.check for r in runs})
     base = dict(id=p.id, status=_status_label(p), checks=checks)
@@ -78,6 +110,13 @@ def _verdict(
     if unmet:
         f = unmet[0]
         return Verdict(**base, verdict=V.NOT_APPLICABLE, note=f"condition {f.condition} does not hold ({f.source})")
+    if claim is not None and claim.support == "N-A":
+        return Verdict(**base, verdict=V.NOT_APPLICABLE, evidence=claim.evidence,
+                       note=f"declared not applicable ({claim.source}): {claim.detail}")
+    if claim is not None and claim.support != "N":
+        decided = _claimed(base, claim, runs, extraction)
+        if decided is not None:
+            return decided
     ran = [r for r in runs if r.status == "ran"]
     if not runs:
         return Verdict(**base, verdict=V.NOT_TESTED, note=_NEEDS.get(p.evidence[0] if p.evidence else "X", ""))
@@ -93,10 +132,35 @@ def _verdict(
     if extraction is not None and extraction.status != "complete":
         problems.append(f"extraction was {extraction.status}")
     if proofs and not problems:
-        return Verdict(**base, verdict=V.PASS, note="; ".join(sorted({c.statement for c in proofs})))
+        return Verdict(**base, verdict=V.PASS, note="; ".join(sorted({c.statement for c in proofs})),
+                       evidence=[e for c in proofs for e in c.evidence])
     if not problems:
         problems.append("checks ran and found no issue, but none shows compliance")
     return Verdict(**base, verdict=V.INCONCLUSIVE, note="; ".join(problems))
+
+
+def _claimed(base: dict, claim: Claim, runs: list[CheckRun], extraction: ExtractionReport | None) -> Verdict | None:
+    """PASS for a verified claim, DECLARED for one only claimed; None leaves it to the firmware rules."""
+    ran = [r for r in runs if r.status == "ran"]
+    proofs = [c for r in ran for c in r.compliance if c.provision == base["id"]]
+    stopped = sorted(f"{r.check}: {r.status}" for r in runs if r.status in ("error", "timeout"))
+    problems = [f"not every informing check completed ({'; '.join(stopped)})"] if stopped else []
+    if ran and extraction is not None and extraction.status != "complete":
+        problems.append(f"extraction was {extraction.status}")
+    seen: list[Seen] = [e for c in proofs for e in c.evidence]
+    if claim.verified and not problems:
+        return Verdict(**base, verdict=V.PASS, note=claim.note or "verified", evidence=list(claim.evidence) + seen)
+    if claim.support == "Y":
+        if stopped:
+            return Verdict(**base, verdict=V.INCONCLUSIVE, evidence=list(claim.evidence),
+                           note=f"declared ({claim.source}), but " + "; ".join(problems))
+        note = f"declared ({claim.source}): {claim.detail.rstrip('.')}"
+        if claim.note:
+            note += f"; {claim.note}"
+        return Verdict(**base, verdict=V.DECLARED, note=note, evidence=list(claim.evidence))
+    if claim.note and not runs:
+        return Verdict(**base, verdict=V.INCONCLUSIVE, note=claim.note, evidence=list(claim.evidence))
+    return None
 
 
 def _status_label(p: Provision) -> str:

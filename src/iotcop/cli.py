@@ -56,8 +56,14 @@ def cli() -> None:
               help="Stop extraction once it has written this many files.")
 @click.option("--max-depth", type=click.IntRange(1, 32), default=8, show_default=True,
               help="How deep nested containers are opened.")
+@click.option("--declaration", "declaration_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Manufacturer declaration (YAML or JSON, see 'iotcop declaration init').")
+@click.option("--no-fetch", is_flag=True,
+              help="Do not fetch the declaration's public pages (security.txt, policy, support period).")
+@click.option("--ca-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Trust this CA bundle when fetching the declaration's pages.")
 def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs, work_dir, keep_work, extract_timeout,
-         max_extract_bytes, max_files, max_depth) -> None:
+         max_extract_bytes, max_files, max_depth, declaration_file=None, no_fetch=False, ca_file=None) -> None:
     """Scan a firmware image, an extracted root filesystem, or a .tar/.zip of one.
 
     Prints provision verdicts and the most important findings; with --out, writes report.json.
@@ -67,7 +73,15 @@ def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs,
     from iotcop.scan import scan as run_scan
     from iotcop.ui import ProgressUI, print_summary, print_timings
 
+    declaration = None
+    if declaration_file is not None:
+        from iotcop.declaration import load_declaration
+
+        declaration = load_declaration(declaration_file)  # invalid: exit 2 before any extraction
     options = ScanOptions(
+        declaration=declaration,
+        fetch=not no_fetch,
+        verify_tls=ca_file if ca_file is not None else True,
         out_dir=out_dir,
         work_dir=work_dir,
         keep_work=keep_work,

@@ -67,6 +67,7 @@ class Finding(BaseModel):
     evidence: Evidence
     why: str = ""
     fix: str = ""
+    related: list[Evidence] = Field(default_factory=list)  # the other side, e.g. the declaration line contradicted
 
     def with_id(self) -> Finding:
         key = "\x00".join(
@@ -141,6 +142,18 @@ class ExtractionReport(BaseModel):
     seconds: float = 0.0
 
 
+class Claim(BaseModel):
+    """What the manufacturer's declaration says about one provision (an Annex B row), and what was verified."""
+
+    provision: str
+    support: Literal["Y", "N", "N-A"] | None = None  # None: nothing claimed, only a verification attempt
+    detail: str = ""
+    source: str = "declaration"  # where it is declared: "decl.yaml:41"
+    verified: bool = False  # True only when iotcop itself observed it (a page fetched, a date checked)
+    note: str = ""  # how it was verified, or why it could not be
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
 class Verdict(BaseModel):
     id: str
     status: str
@@ -148,6 +161,7 @@ class Verdict(BaseModel):
     findings: list[str] = Field(default_factory=list)
     checks: list[str] = Field(default_factory=list)
     note: str = ""
+    evidence: list[Evidence] = Field(default_factory=list)  # what a PASS or DECLARED rests on
 
 
 class GroupVerdict(BaseModel):
@@ -225,6 +239,8 @@ class Assessment(BaseModel):
     checks: list[CheckSummary] = Field(default_factory=list)
     components: list[dict] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
+    claims: list[Claim] = Field(default_factory=list)  # from the manufacturer declaration, when given
+    declaration: dict | None = None  # summary of the declaration: file, sha256, product, support period ...
     device: DeviceReport | None = None  # present when a live device was probed
 
     model_config = ConfigDict(populate_by_name=True)

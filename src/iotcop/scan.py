@@ -11,7 +11,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Any, Iterator, Protocol
 
 from iotcop import __version__
 from iotcop.assess import Evidence, assess_provisions, roll_up
@@ -55,6 +55,9 @@ class ScanOptions:
     jobs: int | None = None
     only_checks: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()  # output formats for out_dir; empty = every default writer
+    declaration: Any = None  # iotcop.declaration.Declaration, already validated
+    fetch: bool = True  # verify the declaration's public pages (security.txt, policy, support page)
+    verify_tls: bool | str | Path = True  # True: system CAs; a path: CA bundle; False: no certificate check
 
 
 @dataclass
@@ -118,6 +121,9 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
     catalogue = load_catalogue()
     checked_mapping()  # stop before any work if the mapping data is inconsistent
     checks = select_checks(options.only_checks)
+    if options.declaration is None:
+        # Checks that compare the firmware with a declaration have nothing to compare without one.
+        checks = [c for c in checks if not getattr(c, "NEEDS_DECLARATION", False)]
     timer = _Timer()
     source = Path(source)
     if not source.exists() and not source.is_symlink():
@@ -136,15 +142,28 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
                 fw = build_firmware(work_dir, extraction.roots, extraction.extract_dir)
             with timer("components"):
                 components = _components(fw)  # in the parent, so every forked check shares them
+            if options.declaration is not None:
+                from iotcop.checks.declared import attach_declaration
+
+                attach_declaration(fw, options.declaration)  # before the checks fork
             runs = _run_checks(checks, fw, extraction, options, progress, timer)
+            declared: list = []
+            if options.declaration is not None:
+                from iotcop.declaration.evidence import declaration_evidence
+
+                progress.stage("Declaration")
+                with timer("declaration"):
+                    declared = declaration_evidence(options.declaration, fw, runs, fetch=options.fetch,
+                                                    verify=options.verify_tls)
             progress.stage("Assessing")
             with timer("assess"):
-                assessment = _assessment(catalogue, target, extraction, runs, timer)
+                assessment = _assessment(catalogue, target, extraction, runs, timer, declared, options.declaration)
                 assessment.components = components
                 assessment.notes.extend(_vulndb_notes())
             if options.out_dir is not None:
                 with timer("outputs"):
-                    write_outputs(assessment, options.out_dir, options.outputs, OutputContext(firmware=fw))
+                    write_outputs(assessment, options.out_dir, options.outputs,
+                                  OutputContext(firmware=fw, declaration=options.declaration))
             return ScanResult(assessment=assessment, work_dir=work_dir if options.keep_work else None, firmware=fw)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
@@ -190,8 +209,10 @@ def _skip(checks, why: str) -> list[CheckRun]:
             for c in checks]
 
 
-def _assessment(catalogue, target: Target, extraction: Extraction, runs: list[CheckRun], timer: _Timer) -> Assessment:
+def _assessment(catalogue, target: Target, extraction: Extraction, runs: list[CheckRun], timer: _Timer,
+                declared: list | None = None, declaration: Any = None) -> Assessment:
     evidence = Evidence(runs=runs, extraction=extraction.report)
+    evidence.add_declaration(declared or [])
     verdicts = assess_provisions(catalogue, evidence)
     by_id = {v.id: v for v in verdicts}
     findings = sorted({f.id: f for f in evidence.findings}.values(), key=lambda f: f.sort_key())
@@ -208,6 +229,8 @@ def _assessment(catalogue, target: Target, extraction: Extraction, runs: list[Ch
                              seconds=r.seconds, error=r.error) for r in runs],
         components=[],
         timings=dict(timer.timings),
+        claims=evidence.claims,
+        declaration=declaration.summary() if declaration is not None else None,
     )
 
 
