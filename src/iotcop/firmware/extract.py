@@ -287,9 +287,12 @@ def _chunks(tasks: list[dict], source: Path, extract_root: Path) -> tuple[float,
             if kind == "UnknownChunkReport" and depth == 0:
                 unknown += report.get("size", 0)
             elif kind == "ChunkReport":
+                used = next((r.get("reader") for r in report.get("extraction_reports") or []
+                             if r.get("__typename__") == "ReaderReport"), None)
                 readers.append({
                     "path": shown,
-                    "reader": report.get("handler_name"),
+                    "reader": used or report.get("handler_name"),
+                    "handler": report.get("handler_name"),
                     "start": report.get("start_offset"),
                     "end": report.get("end_offset"),
                     "depth": depth,

@@ -1,9 +1,10 @@
 """The format readers extraction uses: unblob's handlers, adjusted to the tools we have.
 
 unblob hands every SquashFS chunk to `sasquatch`, which no package registry
-provides.  Standard SquashFS (v4 little endian, and the v1-v3 layouts
-unsquashfs still reads) is opened with Debian's `unsquashfs` instead; vendor
-variants that need sasquatch fail visibly and the report says so.
+provides.  Standard SquashFS (v4 little endian, and the zlib v1-v3 layouts
+unsquashfs still reads) is opened with Debian's `unsquashfs`; everything else
+(big-endian v4, AVM, LZMA in v2/v3, vendor magics) and every chunk unsquashfs
+fails on goes to our own reader (iotcop.formats.squashfs).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from unblob.extractors import Command
 from unblob.handlers import BUILTIN_HANDLERS
 from unblob.handlers.filesystem.squashfs import SquashFSExtractor
 from unblob.models import Extractor
+
+from iotcop.formats.unblob_handlers import SquashFSFallbackExtractor
 
 
 class UnsquashfsExtractor(Extractor):
@@ -34,6 +37,6 @@ def handlers() -> tuple:
     adjusted = []
     for handler in BUILTIN_HANDLERS:
         if isinstance(getattr(handler, "EXTRACTOR", None), SquashFSExtractor):
-            handler = type(handler.__name__, (handler,), {"EXTRACTOR": UnsquashfsExtractor()})
+            handler = type(handler.__name__, (handler,), {"EXTRACTOR": SquashFSFallbackExtractor()})
         adjusted.append(handler)
     return tuple(adjusted)
