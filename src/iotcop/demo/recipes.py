@@ -20,7 +20,8 @@ def recipe_text() -> str:
 
 @functools.cache
 def load_recipes() -> dict[str, Any]:
-    data = yaml.safe_load(recipe_text())
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is ~10x faster
+    data = yaml.load(recipe_text(), Loader=loader)  # noqa: S506 - a safe loader
     if not isinstance(data, dict) or data.get("format") != 1:
         raise ValueError("iotcop/demo/recipes.yaml: unknown format")
     return data
