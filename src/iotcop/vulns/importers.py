@@ -18,7 +18,7 @@ import yaml
 from iotcop.sbom.rules import load_rules
 from iotcop.vulns.cvss import base_score, split_vector_and_score
 from iotcop.vulns.db import dumps
-from iotcop.vulns.versions import looks_like_version
+from iotcop.vulns.versions import compare, looks_like_version
 
 
 @dataclass
@@ -189,15 +189,24 @@ def cve5_records(doc: dict, source_url: str | None = None) -> Iterator[Record]:
             continue
         default_affected = aff.get("defaultStatus") == "affected"
         out: list[Affect] = []
-        for v in aff.get("versions", []) or []:
+        versions = [v for v in aff.get("versions", []) or [] if v.get("versionType") != "git"]
+        # "unaffected, lessThan X" entries bound the affected ranges from below.
+        floor = None
+        for v in versions:
+            if v.get("status") == "unaffected" and looks_like_version(v.get("lessThan")):
+                if floor is None or compare(v["lessThan"], floor) > 0:
+                    floor = v["lessThan"]
+        for v in versions:
             if v.get("status") != "affected":
                 continue
             version = v.get("version")
-            if v.get("versionType") == "git":
-                continue
             if v.get("lessThan") or v.get("lessThanOrEqual"):
+                upper = v.get("lessThan") or v.get("lessThanOrEqual")
+                start = version if looks_like_version(version) else None
+                if start and looks_like_version(upper) and compare(start, upper) >= 0:
+                    start = None  # some CNAs repeat the upper bound as "version"
                 out.append(Affect(kind="range", vendor=vendor, product=product,
-                                  introduced=version if looks_like_version(version) else None,
+                                  introduced=start or floor,
                                   fixed=v.get("lessThan") if v.get("lessThan") not in (None, "*") else None,
                                   last_affected=v.get("lessThanOrEqual") if v.get("lessThanOrEqual") not in (None, "*") else None))
             elif looks_like_version(version):
