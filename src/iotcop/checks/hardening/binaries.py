@@ -1,0 +1,139 @@
+"""Exploit mitigations of the ELF programs and libraries, judged per architecture and per libc.
+
+Reads only the ElfInfo the inventory computed; one finding per weakness class
+with the list of binaries.
+
+Rules:
+* Executables are ELF files with a program interpreter, or static EXEC/DYN
+  files not named like a library.  Shared libraries (lib*.so*, ld-*.so*) and
+  objects (REL, kernel modules) are judged for RELRO and RPATH only.
+* NX: a PT_GNU_STACK segment without PF_X.  On MIPS the toolchain marks the
+  stack executable by default (the FPU-emulation trampolines of older
+  kernels); the kernel decides there (since Linux 4.8 it keeps the stack
+  non-executable unless the hardware needs it), so MIPS binaries are not
+  judged on NX.
+* PIE: ET_DYN executables.  Static EXEC binaries are reported with the rest.
+* RELRO: partial or none (full needs BIND_NOW).
+* Stack canary: __stack_chk_fail imported or in the symbol table.
+* FORTIFY: only judged when the firmware's own C library exports __*_chk
+  functions (glibc does, musl and uClibc do not); then a dynamically linked
+  executable that imports none of them was built without _FORTIFY_SOURCE or
+  calls nothing it covers.
+* RPATH/RUNPATH: reported when an entry is relative, empty, $ORIGIN-based or
+  in a writable place (/tmp, /var, /mnt, /overlay, /data, /home ...).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Iterator
+
+from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.checks.surface import listing
+from iotcop.firmware.model import FileEntry, Firmware
+from iotcop.model import Severity
+
+_LIBRARY = re.compile(r"^(?:lib.*\.so(?:\.[\w.]+)?|ld(?:-.*)?\.so(?:\.[\w.]+)?|.*\.so(?:\.\d+)*)$")
+_LIBC = re.compile(r"^(?:libc\.so(?:\.\d+)?|libc-[\d.]+\.so|ld-musl-.*\.so\.1|libuClibc-.*\.so|libc\.so\.0)$")
+_WRITABLE_PREFIXES = ("/tmp", "/var", "/mnt", "/overlay", "/data", "/home", "/media", "/run", "/dev/shm", "/userdata", "/jffs", "/config")
+NO_NX_ARCHES = frozenset({"MIPS"})
+
+
+def is_executable(entry: FileEntry) -> bool:
+    elf = entry.elf
+    if elf is None or elf.elf_type not in ("EXEC", "DYN"):
+        return False
+    if _LIBRARY.match(entry.name):
+        return False
+    return elf.interpreter is not None or elf.elf_type == "EXEC" or elf.pie
+
+
+def libc_has_fortify(fw: Firmware) -> tuple[bool | None, str | None]:
+    """(libc exports __*_chk, path of the libc judged); (None, None) when no libc is found."""
+
+    def compute(fw: Firmware):
+        libcs = sorted((e for e in fw.elf_files() if _LIBC.match(e.name) and e.elf.elf_type == "DYN"), key=lambda e: e.path)
+        for entry in libcs:
+            data = fw.read_bytes(entry) or b""
+            if b"\x00__memcpy_chk\x00" in data or b"\x00__sprintf_chk\x00" in data or b"\x00__strcpy_chk\x00" in data:
+                return True, entry.path
+        return (False, libcs[0].path) if libcs else (None, None)
+
+    return fw.cached("hardening.libc-fortify", compute)
+
+
+def bad_search_path(path: str) -> bool:
+    return (not path) or (not path.startswith(("/", "$ORIGIN", "${ORIGIN}"))) or path.startswith(_WRITABLE_PREFIXES)
+
+
+class BinaryHardening(Check):
+    ID = "hardening.binaries"
+    VERSION = "1.0.0"
+    PROVISIONS = ("5.6-8",)
+    SEVERITY = Severity.low
+    TIMEOUT = 120.0
+    NEEDS_ROOTFS = False
+    DOC = CheckDoc(
+        title="Programs built without exploit mitigations",
+        why=(
+            "NX, PIE with ASLR, RELRO, stack canaries and FORTIFY_SOURCE turn many memory-corruption bugs from "
+            "code execution into a crash; a program without them is the easiest target on the device.  A "
+            "library search path in a writable place lets anyone who can write there run code in the program."
+        ),
+        fix=(
+            "Build with -fstack-protector-strong -D_FORTIFY_SOURCE=2 -O2 -fPIE -pie -Wl,-z,relro,-z,now and a "
+            "non-executable stack; do not set RPATH/RUNPATH to relative or writable folders."
+        ),
+        references=("ETSI EN 303 645 V2.1.1, provision 5.6-8", "CWE-693", "CWE-426"),
+        limitations=(
+            "Facts come from program headers, the dynamic section and dynamic symbols: a program with no "
+            "function that needs a canary, or no call FORTIFY covers, is reported without it.  NX is not judged "
+            "on MIPS (the toolchain default is an executable stack; the kernel decides).  FORTIFY is judged only "
+            "when the image's own libc exports __*_chk functions.  Canaries of stripped static programs cannot be "
+            "seen and are not judged.  Clang CFI and SafeStack are not judged."
+        ),
+    )
+
+    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+        no_nx, no_pie, no_relro, partial_relro, no_canary, no_fortify, bad_paths = [], [], [], [], [], [], []
+        fortify_libc, libc_path = libc_has_fortify(fw)
+        executables = 0
+        for entry in fw.elf_files():
+            elf = entry.elf
+            if elf.elf_type not in ("EXEC", "DYN"):
+                continue
+            for p in elf.rpath + elf.runpath:
+                if bad_search_path(p):
+                    bad_paths.append(f"{entry.path} ({'RPATH' if p in elf.rpath else 'RUNPATH'} {p or '(empty)'})")
+            if not is_executable(entry):
+                continue
+            executables += 1
+            if elf.nx is False and elf.arch not in NO_NX_ARCHES:
+                no_nx.append(entry.path)
+            if elf.elf_type == "EXEC":
+                no_pie.append(entry.path)
+            if elf.relro == "none" and not elf.static:
+                no_relro.append(entry.path)
+            elif elf.relro == "partial" and not elf.static:
+                partial_relro.append(entry.path)
+            if not elf.canary and not (elf.static and elf.stripped):
+                no_canary.append(entry.path)
+            if fortify_libc and not elf.static and not elf.fortify:
+                no_fortify.append(entry.path)
+        classes = (
+            (no_nx, "Executables with an executable stack (no NX)", Severity.medium, "PT_GNU_STACK is executable or missing"),
+            (no_pie, "Executables without PIE", Severity.low, "loaded at a fixed address, so ASLR does not move their code"),
+            (no_relro, "Executables without RELRO", Severity.low, "the GOT stays writable for the whole run"),
+            (partial_relro, "Executables with partial RELRO only", Severity.info, "built without -z now: the lazily bound GOT stays writable"),
+            (no_canary, "Executables without stack canaries", Severity.low, "no __stack_chk_fail reference"),
+            (no_fortify, "Executables without FORTIFY_SOURCE", Severity.info, f"{libc_path} exports __*_chk functions, these programs import none"),
+            (bad_paths, "Library search path in a relative or writable folder", Severity.medium, "RPATH/RUNPATH entries that others could fill with libraries"),
+        )
+        for items, title, severity, why in classes:
+            if items:
+                share = f" of {executables} executables" if items is not bad_paths else ""
+                yield self.finding(
+                    sorted(items)[0].split(" (")[0], title=f"{title} ({len(items)}{share})", severity=severity,
+                    detail=f"{why}: {listing(items)}",
+                )
