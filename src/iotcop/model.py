@@ -137,6 +137,7 @@ class ExtractionReport(BaseModel):
     bytes: int = 0
     unknown_ratio: float = 0.0
     roots: list[str] = Field(default_factory=list)
+    partitions: list[str] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     readers: list[dict] = Field(default_factory=list)
     seconds: float = 0.0

@@ -139,7 +139,7 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
                 extraction = extract(source, work_dir, options.limits, progress=progress.extracting)
             progress.stage("Inventory")
             with timer("inventory"):
-                fw = build_firmware(work_dir, extraction.roots, extraction.extract_dir)
+                fw = build_firmware(work_dir, extraction.roots, extraction.extract_dir, extraction.partitions)
             with timer("components"):
                 components = _components(fw)  # in the parent, so every forked check shares them
             if options.declaration is not None:

@@ -37,11 +37,17 @@ class Limits:
     timeout: float = 900.0
 
 
+# unblob handlers whose output is a mounted-style filesystem (a partition of the device).
+FILESYSTEM_READERS = ("squashfs", "jffs2", "ubifs", "yaffs", "cramfs", "romfs", "extfs", "fat", "ntfs",
+                      "iso9660", "erofs")
+
+
 @dataclass
 class Extraction:
     report: ExtractionReport
     extract_dir: Path | None  # everything unblob wrote (None for directory input)
-    roots: list[tuple[str, Path]] = field(default_factory=list)
+    roots: list[tuple[str, Path]] = field(default_factory=list)  # root filesystems, primary first
+    partitions: list[tuple[str, Path]] = field(default_factory=list)  # other filesystems (config, data)
 
 
 def looks_like_rootfs(path: Path) -> bool:
@@ -126,6 +132,7 @@ def extract(
     errors.extend(_unblob_errors(tasks))
 
     roots = [(r.relative_to(extract_root).as_posix(), r) for r in find_roots(extract_root)]
+    partitions = find_partitions(extract_root, readers, {path for _, path in roots})
     if files == 0:
         status = "failed"
         errors.append("nothing could be extracted: no known firmware format was found")
@@ -142,11 +149,35 @@ def extract(
         bytes=total,
         unknown_ratio=round(unknown_ratio, 4),
         roots=[label for label, _ in roots],
+        partitions=[label for label, _ in partitions],
         errors=sorted(set(errors)),
         readers=readers,
         seconds=round(time.monotonic() - started, 3),
     )
-    return Extraction(report=report, extract_dir=extract_root, roots=roots)
+    return Extraction(report=report, extract_dir=extract_root, roots=roots, partitions=partitions)
+
+
+def find_partitions(extract_root: Path, readers: list[dict], roots: set[Path]) -> list[tuple[str, Path]]:
+    """Filesystem chunks that are not root filesystems, e.g. a JFFS2 configuration partition.
+
+    Their files get device-like paths relative to the partition (/upper/etc/config/wireless).
+    """
+    found = []
+    for r in readers:
+        if not str(r.get("reader", "")).startswith(FILESYSTEM_READERS):
+            continue
+        chunk_file = extract_root / r["path"]
+        whole = r.get("start") == 0 and chunk_file.is_file() and r.get("end") == chunk_file.stat().st_size
+        if r.get("depth", 0) == 0 and not chunk_file.exists():
+            chunk_file = extract_root / Path(r["path"]).name  # the input file itself lies outside
+        candidates = [chunk_file.with_name(chunk_file.name + "_extract")] if whole else []
+        candidates.append(chunk_file.with_name(chunk_file.name + "_extract")
+                          / f"{r['start']}-{r['end']}.{r['reader']}_extract")
+        for path in candidates:
+            if path.is_dir() and path not in roots and not any(root in path.parents for root in roots):
+                found.append((f"{r['reader']}@0x{r['start']:x}", path))
+                break
+    return found
 
 
 def _check_readable(source: Path) -> None:

@@ -172,15 +172,18 @@ def device_path(root_dir: Path, host_path: Path) -> str:
     return "/" + rel if rel != "." else "/"
 
 
-def build_firmware(work_dir: Path, roots: list[tuple[str, Path]], extract_dir: Path | None = None) -> Firmware:
-    """Inventory root filesystems (label, dir) and, optionally, the rest of the extraction.
+def build_firmware(work_dir: Path, roots: list[tuple[str, Path]], extract_dir: Path | None = None,
+                   partitions: list[tuple[str, Path]] = ()) -> Firmware:
+    """Inventory root filesystems and other partitions (label, dir), then the rest of the extraction.
 
-    Files outside every root filesystem (kernel, carved blobs, other partitions)
-    get paths under "<image>/" relative to the extraction directory.
+    Files of a partition get paths relative to it; files outside every root
+    and partition (kernel, carved blobs) get paths under "<image>/".
     """
     entries: list[FileEntry] = []
-    root_dirs = {d for _, d in roots}
-    for label, root_dir in roots:
+    roots = list(roots)
+    mounted = roots + list(partitions)
+    root_dirs = {d for _, d in mounted}
+    for label, root_dir in mounted:
         nested = {d for d in root_dirs if d != root_dir and root_dir in d.parents}
         for host, st in walk(root_dir, skip=lambda p, nested=nested: p in nested):
             entries.append(describe_file(host, device_path(root_dir, host), label, st))
@@ -188,7 +191,8 @@ def build_firmware(work_dir: Path, roots: list[tuple[str, Path]], extract_dir: P
         for host, st in walk(extract_dir, skip=lambda p: p in root_dirs):
             rel = host.relative_to(extract_dir).as_posix()
             entries.append(describe_file(host, f"{IMAGE_PREFIX}/{rel}", None, st))
-    return Firmware(work_dir=work_dir, roots=[label for label, _ in roots], entries=entries)
+    return Firmware(work_dir=work_dir, roots=[label for label, _ in roots], entries=entries,
+                    partitions=[label for label, _ in partitions])
 
 
 def inventory_tree(path: Path) -> Firmware:

@@ -93,6 +93,7 @@ class Firmware:
     work_dir: Path
     roots: list[str]  # root filesystem labels, primary first
     entries: list[FileEntry]
+    partitions: list[str] = field(default_factory=list)  # other filesystems (configuration, data)
     _by_path: dict[str, FileEntry] = field(default_factory=dict, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
