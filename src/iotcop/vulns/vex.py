@@ -59,7 +59,7 @@ def applets_named(text: str) -> set[str]:
     return named
 
 
-_COMMON_WORDS = frozenset({"test", "true", "false", "time", "more", "less", "link", "kill", "sort", "sync",
+_COMMON_WORDS = frozenset({"busybox", "test", "true", "false", "time", "more", "less", "link", "kill", "sort", "sync",
                            "find", "which", "mount", "fold", "expand", "reset", "tail", "head", "free", "stat",
                            "date", "sleep", "split", "wait", "clear", "users", "watch", "login", "patch", "top"})
 
