@@ -17,7 +17,7 @@ from unblob.handlers import BUILTIN_HANDLERS
 from unblob.handlers.filesystem.squashfs import SquashFSExtractor
 from unblob.models import Extractor
 
-from iotcop.formats.unblob_handlers import SquashFSFallbackExtractor
+from iotcop.formats.unblob_handlers import CONTAINER_HANDLERS, SquashFSFallbackExtractor
 
 
 class UnsquashfsExtractor(Extractor):
@@ -39,4 +39,5 @@ def handlers() -> tuple:
         if isinstance(getattr(handler, "EXTRACTOR", None), SquashFSExtractor):
             handler = type(handler.__name__, (handler,), {"EXTRACTOR": SquashFSFallbackExtractor()})
         adjusted.append(handler)
-    return tuple(adjusted)
+    # Containers unblob has no handler for: uImage, device trees / FIT, TP-Link, AVM fake SquashFS.
+    return tuple(adjusted) + CONTAINER_HANDLERS

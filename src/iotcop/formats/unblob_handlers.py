@@ -3,21 +3,26 @@
 SquashFS chunks go to Debian's `unsquashfs` first where it can read them
 (standard v1-v4 little endian, zlib-compressed v1-v3); whenever it cannot
 (big-endian v4, AVM, vendor magics, LZMA in v2/v3) or fails, our own reader
-opens the chunk.  Each chunk's extraction result carries a ReaderReport that
-names the reader, which the extraction report shows.
+opens the chunk.  Legacy uImage, device trees and FIT images, TP-Link v1
+and AVM's fake-SquashFS wrapper get handlers here because unblob has none.
+Each chunk's extraction result carries a ReaderReport that names the
+reader, which the extraction report shows.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
 from pathlib import Path
 
-from unblob.models import ExtractError, Extractor, ExtractResult
+from unblob.file_utils import File, InvalidInputFormat
+from unblob.models import ExtractError, Extractor, ExtractResult, Handler, HexString, ValidChunk
 from unblob.report import ErrorReport, Report, Severity, register_report_type
 
+from iotcop.formats import fdt, fit, tplink, uimage
 from iotcop.formats.squashfs import READER_NAME, SquashFSError, extract, open_image
 from iotcop.formats.squashfs.compression import _looks_zlib
 
@@ -95,3 +100,176 @@ class SquashFSFallbackExtractor(Extractor):
         reports: list[Report] = [ReaderReport(reader=result.reader, manifest=result.manifest())]
         reports.extend(ReaderFailedReport(reader=READER_NAME, message=e) for e in result.errors[:20])
         return ExtractResult(reports=reports + notes)
+
+
+# -- containers unblob has no handler for ---------------------------------------------------------------------
+
+def _safe_name(text: str, default: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:64]
+    return name or default
+
+
+def _write(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+class _ContainerExtractor(Extractor):
+    def __init__(self, split):
+        self.split = split  # bytes -> (reader label, summary, [(file name, bytes)])
+
+    def extract(self, inpath: Path, outdir: Path) -> ExtractResult:
+        data = inpath.read_bytes()
+        try:
+            reader, summary, files = self.split(data)
+        except ValueError as exc:
+            raise ExtractError(ReaderFailedReport(reader="iotcop container reader", message=str(exc))) from None
+        for name, payload in files:
+            _write(outdir / name, payload)
+        return ExtractResult(reports=[ReaderReport(reader=reader, manifest=summary)])
+
+
+def _split_uimage(data: bytes):
+    image = uimage.parse(data)
+    ext = {"none": "bin"}.get(image.compression, image.compression)
+    files = [("uboot_header.bin", data[:uimage.HEADER_SIZE])]
+    if len(image.parts) == 1:
+        start, size = image.parts[0]
+        files.append((f"uboot.{ext}", data[start:start + size]))
+    else:
+        files += [(f"uboot-{i}.{ext}", data[s:s + n]) for i, (s, n) in enumerate(image.parts)]
+    return f"uimage_{image.type} (iotcop uimage reader)", image.summary(), files
+
+
+def _split_fdt(data: bytes):
+    root = fdt.parse(data, keep_values_up_to=4096)
+    if fit.is_fit(root):
+        files = [(_safe_name(name, f"image{i}"), payload) for i, (name, payload) in enumerate(fit.images(data))]
+        return "fit (iotcop FIT reader)", fit.fit_summary(data), files
+    name = _safe_name(root.string("model") or (root.strings("compatible") or [""])[0], "devicetree")
+    size = fdt.total_size(data)
+    return "dtb (iotcop FDT reader)", {"model": root.string("model"), "compatible": root.strings("compatible")}, [
+        (f"{name}.dtb", data[:size])]
+
+
+def _split_tplink(data: bytes):
+    image = tplink.parse(data)
+    names = {"header": "header.bin", "bootloader": "bootloader.bin", "kernel": "kernel.bin", "rootfs": "rootfs.bin"}
+    files = [(names[k], data[o:o + n]) for k, (o, n) in image.parts.items()]
+    return "tplink_v1 (iotcop TP-Link reader)", image.summary(), files
+
+
+def _split_avm_fake(data: bytes):
+    payload = data[AVM_FAKE_HEADER:]
+    padded = payload + bytes(-len(payload) % AVM_FAKE_HEADER)  # AVM pads the image to 256-byte blocks
+    return "avm_sqfs_fake (iotcop AVM reader)", {"payload": len(payload)}, [("image.ext2", padded)]
+
+
+class UImageHandler(Handler):
+    NAME = "uimage"
+    PATTERNS = [HexString("27 05 19 56")]
+    EXTRACTOR = _ContainerExtractor(_split_uimage)
+    DOC = None
+
+    def calculate_chunk(self, file: File, start_offset: int) -> ValidChunk | None:
+        file.seek(start_offset)
+        header = file.read(uimage.HEADER_SIZE)
+        try:
+            image = uimage.parse(header)  # header CRC checked here
+        except uimage.UImageError as exc:
+            raise InvalidInputFormat(str(exc)) from None
+        end = start_offset + uimage.HEADER_SIZE + image.size
+        if end > file.size():
+            raise InvalidInputFormat("uImage payload truncated")
+        file.seek(start_offset)
+        image = uimage.parse(file.read(end - start_offset))
+        if not image.data_crc_ok:
+            raise InvalidInputFormat("uImage data CRC mismatch")
+        return ValidChunk(start_offset=start_offset, end_offset=end)
+
+
+class FDTHandler(Handler):
+    NAME = "fdt"
+    PATTERNS = [HexString("d0 0d fe ed")]
+    EXTRACTOR = _ContainerExtractor(_split_fdt)
+    DOC = None
+    MAX_SIZE = 256 * 1024 * 1024
+
+    def calculate_chunk(self, file: File, start_offset: int) -> ValidChunk | None:
+        file.seek(start_offset)
+        try:
+            size = fdt.total_size(file.read(fdt.HEADER_SIZE))
+        except fdt.FDTError as exc:
+            raise InvalidInputFormat(str(exc)) from None
+        if size > self.MAX_SIZE or start_offset + size > file.size():
+            raise InvalidInputFormat("device tree larger than the input")
+        file.seek(start_offset)
+        blob = file.read(size)
+        try:
+            root = fdt.parse(blob, keep_values_up_to=4096)
+            end = start_offset + size
+            if not fit.is_fit(root) and start_offset == 0 and end == file.size():
+                return None  # the file is exactly one device tree: nothing to carve out of it
+            if fit.is_fit(root):
+                # External data (mkimage -E) follows the tree; the chunk covers it.
+                end = min(end + _external_end(root, size), file.size())
+        except fdt.FDTError as exc:
+            raise InvalidInputFormat(str(exc)) from None
+        return ValidChunk(start_offset=start_offset, end_offset=end)
+
+
+def _external_end(root: fdt.Node, size: int) -> int:
+    """How far past the tree external FIT image data reaches (0 when all data is embedded)."""
+    reach = 0
+    for image in root.child("images").children:
+        length = image.u32("data-size")
+        if length is None:
+            continue
+        if (offset := image.u32("data-offset")) is not None:
+            reach = max(reach, ((size + 3) & ~3) + offset + length - size)
+        elif (position := image.u32("data-position")) is not None:
+            reach = max(reach, position + length - size)
+    return reach
+
+
+class TPLinkHandler(Handler):
+    NAME = "tplink"
+    PATTERNS = [HexString("01 00 00 00 54 50 2d 4c 49 4e 4b")]  # header version 1, "TP-LINK"
+    EXTRACTOR = _ContainerExtractor(_split_tplink)
+    DOC = None
+
+    def calculate_chunk(self, file: File, start_offset: int) -> ValidChunk | None:
+        file.seek(start_offset)
+        head = file.read(tplink.HEADER_SIZE + tplink.BOOT_SLOT + tplink.HEADER_SIZE)
+        (length,) = struct.unpack_from(">I", head, 124) if len(head) >= 128 else (0,)
+        if not 0 < length <= file.size() - start_offset:
+            raise InvalidInputFormat("TP-Link firmware length does not fit")
+        file.seek(start_offset)
+        try:
+            tplink.parse(file.read(length))
+        except tplink.TPLinkError as exc:
+            raise InvalidInputFormat(str(exc)) from None
+        return ValidChunk(start_offset=start_offset, end_offset=start_offset + length)
+
+
+AVM_FAKE_HEADER = 256
+
+
+class AVMFakeSquashFSHandler(Handler):
+    """AVM puts a SquashFS magic followed by zeros in front of a plain filesystem image."""
+
+    NAME = "avm_sqfs_fake"
+    PATTERNS = [HexString("73 71 73 68 " + "00 " * 60)]
+    EXTRACTOR = _ContainerExtractor(_split_avm_fake)
+    DOC = None
+
+    def calculate_chunk(self, file: File, start_offset: int) -> ValidChunk | None:
+        file.seek(start_offset)
+        header = file.read(AVM_FAKE_HEADER)
+        if len(header) < AVM_FAKE_HEADER or any(header[4:]) or file.size() - start_offset <= AVM_FAKE_HEADER:
+            raise InvalidInputFormat("not an AVM fake SquashFS header")
+        return ValidChunk(start_offset=start_offset, end_offset=file.size())
+
+
+CONTAINER_HANDLERS = (UImageHandler, FDTHandler, TPLinkHandler, AVMFakeSquashFSHandler)
