@@ -181,6 +181,19 @@ def _maybe_decompressed(entry: FileEntry, data: bytes) -> bytes:
     return data
 
 
+def version_in_bytes(rule: Rule, data: bytes) -> tuple[str, re.Match] | None:
+    """The first version a rule's patterns find in data (and the match), or None."""
+    if rule.anchors and not any(a in data for a in rule.anchors):
+        return None
+    for pat in rule.patterns:
+        m = pat.search(data)
+        if m:
+            v = m.group("v").decode("ascii", "replace")
+            if rule.accepts(v):
+                return v, m
+    return None
+
+
 def _signature_components(fw: Firmware) -> list[Component]:
     found: list[Component] = []
     for entry, rules in _candidates(fw).values():
@@ -197,17 +210,11 @@ def _signature_components(fw: Firmware) -> list[Component]:
                 if data is None:
                     data = fw.read_bytes(entry, _MAX_SCAN_BYTES) or b""
                     data = _maybe_decompressed(entry, data)
-                if rule.anchors and not any(a in data for a in rule.anchors):
-                    continue
-                for pat in rule.patterns:
-                    m = pat.search(data)
-                    if m:
-                        v = m.group("v").decode("ascii", "replace")
-                        if rule.accepts(v):
-                            version = v
-                            evidence = {"path": entry.path, "offset": m.start(), "method": "version string",
-                                        "excerpt": _excerpt(data, m)}
-                            break
+                hit = version_in_bytes(rule, data)
+                if hit:
+                    version, m = hit
+                    evidence = {"path": entry.path, "offset": m.start(), "method": "version string",
+                                "excerpt": _excerpt(data, m)}
             if version is None:
                 if rule.presence and rule.wants_name(entry.name):
                     evidence = {"path": entry.path, "method": "file name", "excerpt": entry.name}
