@@ -244,3 +244,14 @@ def test_cli_db_status_and_update(cli, db, tmp_path):
     res = cli("db", "update", "--source", str(DATA / "CVE-2023-38545.cve5.json"), "--db", str(db))
     assert res.code == 0, res.stderr
     assert "imported 1 records" in res.stdout
+
+
+def test_age_warning_after_30_days(db):
+    from iotcop.vulns.db import age_warning
+
+    assert age_warning(db) is None
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('updated_at', '2020-01-01T00:00:00+00:00')")
+    warning = age_warning(db)
+    assert warning and "days old" in warning and "iotcop db update" in warning
+    assert "no vulnerability database" in age_warning(db.parent / "absent.sqlite")
