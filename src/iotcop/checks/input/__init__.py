@@ -1,0 +1,1 @@
+"""Input validation in web handlers (EN 303 645 5.13)."""
