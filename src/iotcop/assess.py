@@ -120,7 +120,7 @@ def _verdict(
     ran = [r for r in runs if r.status == "ran"]
     if not runs:
         return Verdict(**base, verdict=V.NOT_TESTED, note=_NEEDS.get(p.evidence[0] if p.evidence else "X", ""))
-    if extraction is not None and extraction.status == "failed":
+    if extraction is not None and extraction.status == "failed" and not any(r.source == "device" for r in ran):
         return Verdict(**base, verdict=V.NOT_TESTED, note="extraction failed, so the firmware checks had nothing to read")
     if not ran:
         why = "; ".join(sorted({f"{r.check}: {r.status}" for r in runs}))
@@ -129,8 +129,8 @@ def _verdict(
     problems = []
     if len(ran) < len(runs):
         problems.append("not every informing check completed")
-    if extraction is not None and extraction.status != "complete":
-        problems.append(f"extraction was {extraction.status}")
+    if extraction is not None and extraction.status != "complete" and any(r.source == "firmware" for r in ran):
+        problems.append(f"extraction was {extraction.status}")  # live-probe runs do not depend on it
     if proofs and not problems:
         return Verdict(**base, verdict=V.PASS, note="; ".join(sorted({c.statement for c in proofs})),
                        evidence=[e for c in proofs for e in c.evidence])

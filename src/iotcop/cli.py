@@ -62,8 +62,15 @@ def cli() -> None:
               help="Do not fetch the declaration's public pages (security.txt, policy, support period).")
 @click.option("--ca-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="Trust this CA bundle when fetching the declaration's pages.")
+@click.option("--device", "device", metavar="HOST",
+              help="Also probe this live device (see 'iotcop probe') and correlate it with the firmware.")
+@click.option("--device-budget", type=click.FloatRange(1, 3600), default=60, show_default=True,
+              help="Seconds the device probe may take.")
+@click.option("--device-ports", default="common", show_default=True, metavar="common|all|LIST",
+              help="TCP ports of the device to probe.")
 def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs, work_dir, keep_work, extract_timeout,
-         max_extract_bytes, max_files, max_depth, declaration_file=None, no_fetch=False, ca_file=None) -> None:
+         max_extract_bytes, max_files, max_depth, declaration_file=None, no_fetch=False, ca_file=None, device=None, device_budget=60.0,
+         device_ports="common") -> None:
     """Scan a firmware image, an extracted root filesystem, or a .tar/.zip of one.
 
     Prints provision verdicts and the most important findings; with --out, writes report.json.
@@ -78,7 +85,16 @@ def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs,
         from iotcop.declaration import load_declaration
 
         declaration = load_declaration(declaration_file)  # invalid: exit 2 before any extraction
+    device_options = None
+    if device is not None:
+        from iotcop.probe.engine import ProbeOptions
+        from iotcop.probe.safety import resolve_target
+
+        resolve_target(device)  # a refused address stops the scan before any extraction
+        device_options = ProbeOptions(budget=device_budget, ports=device_ports)
     options = ScanOptions(
+        device=device,
+        device_options=device_options,
         declaration=declaration,
         fetch=not no_fetch,
         verify_tls=ca_file if ca_file is not None else True,

@@ -55,6 +55,8 @@ class ScanOptions:
     jobs: int | None = None
     only_checks: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()  # output formats for out_dir; empty = every default writer
+    device: str | None = None  # scan --device HOST: probe the live device and correlate it with the firmware
+    device_options: Any = None  # iotcop.probe.engine.ProbeOptions for that probe
     declaration: Any = None  # iotcop.declaration.Declaration, already validated
     fetch: bool = True  # verify the declaration's public pages (security.txt, policy, support page)
     verify_tls: bool | str | Path = True  # True: system CAs; a path: CA bundle; False: no certificate check
@@ -155,11 +157,21 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
                 with timer("declaration"):
                     declared = declaration_evidence(options.declaration, fw, runs, fetch=options.fetch,
                                                     verify=options.verify_tls)
+            device = None
+            if options.device is not None:
+                from iotcop.probe.correlate import probe_and_correlate
+
+                progress.stage("Probing the device")
+                with timer("probe"):
+                    device, device_runs = probe_and_correlate(options.device, options.device_options, fw,
+                                                              options.declaration)
+                runs = runs + device_runs
             progress.stage("Assessing")
             with timer("assess"):
                 assessment = _assessment(catalogue, target, extraction, runs, timer, declared, options.declaration)
                 assessment.components = components
                 assessment.notes.extend(_vulndb_notes())
+                assessment.device = device
             if options.out_dir is not None:
                 with timer("outputs"):
                     write_outputs(assessment, options.out_dir, options.outputs,

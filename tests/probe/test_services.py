@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
-import daemons
-from iotcop.probe.engine import ProbeOptions, run_probe
+sys.path.insert(0, str(Path(__file__).parent))
+import daemons  # noqa: E402
+from iotcop.probe.engine import ProbeOptions, run_probe  # noqa: E402
 
 # service -> (start(tmp, hardened), expected findings on the vulnerable set-up as {(check, title part)})
 SETUPS = {

@@ -31,6 +31,7 @@ class ProbeCheck:
     SEVERITY: Severity
     DOC: CheckDoc
     VERSION: str = "1.0.0"
+    NEEDS_FIRMWARE: bool = False  # True: only meaningful with `iotcop scan FW --device HOST`
 
 
 PROBE_CHECKS: tuple[ProbeCheck, ...] = (
@@ -99,6 +100,18 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
             fix="Delay each failed login increasingly or lock the account or source out after a few failures.",
             limitations="Judged from the few failed default-credential tries only.",
         ),
+    ),
+    ProbeCheck(
+        "probe.service-correlation", ("5.6-1",), Severity.high,
+        CheckDoc(
+            title="A network service on the device is not accounted for by its firmware",
+            why="Every exposed interface is attack surface; one the firmware does not start (or the manufacturer "
+                "does not declare) is unexplained, and an insecure one the firmware starts is confirmed reachable.",
+            fix="Disable interfaces that are not needed, and declare the ones that are.",
+            limitations="Services are matched by kind (telnet, ssh, http ...), not by port: the boot files may set "
+                        "ports through variables the boot parser does not evaluate.",
+        ),
+        NEEDS_FIRMWARE=True,
     ),
     ProbeCheck(
         "probe.security-txt", ("5.2-1",), Severity.info,

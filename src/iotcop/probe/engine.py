@@ -199,6 +199,8 @@ def _endpoint_key(obs: ServiceObservation) -> tuple:
 def _runs(results: list[ServiceResult], reachable: bool, cut_short: bool, seconds: float) -> list[CheckRun]:
     runs = []
     for check in PROBE_CHECKS:
+        if check.NEEDS_FIRMWARE:
+            continue  # added by the correlation when a firmware is scanned with the device
         findings, compliance = [], []
         for r in results:
             for issue in r.issues:
@@ -207,7 +209,7 @@ def _runs(results: list[ServiceResult], reachable: bool, cut_short: bool, second
                 if issue.compliant:
                     compliance.extend(_compliance(check, issue))
                 else:
-                    findings.append(_finding(check, issue))
+                    findings.append(finding_from(check, issue))
         cuts = sorted({why for r in results for c, why in r.checks_cut.items() if c == check.ID})
         if not reachable:
             status, error = "skipped", "the device did not answer on any probed port"
@@ -223,7 +225,7 @@ def _runs(results: list[ServiceResult], reachable: bool, cut_short: bool, second
     return runs
 
 
-def _finding(check, issue: Issue) -> Finding:
+def finding_from(check, issue: Issue) -> Finding:
     return Finding(check=check.ID, severity=check.SEVERITY, provisions=list(issue.provisions or check.PROVISIONS),
                    title=issue.title or check.DOC.title,
                    evidence=Evidence(path=issue.endpoint, detail=issue.detail, excerpt=issue.excerpt),

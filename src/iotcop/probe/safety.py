@@ -36,8 +36,13 @@ def resolve_target(host: str, allow_range: bool = False, max_range: int = 256) -
                              "probe one address, or pass --allow-range")
         if net.num_addresses > max_range:
             raise InputError(f"{host}: more than {max_range} addresses")
+        if net.is_multicast:
+            raise InputError(f"{host}: multicast addresses are never probed")
         hosts = list(net.hosts()) if net.num_addresses > 2 else list(net)
-        return [str(a) for a in hosts if _allowed(a, allow_range)]
+        allowed = [str(a) for a in hosts if _allowed(a, allow_range)]
+        if not allowed:
+            raise InputError(f"{host}: no address in it may be probed")
+        return allowed
     try:
         addr = ipaddress.ip_address(text.strip("[]"))
     except ValueError:

@@ -1,0 +1,79 @@
+"""`iotcop probe HOST`: probe one live device and give provision verdicts from what it exposes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+def _udp_option(value: str | None) -> dict[int, str] | None:
+    if value is None:
+        return None
+    from iotcop.errors import InputError
+
+    out: dict[int, str] = {}
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, _, port = item.partition(":")
+        if name not in ("snmp", "ssdp", "mdns", "coap") or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise InputError(f"--udp: {item!r} is not SERVICE:PORT (snmp, ssdp, mdns or coap)")
+        out[int(port)] = name
+    return out
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("probe")
+    @click.argument("host")
+    @click.option("--budget", type=click.FloatRange(1, 3600), default=60, show_default=True,
+                  help="Seconds the whole probe may take; every connection and login try is bounded by it.")
+    @click.option("--ports", default="common", show_default=True, metavar="common|all|LIST",
+                  help="TCP ports: the common IoT ports, all 65535, or a list like 22,80,8000-8080.")
+    @click.option("--udp", "udp", metavar="LIST", help="UDP services to query as SERVICE:PORT, e.g. snmp:161,coap:5683 "
+                                                      "(default: snmp:161, ssdp:1900, mdns:5353, coap:5683).")
+    @click.option("--allow-range", is_flag=True, help="Accept a network or broadcast-looking address (never multicast).")
+    @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), help="Write report.json here.")
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+    @click.option("--quiet", "-q", is_flag=True, help="No summary; the exit code tells the result.")
+    def probe(host, budget, ports, udp, allow_range, out_dir, fmt, quiet) -> None:
+        """Probe one device on the network: open ports, services, default logins, TLS, brute-force protection.
+
+        Only HOST is contacted. Every connection and login try is logged in the report (device.attempts).
+        """
+        from iotcop.outputs import OutputContext, write_outputs
+        from iotcop.probe.engine import ProbeOptions, run_probe
+        from iotcop.probe.report import device_assessment
+        from iotcop.scan import exit_code_for
+
+        result = run_probe(host, ProbeOptions(budget=budget, ports=ports, udp=_udp_option(udp), allow_range=allow_range))
+        assessment = device_assessment(host, result)
+        if out_dir is not None:
+            write_outputs(assessment, out_dir, ("json",), OutputContext())
+        if fmt == "json":
+            from iotcop.report.json_report import render
+
+            sys.stdout.write(render(assessment))
+        elif not quiet:
+            print_device(assessment)
+        sys.exit(exit_code_for(assessment))
+
+
+def print_device(assessment) -> None:
+    from rich.console import Console
+
+    out = Console(highlight=False, soft_wrap=False)
+    dev = assessment.device
+    out.print(f"[bold]{dev.address}[/]: {len(dev.services)} service(s), {len(dev.attempts)} attempt(s), "
+              f"{dev.seconds:.1f} s of a {dev.budget_seconds:g} s budget" + ("" if dev.complete else " (stopped by the budget)"))
+    for s in dev.services:
+        out.print(f"  {s.endpoint:<10} {s.service:<7} {s.banner[:70]}")
+    if assessment.findings:
+        out.print("[bold]Findings[/]")
+        for f in assessment.findings:
+            out.print(f"  [{f.severity.value}] {f.evidence.path}  {f.title}: {f.evidence.detail or ''}")
+    decided = [v for v in assessment.provisions if v.verdict.value in ("FAIL", "PASS")]
+    for v in decided:
+        out.print(f"  {v.id:<7} {v.verdict.value:<5} {v.note}")
