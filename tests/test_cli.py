@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import corpus_file
+from support import corpus_file
 
 
 @pytest.mark.parametrize("args", [

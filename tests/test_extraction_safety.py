@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conftest import corpus_file
+from support import corpus_file
 from iotcop.firmware.extract import Limits, extract
 from iotcop.firmware.inventory import build_firmware
 

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import corpus_file, run_cli
+from support import corpus_file, run_cli
 from surface_helpers import make_tree, run
 
 from iotcop.checks.hardening.binaries import BinaryHardening, bad_search_path, is_executable, libc_has_fortify

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import corpus_file
+from support import corpus_file
 from iotcop.checks.registry import all_checks
 from iotcop.checks.runner import run_check_inline, run_checks
 from iotcop.firmware.extract import extract

@@ -8,7 +8,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import corpus_file, run_cli
+from support import corpus_file, run_cli
 from surface_helpers import make_tree, run, titles
 
 from iotcop.checks.services.daemons import started_daemons

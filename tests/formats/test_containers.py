@@ -11,7 +11,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import corpus_file
+from support import corpus_file
 
 from iotcop.firmware.extract import extract
 from iotcop.formats import fdt, fit, tplink, trx, uimage

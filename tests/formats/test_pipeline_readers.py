@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import corpus_file
+from support import corpus_file
 
 from iotcop.firmware.extract import extract
 

@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import corpus_file
+from support import corpus_file
 
 from iotcop.formats.squashfs import SquashFSError, extract, open_image
 
