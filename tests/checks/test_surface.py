@@ -289,3 +289,22 @@ def test_bootloader_silent_when_locked_down(tmp_path):
         "boot/board.dtb": _dtb_with_bootargs("console=ttyS0,115200 root=/dev/mmcblk0p2"),
     })
     assert run(BootloaderConsole, tmp_path).findings == []
+
+
+@pytest.mark.corpus
+def test_fact_init_system_fixtures_start_no_network_daemon(tmp_path):
+    # FACT_core's init_systems fixtures start foobar (systemd), baz (upstart), foo-service.sh (runit, as user foo),
+    # myprocess and rc.local programs: none is a network daemon, debug tool or netcat shell.
+    placed = {
+        "init_systems__etc__inittab": "etc/inittab", "init_systems__etc__rc.local": "etc/rc.local",
+        "init_systems__etc__systemd__system__foobar": "etc/systemd/system/foobar.service",
+        "init_systems__etc__init__baz.conf": "etc/init/baz.conf", "init_systems__etc__sv__example__run": "etc/sv/example/run",
+        "init_systems__etc__service__lighttpd__run": "etc/service/lighttpd/run", "init_systems__etc__init.d__skeleton": "etc/init.d/skeleton",
+    }
+    for name, dst in placed.items():
+        (tmp_path / dst).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / dst).write_bytes(corpus_file("FACT_core", name).read_bytes())
+    fw = inventory_tree(tmp_path)
+    assert started_daemons(fw) == ()
+    for cls in (DebugTools, RootDaemons, BootloaderConsole):
+        assert run(cls, tmp_path).findings == [], cls.ID

@@ -19,6 +19,8 @@ SHIPPED = frozenset({*DEBUG_SERVERS, *TRACERS, "gdb"})
 NETCATS = frozenset({"nc", "netcat", "ncat", "nc.traditional", "nc.openbsd"})
 # `nc ... -e /bin/sh` or `-c sh`: hands a shell to whoever connects.
 _NC_EXEC = re.compile(r"(?:^|[\s;|&`(])(?:\S*/)?(?:busybox\s+)?(?:nc|netcat|ncat|nc\.traditional)\b[^\n;|&]*?\s-(?:[a-zA-Z]*e|c)\s+\S+")
+# Cheap whole-file test before the line-by-line pass.
+_NC_EXEC_BYTES = re.compile(rb"(?:nc|netcat|ncat|nc\.traditional)\b[^\n]*?\s-(?:[a-zA-Z]*e|c)\s")
 _ANDROID_PROPS = {
     "ro.debuggable": ("1", "the build is debuggable (adb runs as root)"),
     "ro.secure": ("0", "adb shells run as root"),
@@ -80,7 +82,7 @@ class DebugTools(Check):
             if entry.magic not in ("script", "text") or entry.size > 512 * 1024 or not entry.path.startswith("/"):
                 continue
             data = fw.read_bytes(entry, 512 * 1024)
-            if not data or (b"nc" not in data and b"netcat" not in data):
+            if not data or not _NC_EXEC_BYTES.search(data):
                 continue
             text = data.decode("utf-8", errors="replace")
             for number, line in enumerate(text.splitlines(), start=1):
