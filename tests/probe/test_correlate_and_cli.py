@@ -116,3 +116,31 @@ def test_refused_targets(cli, host, message):
     assert result.code == 2
     assert result.stderr.startswith("iotcop: error:") and message in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.slow  # builds (or reuses) the demo image from Debian packages
+def test_demo_vulnerable_image_correlated_with_its_services_on_loopback(cli, tmp_path, vulnerable_image):
+    # The image's own services, started here from the Debian amd64 packages: telnetd (its rcS starts
+    # `telnetd -l /bin/sh -p 23`) and lighttpd with the image's admin:admin Basic auth.
+    telnet = daemons.start_telnetd(tmp_path / "telnet", "admin", "admin", delay=0)
+    web = daemons.start_lighttpd(tmp_path / "web", hardened=False, password="admin")
+    try:
+        result = cli("scan", vulnerable_image.image, "--device", "127.0.0.1", "--device-ports",
+                     f"{telnet.port},{web.port}", "--format", "json", "--quiet", timeout=900)
+    finally:
+        telnet.stop()
+        web.stop()
+    assert result.code == 1, result.stderr
+    report = result.json()
+    jsonschema.validate(report, report_schema())
+    rows = {r["service"]: r for r in report["device"]["correlation"]}
+    assert rows["telnet"]["status"] == "started by the firmware"
+    assert "/etc/init.d/rcS" in {f["path"] for f in rows["telnet"]["firmware"]}
+    assert rows["http"]["status"] == "started by the firmware"
+    assert "/etc/init.d/S70lighttpd" in {f["path"] for f in rows["http"]["firmware"]}
+    assert rows["ssh"]["status"] == "started by the firmware, not seen on the device"
+    titles = {f["title"] for f in report["findings"] if f["check"] == "probe.service-correlation"}
+    assert "telnet started at boot is reachable on the device" in titles
+    checks_5_6_1 = next(v for v in report["provisions"] if v["id"] == "5.6-1")
+    assert checks_5_6_1["verdict"] == "FAIL"
+    assert {"services.telnet-at-boot", "probe.service-correlation"} <= set(checks_5_6_1["checks"])
