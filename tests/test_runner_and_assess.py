@@ -139,3 +139,18 @@ def test_guideline_roll_up_fails_on_a_mandatory_failure(tmp_path):
     g6 = next(g for g in catalogue.guidelines if "5.6-1" in g.provisions)
     rolled = roll_up(g6, catalogue, verdicts)
     assert rolled.verdict == V.FAIL and "5.6-1" in rolled.note
+
+
+def test_possible_findings_do_not_fail_a_provision():
+    from iotcop.model import Finding
+
+    possible = Finding(check="a.b", severity=Severity.high, provisions=["5.3-8"], title="maybe",
+                       evidence=Ev(path="/x"), confidence="possible").with_id()
+    verdicts = {v.id: v for v in assess_provisions(load_catalogue(), Evidence(
+        runs=[_run("a.b", ["5.3-8"], findings=[possible])], extraction=ExtractionReport(status="complete")))}
+    assert verdicts["5.3-8"].verdict == V.INCONCLUSIVE
+    assert verdicts["5.3-8"].findings == [possible.id]
+    confirmed = possible.model_copy(update={"confidence": "likely"}).with_id()
+    verdicts = {v.id: v for v in assess_provisions(load_catalogue(), Evidence(
+        runs=[_run("a.b", ["5.3-8"], findings=[possible, confirmed])], extraction=ExtractionReport(status="complete")))}
+    assert verdicts["5.3-8"].verdict == V.FAIL

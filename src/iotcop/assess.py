@@ -103,9 +103,14 @@ def _verdict(
 ) -> Verdict:
     checks = sorted({r.check for r in runs})
     base = dict(id=p.id, status=_status_label(p), checks=checks)
+    firm = [f for f in findings if f.confidence != "possible"]
+    if firm:
+        ids = sorted({f.id for f in firm})
+        return Verdict(**base, verdict=V.FAIL, findings=ids, note=f"{len(ids)} finding(s)")
     if findings:
         ids = sorted({f.id for f in findings})
-        return Verdict(**base, verdict=V.FAIL, findings=ids, note=f"{len(ids)} finding(s)")
+        return Verdict(**base, verdict=V.INCONCLUSIVE, findings=ids,
+                       note=f"{len(ids)} possible finding(s) to review; none confirmed")
     unmet = [facts[c] for c in p.conditions if c in facts and not facts[c].holds]
     if unmet:
         f = unmet[0]

@@ -68,6 +68,9 @@ class Finding(BaseModel):
     why: str = ""
     fix: str = ""
     related: list[Evidence] = Field(default_factory=list)  # the other side, e.g. the declaration line contradicted
+    # "confirmed"/"likely" findings make a provision FAIL; "possible" ones (e.g. a version match that a
+    # distribution's backported fix may void) only make it INCONCLUSIVE until someone reviews them.
+    confidence: Literal["confirmed", "likely", "possible"] = "confirmed"
 
     def with_id(self) -> Finding:
         key = "\x00".join(

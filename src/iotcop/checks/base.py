@@ -57,6 +57,7 @@ class Check:
         provisions: tuple[str, ...] | list[str] | None = None,
         why: str | None = None,
         fix: str | None = None,
+        confidence: str = "confirmed",
     ) -> Finding:
         path = where.path if isinstance(where, FileEntry) else where
         if excerpt is not None and len(excerpt) > 200:
@@ -69,6 +70,7 @@ class Check:
             evidence=Evidence(path=path, line=line, offset=offset, excerpt=excerpt, detail=detail),
             why=why if why is not None else self.DOC.why,
             fix=fix if fix is not None else self.DOC.fix,
+            confidence=confidence,
         ).with_id()
 
     def compliant(self, provision: str, statement: str, *evidence: Evidence) -> Compliance:
