@@ -125,3 +125,18 @@ def test_ssh_host_keys_from_real_tools_are_named_as_shared(tmp_path):
     assert "ECDSA nistp256" in found["/etc/dropbear/dropbear_rsa_host_key"].title
     assert "SSH host key" not in found["/root/.ssh/id_ed25519"].title
     assert "/etc/ssh/ssh_host_ed25519_key.pub" not in found
+
+
+def test_library_self_test_keys_are_not_reported_but_a_single_embedded_key_is(tmp_path):
+    def elf(*blobs: bytes) -> bytes:
+        return b"\x7fELF\x01\x01\x01" + b"\x00" * 57 + b"\x00".join(blobs) + b"\x00"
+
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    trad = serialization.PrivateFormat.TraditionalOpenSSL
+    vectors = [k.private_bytes(serialization.Encoding.PEM, trad, serialization.NoEncryption())
+               for k in (RSA_KEY, ec_key, ec.generate_private_key(ec.SECP384R1()))]
+    write(tmp_path, {
+        "usr/lib/libcrypto-selftest.so.1": elf(*vectors),
+        "usr/bin/cloud-agent": elf(key_pem(OTHER_KEY)),
+    })
+    assert set(run(tmp_path)) == {"/usr/bin/cloud-agent"}

@@ -28,7 +28,9 @@ _INSECURE: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("tls_insecure / insecure_skip_verify", re.compile(r"\b(?:tls_insecure|insecure_skip_verify|insecureSkipVerify|tls_insecure_skip_verify)\s*[=:]?\s*['\"]?(?:true|1|yes)\b", re.I)),
     ("ssl_verify off", re.compile(r"\b(?:ssl_?verify(?:_?peer)?|verify_?ssl|sslverify|tls_?verify)\s*[=:]\s*['\"]?(?:0|false|no|off)\b", re.I)),
 )
-_QUICK = re.compile(r"insecure|--no-check-certificate|VERIFY|verify|\bcurl\b|rejectUnauthorized|unverified|check_hostname", re.I)
+# Every pattern needs one of these substrings on its line: files and lines without any are skipped cheaply.
+_LITERALS = ("insecure", "Insecure", "no-check-certificate", "VERIFY", "verify", "rejectUnauthorized", "unverified",
+             "check_hostname", "CERT_NONE", "curl", "InsecureSkip")
 # Command strings compiled into programs ("wget --no-check-certificate -O /tmp/fw %s").
 _BINARY_COMMAND = re.compile(rb"(?:curl|wget|uclient-fetch)\s[\x20-\x7e]{0,200}?(?:--insecure|--no-check-certificate|\s-k\s|\s-[a-jl-zA-Z]*k[a-zA-Z]*\s)[\x20-\x7e]{0,200}")
 MAX_BINARY_BYTES = 32 * 1024 * 1024
@@ -60,11 +62,13 @@ class TlsVerificationDisabled(Check):
 
     def run(self, fw: Firmware) -> Iterator[CheckOutput]:
         for entry, text in text_files(fw):
-            if not _QUICK.search(text):
+            if not any(lit in text for lit in _LITERALS):
                 continue
             for number, raw in enumerate(text.splitlines(), 1):
+                if not any(lit in raw for lit in _LITERALS):
+                    continue
                 line = raw.strip()
-                if not line or line.startswith(("#", "//", "--")) or not _QUICK.search(line):
+                if line.startswith(("#", "//", "--")):
                     continue
                 for what, rx in _INSECURE:
                     if rx.search(line):

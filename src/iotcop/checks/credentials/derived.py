@@ -170,6 +170,22 @@ class FirstUsePassword(Check):
         if fw.get("/etc/shadow") is None:
             return
         lastchg = _shadow_lastchg(fw)
+        # The cheap conditions first: a forcing mechanism in a first-boot or login script.
+        mechanism = None
+        for entry, text in text_files(fw):
+            lp = logical_path(entry.path)
+            if not _FIRSTBOOT_PATHS.search(lp) or "passwd" not in text or not is_shell_script(entry, text):
+                continue
+            if script_credentials(text):
+                return  # a script sets a literal password
+            for number, line in enumerate(text.splitlines(), 1):
+                s = line.strip()
+                if s.startswith("#"):
+                    continue
+                if _INTERACTIVE_PASSWD.search(s) or _EXPIRE.search(s):
+                    mechanism = mechanism or (entry.path, number, s)
+        if mechanism is None:
+            return
         login_accounts = []
         for acc in accounts(fw):
             if acc.kind == "unix" and acc.login_disabled:
@@ -180,23 +196,10 @@ class FirstUsePassword(Check):
             if acc.scheme == "locked":
                 continue
             return  # a usable, empty or plain-text password ships somewhere
-        if any(stored_secrets(fw)):
+        if not login_accounts or any(stored_secrets(fw)):
             return
-        mechanism = None
-        for entry, text in text_files(fw):
-            lp = logical_path(entry.path)
-            if not is_shell_script(entry, text) or not _FIRSTBOOT_PATHS.search(lp):
-                continue
-            if script_credentials(text):
-                return  # a script sets a literal password
-            for number, line in enumerate(text.splitlines(), 1):
-                s = line.strip()
-                if s.startswith("#"):
-                    continue
-                if _INTERACTIVE_PASSWD.search(s) or _EXPIRE.search(s):
-                    mechanism = mechanism or (entry.path, number, s)
-        if mechanism is None or not login_accounts:
-            return
+        if any(script_credentials(text) for entry, text in text_files(fw) if is_shell_script(entry, text)):
+            return  # some script sets or passes a literal password
         path, number, line = mechanism
         users = ", ".join(sorted({a.user for a in login_accounts}))
         yield self.compliant(

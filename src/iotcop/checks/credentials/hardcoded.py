@@ -253,11 +253,11 @@ class ScriptPassword(Check):
 # -- binaries -----------------------------------------------------------------------------
 
 _MARKER = re.compile(rb"(?i)passw(?:or)?d|login|username|auth")
-_MARKER_LITERALS = (b"assword", b"ASSWORD", b"asswd", b"ASSWD", b"login", b"Login", b"LOGIN", b"sername", b"SERNAME")
+_MARKER_LITERALS = (b"assw", b"ASSW", b"ogin", b"OGIN")
 _STRING = re.compile(rb"[\x20-\x7e]{3,64}")
 # One pattern per literal start, so the regex engine can skip ahead to it.
 _INLINE = tuple(
-    re.compile(prefix + rb"\s?[=:]\s?([A-Za-z0-9!#*+.@^_~-]{4,32})\x00")
+    re.compile(prefix + rb"=([A-Za-z0-9!#*+.@^_~-]{4,32})\x00")
     for prefix in (rb"assword", rb"asswd", rb"ASSWORD", rb"ASSWD", rb"pwd", rb"PWD")
 )
 MAX_BINARY_BYTES = 32 * 1024 * 1024
@@ -273,6 +273,7 @@ def _pairs() -> dict[str, set[str]]:
 
 
 _PAIRS = _pairs()
+_KNOWN = frozenset(p for _, p in default_credentials() if p)
 _USER_STRING = re.compile(rb"\x00(" + b"|".join(re.escape(u.encode()) for u in sorted(_PAIRS, key=len, reverse=True)) + rb")\x00")
 
 
@@ -306,10 +307,15 @@ def binary_credentials(data: bytes) -> list[tuple[int, str, str | None, str]]:
             start = m.start()
             while start > 0 and data[start - 1: start].isalpha():
                 start -= 1
+            if start > 0 and data[start - 1: start] not in (b"\x00", b" ", b"&", b"?", b";", b","):
+                continue  # part of a longer token ("EAP-pwd=...", "bypassword=...")
             key = data[start: m.start() + 8].lower()
-            if not key.startswith((b"pass", b"pwd", b"pw")) and not key.endswith((b"_pass", b"pwd")):
-                continue  # a longer word such as "bypassword" or "cwd"
+            if not key.startswith((b"pass", b"pwd", b"pw")):
+                continue
             value = m.group(1).decode()
+            # Generated or chosen passwords carry a digit or symbol; plain identifiers ("x_candidate") do not.
+            if not re.search(r"[\d!#*+.@^~-]", value) and value not in _KNOWN:
+                continue
             if not is_placeholder(value) and (None, value) not in seen:
                 seen.add((None, value))
                 out.append((start, "inline", None, value))
@@ -348,7 +354,7 @@ class BinaryPassword(Check):
             "High-confidence only: within 256 bytes of a login marker ('password', 'passwd', 'login', 'username') "
             "it reports (a) a user name and password that appear side by side and form a pair of the public IoT "
             "default-credential list (passwords of letters only are not used, they are ordinary words), and "
-            "(b) a NUL-terminated string 'password=value' / 'passwd:value' / 'pwd=value' with a literal value. A password compared in code "
+            "(b) a NUL-terminated string that starts with 'password=' / 'passwd=' / 'pwd=' (or follows a space, & or ?) and whose value has a digit or symbol or is a known default. A password compared in code "
             "without such context, or stored encoded, is not found; no disassembly is done."
         ),
     )

@@ -458,6 +458,11 @@ def ssh_host_key_references(fw: Firmware) -> dict[str, str]:
     return refs
 
 
+def is_self_test_set(entry: FileEntry, keys: list[KeyFound]) -> bool:
+    """Known-answer test keys compiled into a crypto library: three or more keys of two or more algorithms in one ELF."""
+    return entry.magic == "elf" and len(keys) >= 3 and len({(k.algorithm or "?").split()[0] for k in keys}) >= 2
+
+
 class PrivateKey(Check):
     ID = "crypto.private-key"
     VERSION = "1.1.0"
@@ -483,7 +488,8 @@ class PrivateKey(Check):
         limitations=(
             "PEM blocks are found anywhere in any file up to 16 MB; DER keys and PKCS#12 bundles only when "
             "they make up a whole file (up to 64 KB); PuTTY .ppk and dropbear keys when they are a whole file; "
-            "raw key bytes without any container are not found.  "
+            "raw key bytes without any container are not found.  An ELF file holding three or more keys of two or "
+            "more algorithms (the self-test vectors of libraries such as GnuTLS) is not reported.  "
             "Keys under test, example and documentation directories are not reported.  A password-protected "
             "PKCS#12 bundle is reported as possibly holding a key.  Encrypted keys are reported with lower "
             "severity: the passphrase is usually in the same image.  A key is paired with the certificates in "
@@ -502,7 +508,10 @@ class PrivateKey(Check):
         for entry in fw.files():
             if entry.size == 0 or entry.size > MAX_FILE_BYTES or _is_throwaway(entry.path):
                 continue
-            for key in find_keys(fw, entry):
+            keys = find_keys(fw, entry)
+            if is_self_test_set(entry, keys):
+                continue
+            for key in keys:
                 service = _is_service_key(entry.path)
                 state = "encrypted" if key.encrypted else "unencrypted"
                 detail = f"{key.format}, {key.describe()} key, {state}"

@@ -14,14 +14,23 @@ from iotcop.model import Severity
 MAX_FILE_BYTES = 32 * 1024 * 1024
 
 # Well-formed, self-identifying token formats (prefix + fixed alphabet and length).
+# Each pattern starts with its literal prefix so the regex engine can skip to it; boundaries are checked after.
 _TOKENS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
-    ("AWS access key id", re.compile(rb"(?<![A-Z0-9])((?:AKIA|ASIA)[A-Z2-7]{16})(?![A-Za-z0-9])")),
-    ("Google API key", re.compile(rb"(?<![\w-])(AIza[0-9A-Za-z_-]{35})(?![\w-])")),
-    ("GitHub token", re.compile(rb"(?<![\w])(gh[pousr]_[A-Za-z0-9]{36})(?![\w])")),
-    ("Slack token", re.compile(rb"(?<![\w-])(xox[abposr]-[0-9]{8,13}-[0-9A-Za-z-]{20,80})(?![\w-])")),
-    ("Stripe live secret key", re.compile(rb"(?<![\w])(sk_live_[0-9A-Za-z]{24,99})(?![\w])")),
-    ("Azure storage account key", re.compile(rb"AccountKey=([A-Za-z0-9+/]{86}==)")),
+    ("AWS access key id", re.compile(rb"(?:AKIA|ASIA)[A-Z2-7]{16}")),
+    ("Google API key", re.compile(rb"AIza[0-9A-Za-z_-]{35}")),
+    ("GitHub token", re.compile(rb"gh[pousr]_[A-Za-z0-9]{36}")),
+    ("Slack token", re.compile(rb"xox[abposr]-[0-9]{8,13}-[0-9A-Za-z-]{20,80}")),
+    ("Stripe live secret key", re.compile(rb"sk_live_[0-9A-Za-z]{24,99}")),
+    ("Azure storage account key", re.compile(rb"AccountKey=[A-Za-z0-9+/]{86}==")),
 )
+_TOKEN_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def _bounded(data: bytes, start: int, end: int) -> bool:
+    """The token is not part of a longer word."""
+    return (start == 0 or data[start - 1] not in _TOKEN_CHARS) and (end >= len(data) or data[end] not in _TOKEN_CHARS)
+
+
 _AWS_SECRET = re.compile(rb"(?<![A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
 _DOC_EXAMPLES = frozenset({b"AKIAIOSFODNN7EXAMPLE", b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"})
 # Literal starts of each token pattern: a file without them is not searched with the pattern.
@@ -56,17 +65,33 @@ def high_entropy(value: str) -> bool:
     return readable <= 0.4 * len(value)
 
 
-def token_hits(data: bytes) -> list[tuple[int, str, str]]:
+# Formats searched inside binaries too; the others only in text (each costs a pass over every byte).
+_BINARY_KINDS = frozenset({"AWS access key id", "Google API key"})
+# One pass decides whether a file can hold any token (a single leading literal lets the engine skip fast).
+_QUICK_BINARY = re.compile(rb"A(?:KIA|SIA|Iza)")
+_QUICK_TEXT = re.compile(rb"A(?:KIA|SIA|Iza|ccountKey=)|gh[pousr]_|xox[abposr]-|sk_live_")
+
+
+def token_hits(data: bytes, binary: bool = False) -> list[tuple[int, str, str]]:
     """(offset, kind, value) for self-identifying tokens and the AWS secret key next to an access key id."""
     out = []
+    if (_QUICK_BINARY if binary else _QUICK_TEXT).search(data) is None:
+        return out
     for (kind, rx), prefixes in zip(_TOKENS, _TOKEN_PREFIXES):
+        if binary and kind not in _BINARY_KINDS:
+            continue
         if not any(p in data for p in prefixes):
             continue
         for m in rx.finditer(data):
-            value = m.group(1)
+            if kind == "Azure storage account key":
+                value, value_start = m.group()[len(b"AccountKey="):], m.start() + len(b"AccountKey=")
+            else:
+                if not _bounded(data, m.start(), m.end()):
+                    continue
+                value, value_start = m.group(), m.start()
             if value in _DOC_EXAMPLES or b"EXAMPLE" in value:
                 continue
-            out.append((m.start(1), kind, value.decode()))
+            out.append((value_start, kind, value.decode()))
             if kind == "AWS access key id":
                 window = data[max(0, m.start() - 400): m.end() + 400]
                 for s in _AWS_SECRET.finditer(window):
@@ -100,9 +125,9 @@ class CloudToken(Check):
         ),
         references=("ETSI EN 303 645 V2.1.1, provision 5.4-3", "CWE-798: Use of Hard-coded Credentials"),
         limitations=(
-            "Self-identifying formats anywhere in any file up to 32 MB, binaries included: AWS access key ids "
-            "(AKIA/ASIA + 16) with a 40-character secret key within 400 bytes, Google API keys (AIza + 35), GitHub, "
-            "Slack and Stripe live tokens, Azure storage keys; AWS's documented example keys are ignored. Generic "
+            "Self-identifying formats in any file up to 32 MB: AWS access key ids (AKIA/ASIA + 16) with a "
+            "40-character secret key within 400 bytes and Google API keys (AIza + 35) in binaries and text; GitHub, "
+            "Slack and Stripe live tokens and Azure storage keys in text files only; AWS's documented example keys are ignored. Generic "
             "secrets only in text configuration files: a value assigned to a secret-like name (api_key, secret, "
             f"client_secret, token, access_key ...) that is at least 16 characters, mixes letters and digits and "
             f"has at least {MIN_ENTROPY} bits of entropy per character (hex: 32 characters, {MIN_HEX_ENTROPY} bits). "
@@ -120,7 +145,8 @@ class CloudToken(Check):
             if not data:
                 continue
             text_like = entry.magic in TEXT_MAGICS
-            for offset, kind, value in token_hits(data):
+            hits = token_hits(data, binary=not text_like)
+            for offset, kind, value in hits:
                 yield self.finding(
                     entry,
                     title=f"{kind} in the image",
@@ -131,7 +157,7 @@ class CloudToken(Check):
                 )
             if not text_like or entry.magic == "pem":
                 continue
-            reported = {value for _, _, value in token_hits(data)}
+            reported = {value for _, _, value in hits}
             text = data.decode("utf-8", "replace")
             for m in _GENERIC.finditer(text):
                 name, value = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
