@@ -109,6 +109,9 @@ def test_every_weakness_class_fires_on_a_soft_build(built_rootfs):
     assert "/usr/bin/soft (RPATH /tmp/lib)" in paths and "/usr/bin/relative (RUNPATH lib)" in paths
     assert "hardened" not in " ".join(f.evidence.detail for f in result.findings)
     assert found["Executables without PIE"].title == "Executables without PIE (1 of 3 executables)"
+    confidence = {title: f.confidence for title, f in found.items()}
+    assert confidence["Executables without stack canaries"] == confidence["Executables without FORTIFY_SOURCE"] == "possible"
+    assert confidence["Executables without PIE"] == confidence["Executables with an executable stack"] == "confirmed"
 
 
 def test_hardened_build_is_silent(tmp_path, built_rootfs):

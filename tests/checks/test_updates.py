@@ -123,7 +123,7 @@ def test_elf_updater_with_http_url_and_no_verification(tmp_path):
     (tmp_path / "root/usr/bin").mkdir(parents=True)
     subprocess.run(["gcc", "-O2", "-o", str(tmp_path / "root/usr/bin/fwupgrade"), str(src)], check=True, timeout=60)
     result = run(UpdateMechanism, tmp_path / "root")
-    assert [(f.evidence.path, f.severity.value) for f in result.findings] == [("/usr/bin/fwupgrade", "high")]
+    assert [(f.evidence.path, f.severity.value, f.confidence) for f in result.findings] == [("/usr/bin/fwupgrade", "high", "likely")]
 
 
 def test_no_update_mechanism_says_nothing(tmp_path):

@@ -69,7 +69,7 @@ def bad_search_path(path: str) -> bool:
 
 class BinaryHardening(Check):
     ID = "hardening.binaries"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     PROVISIONS = ("5.6-8",)
     SEVERITY = Severity.low
     TIMEOUT = 120.0
@@ -88,7 +88,8 @@ class BinaryHardening(Check):
         references=("ETSI EN 303 645 V2.1.1, provision 5.6-8", "CWE-693", "CWE-426"),
         limitations=(
             "Facts come from program headers, the dynamic section and dynamic symbols: a program with no "
-            "function that needs a canary, or no call FORTIFY covers, is reported without it.  NX is not judged "
+            "function that needs a canary, or no call FORTIFY covers, is reported without it, so those two "
+            "classes are 'possible' findings (the provision stays INCONCLUSIVE, not FAIL).  NX is not judged "
             "on MIPS (the toolchain default is an executable stack; the kernel decides).  FORTIFY is judged only "
             "when the image's own libc exports __*_chk functions.  Canaries of stripped static programs cannot be "
             "seen and are not judged.  Clang CFI and SafeStack are not judged."
@@ -121,19 +122,20 @@ class BinaryHardening(Check):
                 no_canary.append(entry.path)
             if fortify_libc and not elf.static and not elf.fortify:
                 no_fortify.append(entry.path)
+        # A program with no array on its stack, or no call FORTIFY covers, legitimately lacks the marker: "possible".
         classes = (
-            (no_nx, "Executables with an executable stack (no NX)", Severity.medium, "PT_GNU_STACK is executable or missing"),
-            (no_pie, "Executables without PIE", Severity.low, "loaded at a fixed address, so ASLR does not move their code"),
-            (no_relro, "Executables without RELRO", Severity.low, "the GOT stays writable for the whole run"),
-            (partial_relro, "Executables with partial RELRO only", Severity.info, "built without -z now: the lazily bound GOT stays writable"),
-            (no_canary, "Executables without stack canaries", Severity.low, "no __stack_chk_fail reference"),
-            (no_fortify, "Executables without FORTIFY_SOURCE", Severity.info, f"{libc_path} exports __*_chk functions, these programs import none"),
-            (bad_paths, "Library search path in a relative or writable folder", Severity.medium, "RPATH/RUNPATH entries that others could fill with libraries"),
+            (no_nx, "Executables with an executable stack (no NX)", Severity.medium, "PT_GNU_STACK is executable or missing", "confirmed"),
+            (no_pie, "Executables without PIE", Severity.low, "loaded at a fixed address, so ASLR does not move their code", "confirmed"),
+            (no_relro, "Executables without RELRO", Severity.low, "the GOT stays writable for the whole run", "confirmed"),
+            (partial_relro, "Executables with partial RELRO only", Severity.info, "built without -z now: the lazily bound GOT stays writable", "confirmed"),
+            (no_canary, "Executables without stack canaries", Severity.low, "no __stack_chk_fail reference", "possible"),
+            (no_fortify, "Executables without FORTIFY_SOURCE", Severity.info, f"{libc_path} exports __*_chk functions, these programs import none", "possible"),
+            (bad_paths, "Library search path in a relative or writable folder", Severity.medium, "RPATH/RUNPATH entries that others could fill with libraries", "confirmed"),
         )
-        for items, title, severity, why in classes:
+        for items, title, severity, why, confidence in classes:
             if items:
                 share = f" of {executables} executables" if items is not bad_paths else ""
                 yield self.finding(
                     sorted(items)[0].split(" (")[0], title=f"{title} ({len(items)}{share})", severity=severity,
-                    detail=f"{why}: {listing(items)}",
+                    detail=f"{why}: {listing(items)}", confidence=confidence,
                 )

@@ -164,7 +164,7 @@ _UNSAFE_IMPORTS = frozenset({"strcpy", "strcat", "sprintf", "vsprintf", "gets", 
 
 class CgiBinaries(Check):
     ID = "input.cgi-binaries"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     PROVISIONS = ("5.13-1",)
     SEVERITY = Severity.medium
     TIMEOUT = 90.0
@@ -181,7 +181,8 @@ class CgiBinaries(Check):
         limitations=(
             "A candidate list, not a proof: the program reads CGI input (its strings name QUERY_STRING or "
             "CONTENT_LENGTH) and imports the functions; whether request data reaches them is not traced.  "
-            "Statically linked programs have no imports and are not judged."
+            "Statically linked programs have no imports and are not judged.  Its findings are 'possible': they "
+            "leave 5.13-1 INCONCLUSIVE until reviewed rather than failing it."
         ),
     )
 
@@ -203,10 +204,10 @@ class CgiBinaries(Check):
         if shell:
             yield self.finding(
                 shell[0].split(" (")[0], title=f"CGI programs read request data and run commands ({len(shell)})",
-                detail="review for command injection: " + listing(shell),
+                detail="review for command injection: " + listing(shell), confidence="possible",
             )
         if unsafe:
             yield self.finding(
                 unsafe[0].split(" (")[0], title=f"CGI programs read request data and use unbounded string functions ({len(unsafe)})",
-                detail="review for buffer overflows: " + listing(unsafe), severity=Severity.low,
+                detail="review for buffer overflows: " + listing(unsafe), severity=Severity.low, confidence="possible",
             )

@@ -27,7 +27,7 @@ def _chain(client: UpdateClient) -> str:
 
 class UpdateMechanism(Check):
     ID = "updates.update-mechanism"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     PROVISIONS = ("5.3-2", "5.3-4", "5.3-7", "5.3-9", "5.3-10")
     SEVERITY = Severity.high
     TIMEOUT = 120.0
@@ -72,6 +72,7 @@ class UpdateMechanism(Check):
                 yield self.finding(
                     where.path, title=f"Updates downloaded without encryption or signature check ({_NAMES[client.kind]})", line=where.line,
                     excerpt=where.text, detail=_chain(client), provisions=("5.3-2", "5.3-7", "5.3-9", "5.3-10"),
+                    confidence="likely" if client.kind == "binary" else "confirmed",
                 )
             elif client.network and not client.verified and client.kind in ("script", "binary", "cgi"):
                 where = client.sources[0]
@@ -79,6 +80,7 @@ class UpdateMechanism(Check):
                     where.path, title=f"Updates installed without a signature check ({_NAMES[client.kind]})", line=where.line,
                     excerpt=where.text, detail=_chain(client) + " | HTTPS protects the download but not against a compromised or impersonated server",
                     severity=Severity.medium, provisions=("5.3-9", "5.3-10"),
+                    confidence="likely" if client.kind == "binary" else "confirmed",
                 )
             elif client.kind == "opkg" and client.verified and not client.keys:
                 yield self.finding(
