@@ -37,7 +37,12 @@ PRODUCT_NAMES = {"libcurl": "curl", "sqlite3": "sqlite", "mbed_tls": "mbedtls", 
 _CBT_SCRIPT = r"""
 import sys, time, json, logging
 logging.disable(logging.CRITICAL)
+# Offline: the SQLite checker downloads sqlite.org/changes.html for its source-id map when imported;
+# without network it runs with an empty map (its other patterns still apply).
+from cve_bin_tool import version_signature
+version_signature.VersionSignatureDb.get_mapping_data = lambda self: []
 from cve_bin_tool.version_scanner import VersionScanner
+
 scanner = VersionScanner(should_extract=False)
 start = time.perf_counter()
 found = set()
