@@ -18,6 +18,10 @@ from iotcop.checks.base import Check
 from iotcop.firmware.model import Firmware
 from iotcop.model import CheckRun, Compliance, ConditionFact, Finding
 
+# An iotcop.batch.cache.AnalysisCache while one is in use (set by iotcop.batch.cache.using()): checks whose
+# recorded inputs are unchanged are answered from it, the others run traced so their result can be stored.
+analysis_cache = None
+
 
 def run_check_inline(cls: type[Check], fw: Firmware) -> CheckRun:
     """Run one check in this process (no timeout); used by the child and by tests."""
@@ -48,8 +52,15 @@ def run_check_inline(cls: type[Check], fw: Firmware) -> CheckRun:
     return run
 
 
-def _child(cls: type[Check], fw: Firmware, conn: Connection) -> None:
+def _child(cls: type[Check], fw: Firmware, conn: Connection, traced: bool = False) -> None:
     try:
+        if traced:
+            from iotcop.batch.cache import start_tracing
+
+            recorder = start_tracing(fw)
+            run = run_check_inline(cls, fw)
+            conn.send({"run": run.model_dump(), "trace": recorder.answers if recorder.cacheable else None})
+            return
         conn.send(run_check_inline(cls, fw).model_dump())
     finally:
         conn.close()
@@ -76,11 +87,21 @@ def run_checks(
         if on_done:
             on_done(run)
 
+    cache = analysis_cache
+    traces: dict[int, dict | None] = {}
+    if cache is not None:
+        replayer = cache.replayer(fw)
+        for index, cls in list(pending):
+            stored = cache.lookup(cls, replayer)
+            if stored is not None:
+                pending.remove((index, cls))
+                finish(index, stored)
+
     while pending or running:
         while pending and len(running) < jobs:
             index, cls = pending.pop(0)
             parent, child = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(cls, fw, child), daemon=True)
+            proc = ctx.Process(target=_child, args=(cls, fw, child, cache is not None), daemon=True)
             proc.start()
             child.close()
             running[parent] = (index, cls, proc, time.monotonic() + cls.TIMEOUT * timeout_scale)
@@ -90,7 +111,10 @@ def run_checks(
         for conn in ready:
             index, cls, proc, _ = running.pop(conn)
             try:
-                run = CheckRun.model_validate(conn.recv())
+                payload = conn.recv()
+                if cache is not None and "trace" in payload:
+                    traces[index], payload = payload["trace"], payload["run"]
+                run = CheckRun.model_validate(payload)
             except (EOFError, OSError):
                 proc.join(1)
                 run = CheckRun(
@@ -102,6 +126,8 @@ def run_checks(
                 )
             conn.close()
             proc.join(5)
+            if cache is not None and traces.get(index) is not None:
+                cache.store(cls, traces[index], run)
             finish(index, run)
         now = time.monotonic()
         for conn, (index, cls, proc, deadline) in list(running.items()):

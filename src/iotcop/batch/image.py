@@ -1,0 +1,144 @@
+"""One image of a batch: scan it (or reuse a stored result) and hand back the rendered files.
+
+The same function runs in a local pool process and in a Celery worker.  It returns
+the output files as bytes instead of writing them, so the batch driver alone writes
+results (atomically, once per result key), whichever machine did the work.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from iotcop import __version__
+
+DEFAULT_FORMATS = ("json", "html", "sarif", "cyclonedx")
+
+
+@dataclass
+class ImageJob:
+    path: str
+    sha256: str
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    only_checks: tuple[str, ...] = ()
+    jobs: int | None = None  # checks in parallel inside this one scan
+    extract_timeout: float = 900.0
+    cache_dir: str | None = None  # None: the default cache; "" : no cache
+    test_delay: float = 0.0  # seconds to sleep before scanning; only honoured with IOTCOP_TEST_HOOKS=1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ImageJob":
+        data = dict(data)
+        data["formats"] = tuple(data.get("formats") or DEFAULT_FORMATS)
+        data["only_checks"] = tuple(data.get("only_checks") or ())
+        return cls(**data)
+
+
+def result_key(sha256: str) -> str:
+    """Where a result lives: the image content and the tool version, nothing else."""
+    return f"{sha256}-{__version__}"
+
+
+@dataclass
+class ImageResult:
+    sha256: str
+    path: str
+    status: str  # done | failed
+    exit_code: int | None = None
+    seconds: float = 0.0
+    reused: str = ""  # "image" when the whole assessment came from the cache
+    checks_reused: int = 0
+    checks_run: int = 0
+    summary: dict = field(default_factory=dict)
+    error: str = ""
+    files: dict[str, bytes] = field(default_factory=dict)
+    worker: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def summarise(assessment: dict) -> dict:
+    """The row of the batch summary for one report."""
+    verdicts: dict[str, int] = {}
+    for v in assessment.get("provisions", []):
+        verdicts[v["verdict"]] = verdicts.get(v["verdict"], 0) + 1
+    severities: dict[str, int] = {}
+    for f in assessment.get("findings", []):
+        severities[f["severity"]] = severities.get(f["severity"], 0) + 1
+    psti_fail = [g["id"] for g in assessment.get("psti", []) if g.get("verdict") == "FAIL"]
+    return {
+        "findings": len(assessment.get("findings", [])),
+        "severities": severities,
+        "verdicts": verdicts,
+        "psti_failing": psti_fail,
+        "extraction": assessment.get("extraction", {}).get("status"),
+        "files": assessment.get("extraction", {}).get("files"),
+        "components": len(assessment.get("components", [])),
+    }
+
+
+def _maybe_test_delay(job: ImageJob) -> None:
+    # Lets the fault tests catch a worker in the middle of a job; ignored unless the test switch is set.
+    if job.test_delay and os.environ.get("IOTCOP_TEST_HOOKS") == "1":
+        time.sleep(job.test_delay)
+
+
+def analyse(job: ImageJob) -> ImageResult:
+    from iotcop.batch.cache import AnalysisCache, scan_key, using
+    from iotcop.errors import IotcopError
+    from iotcop.model import Assessment
+    from iotcop.outputs import OutputContext, write_outputs
+    from iotcop.scan import ScanOptions, exit_code_for, scan
+
+    start = time.perf_counter()
+    result = ImageResult(sha256=job.sha256, path=job.path, status="failed", worker=os.uname().nodename)
+    _maybe_test_delay(job)
+    cache = AnalysisCache(Path(job.cache_dir) if job.cache_dir else None) if job.cache_dir != "" else None
+    key = scan_key(job.only_checks) if cache else ""
+    tmp = Path(tempfile.mkdtemp(prefix="iotcop-batch-"))
+    try:
+        stored = cache.get_image(job.sha256, key) if cache else None
+        context = OutputContext()
+        if stored is not None:
+            assessment = Assessment.model_validate(stored)
+            result.reused = "image"
+        else:
+            from iotcop.firmware.extract import Limits
+
+            options = ScanOptions(only_checks=job.only_checks, jobs=job.jobs, limits=Limits(timeout=job.extract_timeout))
+            with using(cache):
+                scanned = scan(Path(job.path), options)
+            assessment = scanned.assessment
+            if assessment.target.sha256 and assessment.target.sha256 != job.sha256:
+                raise IotcopError(f"{job.path} changed while it was scanned")
+            if cache is not None:
+                result.checks_reused, result.checks_run = cache.hits, cache.misses
+                if cache.hits:
+                    assessment.notes.append(
+                        f"{cache.hits} of {cache.hits + cache.misses} checks were answered from the analysis cache "
+                        "(the files they read are unchanged)")
+                if assessment.extraction.status == "complete":
+                    cache.put_image(job.sha256, key, assessment.to_json_dict())
+            context = OutputContext(firmware=scanned.firmware)
+        write_outputs(assessment, tmp, job.formats, context)
+        result.files = {p.name: p.read_bytes() for p in sorted(tmp.iterdir()) if p.is_file()}
+        data = assessment.to_json_dict()
+        result.summary = summarise(data)
+        result.exit_code = exit_code_for(assessment)
+        result.status = "done"
+    except IotcopError as exc:
+        result.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - one bad image must not stop a batch
+        result.error = f"internal error: {type(exc).__name__}: {exc}"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    result.seconds = round(time.perf_counter() - start, 3)
+    return result
