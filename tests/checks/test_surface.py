@@ -18,6 +18,7 @@ from iotcop.checks.surface.debug_pages import DebugWebPages
 from iotcop.checks.surface.debug_tools import DebugTools
 from iotcop.checks.surface.permissions import FilePermissions
 from iotcop.checks.surface.root_daemons import RootDaemons
+from iotcop.checks.surface.started_services import StartedServices
 from iotcop.firmware.inventory import inventory_tree
 
 REAL_ELF = Path("/bin/true").read_bytes()  # any real ELF; tests append data or only need a parseable header
@@ -196,6 +197,10 @@ def test_root_daemons_fire_only_when_root_is_shown(tmp_path):
     result = run(RootDaemons, tmp_path)
     assert len(result.findings) == 1
     assert result.findings[0].title == "Network daemons run as root (httpd, lighttpd, mosquitto)"
+    inventory = run(StartedServices, tmp_path).findings
+    assert len(inventory) == 1 and inventory[0].confidence == "possible" and inventory[0].severity.value == "info"
+    assert inventory[0].title == "Network services started at boot (7): review that each is needed"
+    assert "uhttpd [http] (/etc/init.d/uhttpd:5, procd, runs as www)" in inventory[0].evidence.detail
 
 
 def test_root_daemons_silent_when_privileges_drop(tmp_path):
@@ -306,5 +311,5 @@ def test_fact_init_system_fixtures_start_no_network_daemon(tmp_path):
         (tmp_path / dst).write_bytes(corpus_file("FACT_core", name).read_bytes())
     fw = inventory_tree(tmp_path)
     assert started_daemons(fw) == ()
-    for cls in (DebugTools, RootDaemons, BootloaderConsole):
+    for cls in (DebugTools, RootDaemons, BootloaderConsole, StartedServices):
         assert run(cls, tmp_path).findings == [], cls.ID

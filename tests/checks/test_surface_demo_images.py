@@ -32,7 +32,13 @@ def test_clean_image_has_no_medium_or_higher_finding_from_these_checks(clean_rep
     # What remains is honest and low: BusyBox-static is a non-PIE static binary with server applets compiled in.
     assert sorted((f["check"], f["evidence"]["path"]) for f in report["findings"]) == [
         ("hardening.binaries", "/bin/busybox"), ("surface.busybox-applets", "/bin/busybox"),
+        ("surface.started-services", "/etc/init.d/S50dropbear"),
     ]
+    inventory = next(f for f in report["findings"] if f["check"] == "surface.started-services")
+    # dropbear, dnsmasq and lighttpd; an inventory for review, so 5.6-1 is INCONCLUSIVE rather than FAIL.
+    assert inventory["title"].startswith("Network services started at boot (3)") and inventory["confidence"] == "possible"
+    verdicts = {v["id"]: v["verdict"] for v in report["provisions"]}
+    assert verdicts["5.6-1"] == "INCONCLUSIVE"
 
 
 def test_real_busybox_applet_table_and_links(clean_report):

@@ -1,0 +1,47 @@
+"""Inventory of the network services the firmware starts at boot, for review against 5.6-1."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.checks.services.daemons import started_daemons
+from iotcop.checks.surface import listing
+from iotcop.firmware.model import Firmware
+from iotcop.model import Severity
+
+
+class StartedServices(Check):
+    ID = "surface.started-services"
+    VERSION = "1.0.0"
+    PROVISIONS = ("5.6-1",)
+    SEVERITY = Severity.info
+    TIMEOUT = 60.0
+    DOC = CheckDoc(
+        title="Network services started at boot",
+        why=(
+            "Every listening service is attack surface; 5.6-1 asks that interfaces the product does not use are "
+            "switched off, which only the manufacturer can confirm service by service."
+        ),
+        fix="Confirm each listed service is needed for the intended use; remove or disable the others.",
+        references=("ETSI EN 303 645 V2.1.1, provision 5.6-1",),
+        limitations=(
+            "An inventory for review, not a weakness: the finding is 'possible', so it leaves 5.6-1 "
+            "INCONCLUSIVE instead of failing it.  Services are recognised by program name from every init "
+            "system's start-up files; a service started by a vendor binary is not listed."
+        ),
+    )
+
+    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+        daemons = started_daemons(fw)
+        if not daemons:
+            return
+        first = daemons[0].command
+        items = [
+            f"{d.command.program} [{d.kind}] ({d.command.path}:{d.command.line}, {d.command.mechanism}, runs as {d.user or 'unknown'})"
+            for d in daemons
+        ]
+        yield self.finding(
+            first.path, title=f"Network services started at boot ({len(daemons)}): review that each is needed", line=first.line,
+            excerpt=first.text, detail=listing(items, limit=40), confidence="possible",
+        )
