@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
@@ -11,6 +12,21 @@ from iotcop.model import Severity
 from iotcop.vulns.vex import Analysis, analyse_cached
 
 _DEFAULT_SEVERITY = Severity.medium
+# Version strings of distribution builds (Debian, Ubuntu, RHEL ...) whose security fixes are backported
+# without changing the upstream version number.
+_DISTRO_BUILD = re.compile(r"Debian|Ubuntu|Raspbian|\+deb\d|ubuntu\d|\.el\d|\+rpi\d")
+
+
+def _confidence(a: Analysis) -> str:
+    """'likely' for an upstream version inside an advisory's range; 'possible' when the range is inferred
+    from packaging history or the build may carry a backported fix."""
+    excerpts = " ".join(str(e.get("excerpt", "")) for e in a.match.component.evidence)
+    if a.match.approximate or _DISTRO_BUILD.search(excerpts) or _DISTRO_BUILD.search(a.match.component.version):
+        return "possible"
+    # Kernel records without a fix for this stable branch say nothing about the branch's backports.
+    if all(s.rule.startswith("mainline") or "no fix known" in s.rule for s in a.match.sources):
+        return "possible"
+    return "likely"
 
 
 def _source_text(a: Analysis) -> str:
@@ -24,7 +40,7 @@ def _source_text(a: Analysis) -> str:
 
 class KnownVulnerability(Check):
     ID = "vulns.known-vulnerability"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     # 5.3-8: security updates shall be timely; a shipped component with a published fix is not.
     # 5.2-3: the manufacturer should act on known vulnerabilities in what it ships.
     PROVISIONS = ("5.2-3", "5.3-8")
@@ -46,7 +62,10 @@ class KnownVulnerability(Check):
             "Versions are read from package databases and version strings; a vendor patch applied without a version "
             "change is not seen. Records marked approximate come from packaging history (the version a packager "
             "moved away from citing the advisory), not from an upstream statement. Only components with a rule in "
-            "sbom/data/components.yaml or a package database entry are matched."
+            "sbom/data/components.yaml or a package database entry are matched. Matches on approximate records, "
+            "on a distribution build that may carry backported fixes, or on a kernel branch the record has no fix "
+            "data for, are reported as possible: they make the "
+            "provision INCONCLUSIVE rather than FAIL until reviewed."
         ),
     )
 
@@ -69,6 +88,7 @@ class KnownVulnerability(Check):
                 "severity_basis": "CVSS" if m.cvss_score is not None else ("source rating" if m.severity else "default"),
                 "known_exploited": m.known_exploited,
                 "approximate": m.approximate,
+                "confidence": _confidence(a),
                 "sources": _source_text(a),
             }
             title = f"{comp.name} {comp.version}: {m.id}"
@@ -81,4 +101,5 @@ class KnownVulnerability(Check):
                 excerpt=ev.get("excerpt"),
                 detail=json.dumps(detail, sort_keys=True),
                 severity=Severity.critical if m.known_exploited else severity,
+                confidence=_confidence(a),
             )
