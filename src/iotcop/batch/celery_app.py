@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 from celery import Celery
 
-from iotcop.batch.image import ImageJob, ImageResult, analyse, result_key
+from iotcop.batch.image import ImageJob, ImageResult, result_key, run_isolated
 from iotcop.errors import InputError
 
 TASK_NAME = "iotcop.scan_image"
@@ -62,15 +62,23 @@ def make_app(broker: str, visibility_timeout: float | None = None) -> Celery:
     @app.task(bind=True, name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_RETRIES)
     def scan_image(self, job: dict) -> dict:
         prior = self.backend.get_task_meta(self.request.id)
-        if prior.get("status") == "SUCCESS" and isinstance(prior.get("result"), dict):
+        if prior.get("status") == "SUCCESS" and isinstance(prior.get("result"), dict) \
+                and prior["result"].get("status") == "done":
             return prior["result"]  # a redelivered job that already finished elsewhere
-        result = analyse(ImageJob.from_dict(job))
+        # A pool process is daemonic and may not fork the scan's own processes: scan in a child of its own.
+        image_job = ImageJob.from_dict(job)
+        result = run_isolated(image_job, image_job.budget)
         if result.status == "failed" and result.error.startswith("internal error") and \
                 self.request.retries < MAX_RETRIES:
             raise self.retry(countdown=2 + 3 * self.request.retries)
         return encode(result)
 
     return app
+
+
+def _failed(res) -> bool:
+    value = res.result
+    return not isinstance(value, dict) or value.get("status") != "done"
 
 
 def encode(result: ImageResult) -> dict:
@@ -112,11 +120,11 @@ class CeleryEngine:
         for job in jobs:
             task_id = result_key(job.sha256)
             existing = self.app.AsyncResult(task_id)
-            if existing.state in ("FAILURE", "REVOKED"):
+            if existing.state in ("FAILURE", "REVOKED") or (existing.state == "SUCCESS" and _failed(existing)):
                 existing.forget()  # an earlier batch's failure: try again
             if existing.state != "SUCCESS":
                 self.app.send_task(TASK_NAME, args=[job.to_dict()], task_id=task_id,
-                                   time_limit=self.budget, soft_time_limit=max(1.0, self.budget - 5))
+                                   time_limit=self.budget + 60)  # the scan's own budget stops it first
             outstanding[task_id] = (job, existing if existing.state == "SUCCESS" else self.app.AsyncResult(task_id))
             on_start(job)
         # Bounded: as long as one worker would need for every image in turn, plus slack for redeliveries.

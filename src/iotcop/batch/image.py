@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,6 +29,7 @@ class ImageJob:
     jobs: int | None = None  # checks in parallel inside this one scan
     extract_timeout: float = 900.0
     cache_dir: str | None = None  # None: the default cache; "" : no cache
+    budget: float = 1800.0  # seconds the whole image may take
     test_delay: float = 0.0  # seconds to sleep before scanning; only honoured with IOTCOP_TEST_HOOKS=1
 
     def to_dict(self) -> dict:
@@ -142,3 +144,64 @@ def analyse(job: ImageJob) -> ImageResult:
         shutil.rmtree(tmp, ignore_errors=True)
     result.seconds = round(time.perf_counter() - start, 3)
     return result
+
+
+# -- running one image in a process of its own ------------------------------------
+def _watch_parent(parent: int) -> None:
+    # Whoever started this scan is gone (killed): stop rather than finish work nobody will collect.
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os.killpg(0, signal.SIGKILL)
+
+
+def run_isolated(job: ImageJob, budget: float) -> ImageResult:
+    """Scan in a child process (own session, killed as a group past the budget); usable from daemonic workers."""
+    import base64
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "iotcop.batch.image"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        out, _ = proc.communicate(json.dumps(job.to_dict()).encode(), timeout=budget)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
+        proc.communicate()
+        return ImageResult(sha256=job.sha256, path=job.path, status="failed", seconds=budget,
+                           error=f"stopped after the per-image time budget of {budget:g} s")
+    finally:
+        _kill_group(proc.pid)
+    try:
+        data = json.loads(out)
+    except ValueError:
+        return ImageResult(sha256=job.sha256, path=job.path, status="failed",
+                           error=f"scan process died (exit code {proc.returncode})")
+    data["files"] = {k: base64.b64decode(v) for k, v in data["files"].items()}
+    return ImageResult(**data)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)  # the scan and everything it started
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _main() -> None:
+    import base64
+    import json
+    import sys
+    import threading
+
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    job = ImageJob.from_dict(json.loads(sys.stdin.buffer.read()))
+    result = analyse(job).to_dict()
+    result["files"] = {k: base64.b64encode(v).decode() for k, v in result["files"].items()}
+    sys.stdout.write(json.dumps(result))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    _main()

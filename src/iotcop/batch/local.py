@@ -233,9 +233,9 @@ def run_batch(paths: Iterable[Path], out_dir: Path, options: BatchOptions | None
     journal.append("batch", images=len(images), unique=len(unique), todo=len(todo), engine=engine.name, pid=os.getpid())
     report = BatchReport(out_dir=out_dir, totals={}, ran=0, skipped=len(unique) - len(todo))
 
-    jobs = [ImageJob(path=img["path"], sha256=img["sha256"], formats=options.formats, only_checks=options.only_checks,
+    jobs = [ImageJob(path=str(Path(img["path"]).resolve()), sha256=img["sha256"], formats=options.formats, only_checks=options.only_checks,
                      jobs=jobs_per_scan, extract_timeout=min(900.0, options.budget), cache_dir=options.cache_dir,
-                     test_delay=options.test_delay) for img in todo]
+                     budget=options.budget, test_delay=options.test_delay) for img in todo]
 
     def on_start(job: ImageJob) -> None:
         journal.append("start", sha256=job.sha256, path=job.path)

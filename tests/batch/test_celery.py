@@ -1,0 +1,127 @@
+"""Celery engine against a real Redis server and two real `iotcop worker` processes.
+
+One worker (its whole process group: main process and pool) is killed with SIGKILL while it scans;
+its job goes back to Redis and the other worker completes it: every image has exactly one result.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+from batch_support import BIN, free_port, journal, kill_group, make_tarball, wait_for
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed "
+                                "(scripts/setup installs it)")
+
+VISIBILITY = 8  # seconds; short so the killed worker's job comes back within the test
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--daemonize", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+        wait_for(lambda: _pings(client), timeout=20)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        kill_group(proc, signal.SIGTERM)
+
+
+def _pings(client) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:  # noqa: BLE001 - not up yet
+        return False
+
+
+def _worker(url: str, log) -> subprocess.Popen:
+    env = dict(os.environ, IOTCOP_TEST_HOOKS="1")
+    return subprocess.Popen([str(BIN), "worker", "--broker", url, "--concurrency", "1", "--visibility-timeout",
+                             str(VISIBILITY)], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def _received(log_path) -> list[str]:
+    return re.findall(r"Task iotcop\.scan_image\[([0-9a-f]{64}-[^\]]+)\] received", log_path.read_text())
+
+
+def _succeeded(log_path) -> list[str]:
+    return re.findall(r"Task iotcop\.scan_image\[([0-9a-f]{64}-[^\]]+)\] succeeded", log_path.read_text())
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_worker_mid_scan_loses_and_duplicates_nothing(tmp_path, redis_url):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(4):
+        make_tarball(images / f"fw-{i}.tar", 200 + i)
+    logs = [tmp_path / "worker-a.log", tmp_path / "worker-b.log"]
+    handles = [open(p, "w") for p in logs]
+    workers = [_worker(redis_url, h) for h in handles]
+    driver = None
+    try:
+        for p in logs:
+            wait_for(lambda p=p: " ready." in p.read_text(), timeout=90)
+        out = tmp_path / "out"
+        # The test delay keeps each job busy for a few seconds so the kill lands mid-job; the scan after it is real.
+        driver = subprocess.Popen([str(BIN), "batch", str(images), "--out", str(out), "--engine", "celery",
+                                   "--broker", redis_url, "--cache", str(tmp_path / "cache"), "--test-delay", "4",
+                                   "--budget", "300", "-q", "--check", "credentials", "--check", "services"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        wait_for(lambda: any(_received(p) for p in logs), timeout=120)
+        victim = next(i for i, p in enumerate(logs) if _received(p))
+        killed_task = _received(logs[victim])[0]
+        time.sleep(1.5)
+        assert killed_task not in _succeeded(logs[victim])
+        kill_group(workers[victim], signal.SIGKILL)
+        survivor = 1 - victim
+
+        stdout, stderr = driver.communicate(timeout=400)
+        assert driver.returncode == 1, stderr.decode()  # every image scanned; they fail a mandatory provision
+
+        records = journal(out)
+        done = collections.Counter(r["sha256"] for r in records if r["event"] == "done")
+        assert len(done) == 4 and set(done.values()) == {1}, records
+        assert not [r for r in records if r["event"] == "failed"]
+        results = sorted(p.name for p in (out / "results").iterdir())
+        assert len(results) == 4 and not [r for r in results if r.startswith(".")]
+        assert killed_task in results  # task id == result key: image sha256 + tool version
+        # The killed worker never finished the job; the survivor received it again and completed it.
+        assert killed_task not in _succeeded(logs[victim])
+        assert killed_task in _received(logs[survivor]) and killed_task in _succeeded(logs[survivor])
+        report = json.loads((out / "results" / killed_task / "report.json").read_text())
+        assert report["target"]["sha256"] == killed_task.split("-")[0]
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["totals"]["done"] == 4 and summary["engine"] == "celery"
+
+        # Running the batch again scans nothing: the journal has every image.
+        again = subprocess.run([str(BIN), "batch", str(images), "--out", str(out), "--engine", "celery",
+                                "--broker", redis_url, "-q"], capture_output=True, text=True, timeout=120)
+        assert again.returncode == 1, again.stderr
+        assert collections.Counter(r["sha256"] for r in journal(out) if r["event"] == "done") == done
+    finally:
+        if driver is not None and driver.poll() is None:
+            kill_group(driver)
+        for w in workers:
+            kill_group(w, signal.SIGKILL)
+        for h in handles:
+            h.close()
+
+
+def test_celery_engine_needs_a_redis_broker(cli, tmp_path):
+    res = cli("batch", tmp_path, "--out", tmp_path / "o", "--engine", "celery")
+    assert res.code == 2 and "--broker" in res.stderr
+    res = cli("worker", "--broker", "amqp://localhost")
+    assert res.code == 2 and res.stderr.startswith("iotcop: error: --broker")
