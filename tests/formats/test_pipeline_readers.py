@@ -57,3 +57,17 @@ def test_cli_scan_reports_our_reader(cli):
     assert extraction["files"] >= 3
     assert [r["reader"] for r in extraction["readers"]] == ["squashfs_v2_be (iotcop squashfs reader, lzma)"]
     assert extraction["status"] == "partial"
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+def test_pipeline_directory_loop_is_a_clear_error(tmp_path):
+    """unsquashfs refuses the looping image; our reader then extracts what it can and names the loop."""
+    from test_squashfs_reader import _v4_loop_image
+
+    image = _v4_loop_image(tmp_path, "root")
+    result = extract(image, tmp_path / "work")
+    assert [r["reader"] for r in result.report.readers] == ["squashfs_v4_le (iotcop squashfs reader, gzip)"]
+    assert ("reader failed: iotcop squashfs reader: /generic folder: directory loop: this directory was already "
+            "listed") in result.report.errors
+    assert result.report.status == "partial"
