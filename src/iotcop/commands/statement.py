@@ -35,7 +35,12 @@ def register(cli: click.Group) -> None:
                   help="Folder for statement.json and statement.pdf.")
     def statement_make(report: Path, declaration_path: Path, signatory: str, place: str, issue_date, out_dir: Path):
         """Write statement.json and statement.pdf for REPORT, or refuse with the reasons (exit 1)."""
-        from iotcop.declaration.statement import StatementRefused, build_statement
+        try:
+            from iotcop.declaration.statement import StatementRefused, build_statement
+        except ImportError:
+            from iotcop.errors import InputError
+
+            raise InputError("this build cannot make statements yet (iotcop.declaration.statement is missing)") from None
         from iotcop.outputs.pdf import html_to_pdf
         from iotcop.report.json_report import write_atomic
         from iotcop.report.load import read_declaration, read_report
