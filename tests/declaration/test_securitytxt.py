@@ -10,7 +10,8 @@ from decl_webserver import make_ca_and_cert, serve
 from iotcop.declaration.securitytxt import check_security_txt, policy_promises
 from iotcop.errors import InputError
 
-FUTURE = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=180)).strftime("%Y-%m-%dT%H:%M:%SZ")
+# Midnight, so parallel test workers collect identical test ids.
+FUTURE = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=180)).strftime("%Y-%m-%dT00:00:00Z")
 FAR = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=800)).strftime("%Y-%m-%dT%H:%M:%SZ")
 PAST = "2021-01-01T00:00:00Z"
 POLICY_HTML = """<html><body><h1>Vulnerability disclosure policy</h1>
