@@ -1,0 +1,54 @@
+"""Registry settings: one object, built from command-line options or the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "iotcop" / "registry"
+
+
+def default_db_url(data_dir: Path | None = None) -> str:
+    return f"sqlite:///{(data_dir or default_data_dir()) / 'registry.db'}"
+
+
+@dataclass
+class RateLimit:
+    """A token bucket: `rate` requests a second on average, bursts of up to `burst`."""
+
+    rate: float
+    burst: float
+
+
+@dataclass
+class Settings:
+    db_url: str = ""
+    data_dir: Path = field(default_factory=default_data_dir)
+    public_url: str = ""  # how the registry is reached from outside, for feed links; "" = from the request
+    # Upload limits (bytes).
+    max_label_bytes: int = 64 * 1024
+    max_report_bytes: int = 16 * 1024 * 1024
+    max_declaration_bytes: int = 2 * 1024 * 1024
+    max_firmware_bytes: int = 256 * 1024 * 1024
+    # Rate limits per client address: reads (pages, API GETs) and writes (every POST).
+    read_limit: RateLimit = field(default_factory=lambda: RateLimit(rate=50.0, burst=200.0))
+    write_limit: RateLimit = field(default_factory=lambda: RateLimit(rate=10.0, burst=60.0))
+    # Server-side scans.
+    scan_workers: int = 1
+    scan_timeout: float = 1800.0
+    scan_engine: str = "local"  # "local" (subprocesses run by a thread pool) or "celery"
+    celery_broker: str = ""
+    history_limit: int = 50  # firmware versions shown on a product page
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        if not self.db_url:
+            self.db_url = default_db_url(self.data_dir)
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.data_dir / "uploads"
