@@ -82,18 +82,22 @@ def _fact(entry: FileEntry, name: str) -> Any:
 
 class _Recorder:
     def __init__(self) -> None:
-        self.answers: dict[str, str | None] = {}
+        self._answers: dict[tuple, str | None] = {}
         self.cacheable = True
 
     def note(self, query: list, digest: str | None) -> None:
         if digest is None:
             self.cacheable = False
-        self.answers.setdefault(json.dumps(query), digest)
+        self._answers.setdefault(tuple(query) if query[0] != "by_name" else (query[0], tuple(query[1])), digest)
 
     def fact(self, entry: FileEntry, name: str) -> None:
-        key = json.dumps(["fact", *_identity(entry), name])
-        if key not in self.answers:
-            self.answers[key] = _digest(_fact(entry, name))
+        key = ("fact", FileEntry.root.__get__(entry), FileEntry.path.__get__(entry), name)
+        if key not in self._answers:
+            self._answers[key] = _digest(_fact(entry, name))
+
+    @property
+    def answers(self) -> dict[str, str | None]:
+        return {json.dumps([k[0], list(k[1])] if k[0] == "by_name" else list(k)): d for k, d in self._answers.items()}
 
 
 def _traced_fact(name: str) -> property:

@@ -2,7 +2,10 @@
 
 Findings are paired first by their id (same check, title, path, line, offset and
 detail), then by (check, title, path) so a finding whose line moved is still
-the same finding; what is left is fixed (only in OLD) or new (only in NEW).
+the same finding, then as "changed" when exactly one finding of a check is left
+at a path on each side, or one with the same title apart from its numbers (a
+count in an aggregate finding changed); what is left is fixed
+(only in OLD) or new (only in NEW).
 Components are paired by name and type; versions are compared with the
 vulnerability module's version ordering.
 """
@@ -46,6 +49,7 @@ def _finding_row(f) -> dict:
 
 
 _IMAGE_PREFIX = re.compile(r"^<image>/[^/]*_extract/")
+_DIGITS = re.compile(r"\d+")
 _CHUNK = re.compile(r"(^|/)\d+-\d+\.")
 
 
@@ -73,7 +77,35 @@ def _pair_findings(old: list, new: list) -> tuple[list, list, list]:
             del unmatched_old[o.id]
             del unmatched_new[fid]
             same.append((o, f))
-    return same, list(unmatched_old.values()), list(unmatched_new.values())
+    # Last: one finding left on each side from the same check at the same place, e.g. a count in the title.
+    changed = []
+    by_place_old: dict[tuple, list] = {}
+    by_place_new: dict[tuple, list] = {}
+    for f in unmatched_old.values():
+        by_place_old.setdefault((f.check, comparable_path(f.evidence.path)), []).append(f)
+    for f in unmatched_new.values():
+        by_place_new.setdefault((f.check, comparable_path(f.evidence.path)), []).append(f)
+    for place, olds in by_place_old.items():
+        news = by_place_new.get(place, [])
+        if len(olds) == 1 and len(news) == 1:
+            changed.append((olds[0], news[0]))
+            del unmatched_old[olds[0].id]
+            del unmatched_new[news[0].id]
+    # An aggregate finding ("services started at boot (7)") may move to another file: same check, same title
+    # apart from its numbers, one on each side.
+    by_title_old: dict[tuple, list] = {}
+    by_title_new: dict[tuple, list] = {}
+    for f in unmatched_old.values():
+        by_title_old.setdefault((f.check, _DIGITS.sub("#", f.title)), []).append(f)
+    for f in unmatched_new.values():
+        by_title_new.setdefault((f.check, _DIGITS.sub("#", f.title)), []).append(f)
+    for key, olds in by_title_old.items():
+        news = by_title_new.get(key, [])
+        if len(olds) == 1 and len(news) == 1:
+            changed.append((olds[0], news[0]))
+            del unmatched_old[olds[0].id]
+            del unmatched_new[news[0].id]
+    return same, changed, list(unmatched_old.values()), list(unmatched_new.values())
 
 
 def _components(old: list[dict], new: list[dict]) -> dict:
@@ -126,7 +158,13 @@ def _verdict_changes(old: list, new: list) -> list[dict]:
 
 
 def diff_assessments(old: Assessment, new: Assessment) -> dict:
-    same, fixed, added = _pair_findings(old.findings, new.findings)
+    same, changed, fixed, added = _pair_findings(old.findings, new.findings)
+    # A check that ran on one side only (added in a newer iotcop, or failed) cannot say fixed or new.
+    ran_old = {c.id for c in old.checks if c.status == "ran"}
+    ran_new = {c.id for c in new.checks if c.status == "ran"}
+    not_compared = [f for f in fixed if f.check not in ran_new] + [f for f in added if f.check not in ran_old]
+    fixed = [f for f in fixed if f.check in ran_new]
+    added = [f for f in added if f.check in ran_old]
     sev = lambda rows: sorted(rows, key=lambda r: (r["severity"] != "critical", r["severity"] != "high",
                                                    r["check"], r["path"] or "", r["title"]))  # noqa: E731
     return {
@@ -136,9 +174,12 @@ def diff_assessments(old: Assessment, new: Assessment) -> dict:
         "findings": {
             "fixed": sev([_finding_row(f) for f in fixed]),
             "new": sev([_finding_row(f) for f in added]),
+            "changed": [{"old": _finding_row(o), "new": _finding_row(n)} for o, n in changed],
             "unchanged": sev([_finding_row(n) for _, n in same]),
+            "not_compared": sev([_finding_row(f) for f in not_compared]),
         },
         "components": _components(old.components, new.components),
+        "checks_on_one_side": sorted(ran_old ^ ran_new),
         "provisions": _verdict_changes(old.provisions, new.provisions),
         "psti": _verdict_changes(old.psti, new.psti),
         "guidelines": _verdict_changes(old.guidelines, new.guidelines),
@@ -148,7 +189,9 @@ def diff_assessments(old: Assessment, new: Assessment) -> dict:
 def render_text(d: dict) -> str:
     f, c = d["findings"], d["components"]
     lines = [f"{d['old']['path']} -> {d['new']['path']}",
-             f"Findings: {len(f['fixed'])} fixed, {len(f['new'])} new, {len(f['unchanged'])} unchanged",
+             f"Findings: {len(f['fixed'])} fixed, {len(f['new'])} new, {len(f['changed'])} changed, "
+             f"{len(f['unchanged'])} unchanged"
+             + (f"; {len(f['not_compared'])} from checks that ran on one side only" if f["not_compared"] else ""),
              f"Components: {len(c['upgraded'])} upgraded, {len(c['downgraded'])} downgraded, {len(c['added'])} added, "
              f"{len(c['removed'])} removed"]
     for row in c["upgraded"] + c["downgraded"] + c["changed"]:
@@ -159,6 +202,9 @@ def render_text(d: dict) -> str:
     if d["psti"]:
         lines.append("PSTI requirements:")
         lines += [f"  {p['id']}: {p['old']} -> {p['new']} ({p['direction']})" for p in d["psti"]]
+    if f["changed"]:
+        lines.append("Changed findings (same check and place):")
+        lines += [f"  {c['old']['title']} -> {c['new']['title']}  {c['new']['path'] or ''}" for c in f["changed"]]
     for label, key in (("New", "new"), ("Fixed", "fixed")):
         if f[key]:
             lines.append(f"{label} findings:")
@@ -193,6 +239,9 @@ def render_html(d: dict) -> str:
              "<h2>PSTI requirements that changed</h2>", table(d["psti"], ("id", "old", "new", "direction")),
              "<h2 class='new'>New findings</h2>", table(f["new"], fcols),
              "<h2 class='fixed'>Fixed findings</h2>", table(f["fixed"], fcols),
+             "<h2>Changed findings (same check and place)</h2>",
+             table([{"check": c["new"]["check"], "path": c["new"]["path"], "old": c["old"]["title"],
+                     "new": c["new"]["title"]} for c in f["changed"]], ("check", "path", "old", "new")),
              "<h2>Components</h2>",
              "<h3>Upgraded</h3>", table(c["upgraded"], ("name", "old", "new")),
              "<h3>Downgraded</h3>", table(c["downgraded"], ("name", "old", "new")),
