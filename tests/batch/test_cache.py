@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 from batch_support import make_rootfs
@@ -83,3 +84,26 @@ def test_declaration_checks_are_never_cached():
 
     assert not cacheable(Declared)
     assert cacheable(Plain)
+
+
+def test_tracing_records_what_a_check_asked(tmp_path):
+    from iotcop.batch.cache import _Replayer, start_tracing
+    from iotcop.firmware.inventory import inventory_tree
+
+    root = make_rootfs(tmp_path / "fw", 1)
+    fw = inventory_tree(root)
+    other = inventory_tree(root)
+    recorder = start_tracing(fw)
+    assert fw.get("/etc/shadow") is not None
+    fw.read_text("/etc/passwd")
+    [e.magic for e in fw.files()]
+    _ = fw.roots
+    answers = recorder.answers
+    kinds = {tuple(json.loads(k)[:1]) for k in answers}
+    assert {("get",), ("fact",), ("files",), ("roots",)} <= kinds
+    assert recorder.cacheable
+    assert _Replayer(other).matches(answers)
+    (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/ash\n")
+    assert not _Replayer(inventory_tree(root)).matches(answers)
+    _ = fw.work_dir
+    assert not recorder.cacheable

@@ -124,6 +124,21 @@ class TracingFirmware(Firmware):
     def _raw(self):
         return self.__dict__["entries"]
 
+    @property
+    def roots(self):  # type: ignore[override]
+        self._recorder.note(["roots"], _digest(self.__dict__["roots"]))
+        return self.__dict__["roots"]
+
+    @property
+    def partitions(self):  # type: ignore[override]
+        self._recorder.note(["partitions"], _digest(self.__dict__["partitions"]))
+        return self.__dict__["partitions"]
+
+    @property
+    def work_dir(self):  # type: ignore[override]
+        self._recorder.note(["work_dir"], None)  # reading the tree directly: nothing to compare, never reused
+        return self.__dict__["work_dir"]
+
     def get(self, path: str):
         entry = Firmware.get(self, path)
         self._recorder.note(["get", path], _digest(_identity(entry)))
@@ -229,6 +244,10 @@ class _Replayer:
             return _identities_digest(fw.elf_files())
         if kind == "entries":
             return _identities_digest(fw.entries)
+        if kind == "roots":
+            return _digest(fw.roots)
+        if kind == "partitions":
+            return _digest(fw.partitions)
         if kind == "cached":
             store = fw._cache
             return _value_digest(store[query[1]]) if query[1] in store else "<absent>"
