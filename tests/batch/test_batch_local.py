@@ -86,6 +86,7 @@ def test_twenty_images_interrupted_and_resumed_each_done_once(tmp_path):
     assert collections.Counter(r["sha256"] for r in journal(out) if r["event"] == "done") == done
 
 
+@pytest.mark.slow
 def test_per_image_budget_stops_a_slow_scan(tmp_path):
     images = tmp_path / "images"
     images.mkdir()
@@ -104,6 +105,7 @@ def test_per_image_budget_stops_a_slow_scan(tmp_path):
     assert not list((out / "results").iterdir())
 
 
+@pytest.mark.slow
 def test_duplicate_images_are_scanned_once_and_missing_paths_exit_2(tmp_path, cli):
     images = tmp_path / "images"
     images.mkdir()

@@ -48,6 +48,7 @@ def test_diff_vulnerable_to_clean_demo_image(cli, tmp_path, vulnerable_image, cl
     assert {f["title"] for f in back.json()["findings"]["new"]} == fixed_titles
 
 
+@pytest.mark.slow
 def test_diff_components_and_verdicts_between_versions(cli, tmp_path):
     v1 = make_rootfs(tmp_path / "v1", 1, dnsmasq="2.85-1")
     v2 = make_rootfs(tmp_path / "v2", 2, dnsmasq="2.90-1", empty_root_password=False, telnet=False)
@@ -79,6 +80,7 @@ def _db_without(source: Path, dest: Path, product: str) -> Path:
     return dest
 
 
+@pytest.mark.slow
 def test_rematch_finds_new_vulnerabilities_without_extracting(cli, tmp_path, monkeypatch):
     starter = _starter_db()
     old_db = _db_without(starter, tmp_path / "old.sqlite", "dnsmasq")
