@@ -228,6 +228,41 @@ class DeviceReport(BaseModel):
     correlation: list[dict] = Field(default_factory=list)  # firmware boot command <-> open endpoint
 
 
+class TestUnitResult(BaseModel):
+    """One lettered test unit of an ETSI TS 103 701 test case, as iotcop decided it."""
+
+    unit: str  # "5.1-1-2a"
+    verdict: Literal["PASS", "FAIL", "INCONCLUSIVE", "N/A"]
+    source: str  # what decided it: firmware, probe, web, declaration, manual, or several joined by "+"
+    note: str = ""
+    checks: list[str] = Field(default_factory=list)
+    findings: list[str] = Field(default_factory=list)  # finding ids
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class TestCaseResult(BaseModel):
+    """One ETSI TS 103 701 test case: the verdict over its test units."""
+
+    id: str  # "5.1-1-2"
+    provision: str
+    kind: Literal["conceptual", "functional", "combined"]
+    coverage: Literal["automated", "declaration", "manual"]
+    network: bool = False
+    verdict: Literal["PASS", "FAIL", "INCONCLUSIVE", "N/A"]
+    note: str = ""
+    units: list[TestUnitResult] = Field(default_factory=list)
+
+
+class ConformanceView(BaseModel):
+    """The assessment seen as ETSI TS 103 701 test cases (scan --view ts103701)."""
+
+    standard: str = "ETSI TS 103 701 V1.1.1"
+    declaration: bool = False  # whether a manufacturer declaration was given
+    device: bool = False  # whether a live device was probed
+    counts: dict[str, int] = Field(default_factory=dict)
+    test_cases: list[TestCaseResult] = Field(default_factory=list)
+
+
 class Assessment(BaseModel):
     """Everything a report, label or statement is rendered from."""
 
@@ -247,6 +282,7 @@ class Assessment(BaseModel):
     claims: list[Claim] = Field(default_factory=list)  # from the manufacturer declaration, when given
     declaration: dict | None = None  # summary of the declaration: file, sha256, product, support period ...
     device: DeviceReport | None = None  # present when a live device was probed
+    ts103701: ConformanceView | None = None  # with scan --view ts103701
 
     model_config = ConfigDict(populate_by_name=True)
 

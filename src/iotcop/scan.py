@@ -60,6 +60,7 @@ class ScanOptions:
     declaration: Any = None  # iotcop.declaration.Declaration, already validated
     fetch: bool = True  # verify the declaration's public pages (security.txt, policy, support page)
     verify_tls: bool | str | Path = True  # True: system CAs; a path: CA bundle; False: no certificate check
+    views: tuple[str, ...] = ()  # extra views put into the report: "ts103701" (ETSI TS 103 701 test cases)
 
 
 @dataclass
@@ -172,6 +173,10 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
                 assessment.components = components
                 assessment.notes.extend(_vulndb_notes())
                 assessment.device = device
+                if "ts103701" in options.views or "ts103701" in options.outputs:
+                    from iotcop.conformance import view_for_scan
+
+                    assessment.ts103701 = view_for_scan(assessment, runs, options.declaration, fw, declared)
             if options.out_dir is not None:
                 with timer("outputs"):
                     write_outputs(assessment, options.out_dir, options.outputs,

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from iotcop.declaration.ixit import Ixit
+
 SCHEMA_ID = "iotcop.declaration/1"
 SCHEMA_FILE = Path(__file__).parent / "schema" / "declaration-1.schema.json"
 
@@ -131,6 +133,7 @@ class Declaration(BaseModel):
     deletion: Deletion | None = None
     conformance: dict[str, ConformanceRow] = Field(default_factory=dict)
     conditions: dict[int, bool] = Field(default_factory=dict)  # explicit Annex B answers
+    ixit: Ixit | None = None  # TS 103 701 IXIT tables (iotcop.declaration.ixit)
 
     source: str = "declaration"  # file name as given
     sha256: str = ""
@@ -173,7 +176,7 @@ class Declaration(BaseModel):
 
     def summary(self) -> dict[str, Any]:
         """What a report carries about the declaration."""
-        data = self.model_dump(mode="json", by_alias=True, exclude={"raw", "lines", "conformance", "conditions"})
+        data = self.model_dump(mode="json", by_alias=True, exclude={"raw", "lines", "conformance", "conditions", "ixit"})
         data["file"] = data.pop("source")
         data["conformance_rows"] = len(self.conformance)
         return data
