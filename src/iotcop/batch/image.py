@@ -147,7 +147,7 @@ def analyse(job: ImageJob) -> ImageResult:
 
 
 # -- running one image in a process of its own ------------------------------------
-def _watch_parent(parent: int) -> None:
+def watch_parent(parent: int) -> None:
     # Whoever started this scan is gone (killed): stop rather than finish work nobody will collect.
     while True:
         time.sleep(1.0)
@@ -195,7 +195,7 @@ def _main() -> None:
     import sys
     import threading
 
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     job = ImageJob.from_dict(json.loads(sys.stdin.buffer.read()))
     result = analyse(job).to_dict()
     result["files"] = {k: base64.b64encode(v).decode() for k, v in result["files"].items()}

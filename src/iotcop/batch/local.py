@@ -19,7 +19,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
-from iotcop.batch.image import DEFAULT_FORMATS, ImageJob, ImageResult, analyse, result_key
+from iotcop.batch.image import DEFAULT_FORMATS, ImageJob, ImageResult, watch_parent, analyse, result_key
 from iotcop.batch.journal import Journal, ResultStore
 from iotcop.batch.summary import totals, rows_for, write_summary
 from iotcop.errors import InputError
@@ -72,17 +72,9 @@ def discover(paths: Iterable[Path]) -> list[dict]:
 
 
 # -- local engine ---------------------------------------------------------------
-def _watch_parent(parent: int) -> None:
-    # The driver died (SIGKILL): stop this scan rather than finish work nobody will collect.
-    while True:
-        time.sleep(1.0)
-        if os.getppid() != parent:
-            os.killpg(0, signal.SIGKILL)
-
-
 def _child_main(job: dict, conn: Connection) -> None:
     os.setsid()
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     try:
         result = analyse(ImageJob.from_dict(job))
         conn.send(result.to_dict())
