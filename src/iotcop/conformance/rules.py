@@ -373,10 +373,10 @@ def completeness(ctx: Context, what: str) -> Outcome:
         uis = ixit.get("user_interfaces")
         if uis is None:
             return Outcome(INCONCLUSIVE, source, "no user interfaces declared (ixit.user_interfaces)")
-        kinds = {u.get("kind") for u in uis}
+        # matched by the protocol named in the declared interface: an SSH shell does not cover a telnet one
         names = set().union(*[_words(u.get("name"), u.get("description")) for u in uis]) if uis else set()
         relevant = [s for s in observed_services(ctx) if s.kind in _UI_KINDS]
-        undeclared = [s for s in relevant if _UI_KINDS[s.kind] not in kinds and not _declared_covers(s.kind, s, names, set())]
+        undeclared = [s for s in relevant if not _declared_covers(s.kind, s, names, set())]
         return _completeness_outcome(ctx, source, relevant, undeclared, "user interface")
     else:  # apis
         apis = ixit.get("external_apis")
