@@ -125,3 +125,55 @@ def test_celery_engine_needs_a_redis_broker(cli, tmp_path):
     assert res.code == 2 and "--broker" in res.stderr
     res = cli("worker", "--broker", "amqp://localhost")
     assert res.code == 2 and res.stderr.startswith("iotcop: error: --broker")
+
+
+def _pool_children(worker: subprocess.Popen) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(worker.pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+@pytest.mark.slow
+def test_killed_pool_process_puts_its_job_back_at_once(tmp_path, redis_url):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(2):
+        make_tarball(images / f"fw-{i}.tar", 300 + i)
+    logs = [tmp_path / "worker-a.log", tmp_path / "worker-b.log"]
+    handles = [open(p, "w") for p in logs]
+    # A long visibility timeout: only reject_on_worker_lost can bring the job back within this test.
+    workers = []
+    env = dict(os.environ, IOTCOP_TEST_HOOKS="1")
+    for h in handles:
+        workers.append(subprocess.Popen([str(BIN), "worker", "--broker", redis_url, "--concurrency", "1",
+                                         "--visibility-timeout", "3600"], stdout=h, stderr=subprocess.STDOUT,
+                                        env=env, start_new_session=True))
+    driver = None
+    try:
+        for p in logs:
+            wait_for(lambda p=p: " ready." in p.read_text(), timeout=90)
+        out = tmp_path / "out"
+        driver = subprocess.Popen([str(BIN), "batch", str(images), "--out", str(out), "--engine", "celery",
+                                   "--broker", redis_url, "--no-cache", "--test-delay", "4", "-q",
+                                   "--check", "credentials.empty-password"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        wait_for(lambda: any(_received(p) for p in logs), timeout=120)
+        victim = next(i for i, p in enumerate(logs) if _received(p))
+        task = _received(logs[victim])[0]
+        time.sleep(1.0)
+        [pool] = _pool_children(workers[victim])
+        os.kill(pool, signal.SIGKILL)
+        stdout, stderr = driver.communicate(timeout=300)
+        assert driver.returncode == 1, stderr.decode()
+        text = "".join(p.read_text() for p in logs)
+        assert "WorkerLostError" in text or "signal 9" in text
+        assert sum(_received(p).count(task) for p in logs) >= 2  # delivered again after the loss
+        done = collections.Counter(r["sha256"] for r in journal(out) if r["event"] == "done")
+        assert len(done) == 2 and set(done.values()) == {1}
+        assert len(list((out / "results").iterdir())) == 2
+    finally:
+        if driver is not None and driver.poll() is None:
+            kill_group(driver)
+        for w in workers:
+            kill_group(w, signal.SIGKILL)
+        for h in handles:
+            h.close()
