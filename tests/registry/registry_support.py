@@ -128,6 +128,11 @@ def uvicorn_server(db_url: str, data_dir: Path, rate: float = 100000.0):
                 raise RuntimeError("the registry did not start:\n" + (data_dir / "server.log").read_text()[-3000:])
             time.sleep(0.2)
         yield base
+    except BaseException:
+        log.flush()
+        tail = (data_dir / "server.log").read_text(errors="replace")[-4000:]
+        print("--- registry server log (end) ---\n" + tail, file=sys.stderr)
+        raise
     finally:
         proc.terminate()
         try:

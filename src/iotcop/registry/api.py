@@ -48,9 +48,10 @@ def db(request: Request):
 DB = Annotated[Session, Depends(db)]
 
 
-def caller(request: Request, session: DB,
-           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
-    found = service.authenticate(session, credentials.credentials if credentials else None)
+def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+    # Its own short session: a request must never hold one connection while it waits for a second.
+    with request.app.state.sessions() as session:
+        found = service.authenticate(session, credentials.credentials if credentials else None)
     if found is None:
         raise HTTPException(401, "a valid API token is needed (Authorization: Bearer TOKEN)",
                             headers={"WWW-Authenticate": "Bearer"})

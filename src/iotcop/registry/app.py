@@ -13,13 +13,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iotcop import __version__
 from iotcop.registry.config import Settings
 from iotcop.registry.db import make_engine, migrate, sessions
 from iotcop.registry.models import Meta
-from iotcop.registry.security import BodyLimit, RateLimiter, SecurityHeaders
+from iotcop.registry.security import SECURITY_HEADERS, BodyLimit, RateLimiter, SecurityHeaders
 from iotcop.registry.service import RegistryError, _insert_ignore
 
 log = logging.getLogger("iotcop.registry")
@@ -94,14 +95,22 @@ def create_app(settings: Settings, start_jobs: bool = True) -> FastAPI:
         text = "; ".join(f"{'.'.join(map(str, p['loc'][1:])) or 'request'}: {p['msg']}" for p in problems)
         return pages.error_page(request, 422, text)
 
+    @app.exception_handler(SQLAlchemyTimeout)
+    async def _busy(request: Request, exc: SQLAlchemyTimeout):
+        message = "the registry is busy; try again shortly"
+        if wants_json(request):
+            return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "5"})
+        return pages.error_page(request, 503, message, headers={"Retry-After": "5"})
+
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception):
         ref = uuid.uuid4().hex[:12]
         log.error("internal error %s on %s %s", ref, request.method, request.url.path, exc_info=exc)
         message = f"internal error (reference {ref})"
+        headers = {k.decode(): v.decode() for k, v in SECURITY_HEADERS}
         if wants_json(request):
-            return JSONResponse({"detail": message}, status_code=500)
-        return pages.error_page(request, 500, message)
+            return JSONResponse({"detail": message}, status_code=500, headers=headers)
+        return pages.error_page(request, 500, message, headers=headers)
 
     # Outermost first: headers on every answer (429 and 413 too), then the rate limit, then size limits.
     limited = {"/api/v1/scans": settings.max_firmware_bytes + settings.max_declaration_bytes + 65536,

@@ -31,7 +31,7 @@ def normalise_url(url: str) -> str:
     raise InputError(f"--db {url!r}: only sqlite:/// and postgresql:// databases are supported")
 
 
-def make_engine(url: str, pool_size: int = 10) -> Engine:
+def make_engine(url: str, pool_size: int = 40) -> Engine:  # 40: the request thread pool
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = Path(make_url(url).database)
@@ -40,7 +40,7 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         except OSError as exc:
             raise InputError(f"{path.parent}: cannot create the database folder ({exc.strerror})") from None
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               pool_size=pool_size, max_overflow=20)
+                               pool_size=pool_size, max_overflow=10, pool_timeout=60)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -52,7 +52,7 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_timeout=60, pool_pre_ping=True)
 
 
 def migrate(engine: Engine) -> None:

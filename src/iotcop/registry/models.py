@@ -50,7 +50,7 @@ class Manufacturer(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    keys: Mapped[list[SigningKey]] = relationship(back_populates="manufacturer", lazy="selectin")
+    keys: Mapped[list[SigningKey]] = relationship(back_populates="manufacturer", lazy="select")
 
 
 class ApiToken(Base):

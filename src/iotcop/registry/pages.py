@@ -49,7 +49,7 @@ def render(name: str, status: int = 200, headers: dict | None = None, **values) 
 def error_page(request: Request, status: int, message: str, headers=None) -> HTMLResponse:
     titles = {400: "Bad request", 401: "Not signed in", 403: "Not allowed", 404: "Not found", 405: "Not allowed",
               413: "Too large", 415: "Wrong file type", 422: "Cannot use that input", 429: "Too many requests",
-              500: "Something went wrong"}
+              500: "Something went wrong", 503: "Busy"}
     return render("error.html", status=status, headers=dict(headers or {}), title=titles.get(status, "Error"),
                   message=message, status_code=status)
 

@@ -139,11 +139,14 @@ def authenticate(session: Session, token: str | None) -> Caller | None:
     if not token or len(token) > 200:
         return None
     digest = token_hash(token)
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
-    if row is None or row.revoked_at is not None or not same_hash(row.token_hash, digest):
+    found = session.execute(select(ApiToken, Manufacturer).join(Manufacturer, Manufacturer.id == ApiToken.manufacturer_id)
+                            .where(ApiToken.token_hash == digest)).first()
+    if found is None:
         return None
-    m = session.get(Manufacturer, row.manufacturer_id)
-    return Caller(m, row.prefix) if m is not None else None
+    row, m = found
+    if row.revoked_at is not None or not same_hash(row.token_hash, digest):
+        return None
+    return Caller(m, row.prefix)
 
 
 # --- label content ------------------------------------------------------------------
