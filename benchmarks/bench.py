@@ -216,6 +216,7 @@ def main() -> int:
     ap.add_argument("--profiles", default="label,standard,deep")
     ap.add_argument("--markdown", type=Path, help="also write the tables as Markdown here")
     ap.add_argument("--skip-anchors", action="store_true", help="no cve-bin-tool / LIEF runs")
+    ap.add_argument("--skip-bytes", action="store_true", help="no bytes-read measurement")
     args = ap.parse_args()
     sizes = [s for s in args.sizes.split(",") if s]
     profiles = [p for p in args.profiles.split(",") if p]
@@ -225,11 +226,16 @@ def main() -> int:
 
     from iotcop.demo.builder import build_image
 
-    images = {}
-    for size in sizes:
-        built = build_image("vulnerable", size=size)
-        images[size] = built.image
-        log(f"image {size}: {built.image} ({built.image.stat().st_size / 1e6:.1f} MB)")
+    images: dict[str, Path] = {}
+
+    def image(size: str) -> Path:
+        # Built when its turn comes, so a large image still being built does not hold up the others.
+        if size not in images:
+            built = build_image("vulnerable", size=size)
+            images[size] = built.image
+            log(f"image {size}: {built.image} ({built.image.stat().st_size / 1e6:.1f} MB)")
+        return images[size]
+
     cores = os.cpu_count()
     started = dt.datetime.now(dt.timezone.utc)
     lines: list[str] = []
@@ -244,14 +250,14 @@ def main() -> int:
         curve: dict[str, dict[str, list[Run]]] = {}
         for size in sizes:
             log(f"{size}: unblob and iotcop scan ({', '.join(profiles if size == args.reference else ['standard'])})")
-            curve[size] = bench.interleaved(images[size], profiles if size == args.reference else ["standard"])
+            curve[size] = bench.interleaved(image(size), profiles if size == args.reference else ["standard"])
         anchors = None
         if not args.skip_anchors and args.reference in images:
             log("anchor tools on the reference image's extracted tree")
             _, tree = bench.unblob(images[args.reference], keep=True)
             anchors = {"cbt": cbt(ensure_cbt(log), tree, args.runs), "elf": elf_engines(tree, args.runs)}
         bytes_read = None
-        if args.reference in images:
+        if args.reference in images and not args.skip_bytes:
             log("bytes read per stage (reference image)")
             sys.path.insert(0, str(HERE))
             from stage_bytes import measure
@@ -294,7 +300,7 @@ def main() -> int:
             out()
         stages = stage_medians(ref.get("standard", []))
         if stages:
-            order = ["extract", "inventory", "components", "checks", "assess", "outputs"]
+            order = ["extract", "inventory", "components", "shared", "checks", "assess", "outputs"]
             outside = median(ref["standard"]) - sum(stages.get(k, 0.0) for k in order)
             out("Stages of `iotcop scan` (standard profile, median s): "
                 + ", ".join(f"{k} {stages[k]:.1f}" for k in order if k in stages)

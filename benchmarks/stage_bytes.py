@@ -35,7 +35,7 @@ def measure(image: Path, profile: str = "standard") -> dict:
     from iotcop.firmware.extract import extract
     from iotcop.firmware.inventory import build_firmware
     from iotcop.profiles import checks_for_profile, set_profile
-    from iotcop.scan import _components
+    from iotcop.scan import _components, _shared_parses
 
     work = Path(tempfile.mkdtemp(prefix="iotcop-bytes-"))
     try:
@@ -49,6 +49,7 @@ def measure(image: Path, profile: str = "standard") -> dict:
         set_profile(fw, profile)
         before, before_cpu = rchar(), time.process_time()
         _components(fw)
+        _shared_parses(fw, checks_for_profile(profile)[0])  # as a scan does, before the checks fork
         stages["components"], cpu["components"] = rchar() - before, time.process_time() - before_cpu
         checks: dict[str, dict] = {}
         selected, _skipped = checks_for_profile(profile)

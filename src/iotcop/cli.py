@@ -45,6 +45,9 @@ def cli() -> None:
 @click.option("--check", "only_checks", multiple=True, metavar="ID",
               help="Run only this check (or family, e.g. 'credentials'); repeatable.")
 @click.option("--jobs", type=click.IntRange(1, 256), help="Checks run in parallel (default: CPU cores).")
+@click.option("--profile", type=click.Choice(["label", "standard", "deep"]), default="standard", show_default=True,
+              help="label: what a label needs, bounded work; standard: every check; deep: exhaustive cracking and "
+                   "every binary.  Checks a profile leaves out show as skipped (NOT_TESTED, never PASS).")
 @click.option("--work-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where to extract (default: the system temporary folder).")
 @click.option("--keep-work", is_flag=True, help="Keep the extracted files after the scan.")
@@ -72,7 +75,7 @@ def cli() -> None:
               help="Also assess as ETSI TS 103 701 test cases: print them and add 'ts103701' to the report.")
 def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs, work_dir, keep_work, extract_timeout,
          max_extract_bytes, max_files, max_depth, declaration_file=None, no_fetch=False, ca_file=None, device=None, device_budget=60.0,
-         device_ports="common", view=None) -> None:
+         device_ports="common", view=None, profile="standard") -> None:
     """Scan a firmware image, an extracted root filesystem, or a .tar/.zip of one.
 
     Prints provision verdicts and the most important findings; with --out, writes report.json.
@@ -106,6 +109,7 @@ def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs,
         limits=Limits(max_bytes=max_extract_bytes, max_files=max_files, max_depth=max_depth, timeout=extract_timeout),
         jobs=jobs,
         only_checks=tuple(only_checks),
+        profile=profile,
         outputs=tuple(o.strip() for o in (outputs or "").split(",") if o.strip()),
         views=(view,) if view else (),
     )

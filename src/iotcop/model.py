@@ -278,6 +278,7 @@ class Assessment(BaseModel):
     checks: list[CheckSummary] = Field(default_factory=list)
     components: list[dict] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
+    profile: str | None = None  # scan profile that ran (label, standard, deep); None in reports made before profiles
     notes: list[str] = Field(default_factory=list)  # warnings about the scan itself (a stale vulnerability database)
     claims: list[Claim] = Field(default_factory=list)  # from the manufacturer declaration, when given
     declaration: dict | None = None  # summary of the declaration: file, sha256, product, support period ...

@@ -23,6 +23,9 @@ from iotcop.firmware.inventory import build_firmware
 from iotcop.firmware.model import Firmware
 from iotcop.model import Assessment, CheckRun, CheckSummary, Target, Tool
 from iotcop.outputs import OutputContext, write_outputs
+from iotcop.profiles import get_profile, set_profile, split_checks
+from iotcop.profiles import timeouts as profile_timeouts
+from iotcop.profiles import validate as profiles_validate
 from iotcop.standards.catalogue import load_catalogue
 from iotcop.standards.mapping import checked_mapping
 
@@ -60,6 +63,7 @@ class ScanOptions:
     declaration: Any = None  # iotcop.declaration.Declaration, already validated
     fetch: bool = True  # verify the declaration's public pages (security.txt, policy, support page)
     verify_tls: bool | str | Path = True  # True: system CAs; a path: CA bundle; False: no certificate check
+    profile: str | None = None  # scan profile (iotcop.profiles): label, standard (the default), deep
     views: tuple[str, ...] = ()  # extra views put into the report: "ts103701" (ETSI TS 103 701 test cases)
 
 
@@ -127,6 +131,9 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
     if options.declaration is None:
         # Checks that compare the firmware with a declaration have nothing to compare without one.
         checks = [c for c in checks if not getattr(c, "NEEDS_DECLARATION", False)]
+    profile = get_profile(options.profile)
+    profiles_validate([c.ID for c in all_checks()])
+    checks, left_out = split_checks(checks, profile.name)
     timer = _Timer()
     source = Path(source)
     if not source.exists() and not source.is_symlink():
@@ -143,13 +150,18 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
             progress.stage("Inventory")
             with timer("inventory"):
                 fw = build_firmware(work_dir, extraction.roots, extraction.extract_dir, extraction.partitions)
+            set_profile(fw, profile.name)  # before the checks fork, so each reads its options
             with timer("components"):
                 components = _components(fw)  # in the parent, so every forked check shares them
+            with timer("shared"):
+                _shared_parses(fw, checks)
             if options.declaration is not None:
                 from iotcop.checks.declared import attach_declaration
 
                 attach_declaration(fw, options.declaration)  # before the checks fork
             runs = _run_checks(checks, fw, extraction, options, progress, timer)
+            runs = sorted(runs + _skip(left_out, f"not in the '{profile.name}' profile: {profile.skips}"),
+                          key=lambda r: r.check)
             declared: list = []
             if options.declaration is not None:
                 from iotcop.declaration.evidence import declaration_evidence
@@ -173,14 +185,17 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
                 assessment.components = components
                 assessment.notes.extend(_vulndb_notes())
                 assessment.device = device
+                assessment.profile = profile.name
                 if "ts103701" in options.views or "ts103701" in options.outputs:
                     from iotcop.conformance import view_for_scan
 
                     assessment.ts103701 = view_for_scan(assessment, runs, options.declaration, fw, declared)
+            assessment.timings["assess"] = timer.timings["assess"]  # the report was built inside this stage
             if options.out_dir is not None:
                 with timer("outputs"):
                     write_outputs(assessment, options.out_dir, options.outputs,
                                   OutputContext(firmware=fw, declaration=options.declaration))
+                assessment.timings["outputs"] = timer.timings["outputs"]  # for --timings; written files lack it
             return ScanResult(assessment=assessment, work_dir=work_dir if options.keep_work else None, firmware=fw)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
@@ -216,7 +231,8 @@ def _run_checks(checks, fw: Firmware, extraction: Extraction, options: ScanOptio
         progress.advance(run.check)
 
     with timer("checks"):
-        ran = run_checks(checks, fw, jobs=options.jobs, on_done=done) if checks else []
+        ran = run_checks(checks, fw, jobs=options.jobs, on_done=done,
+                         timeouts=profile_timeouts(options.profile)) if checks else []
     by_id = {r.check: r for r in ran + skipped}
     return [by_id[c] for c in sorted(by_id)]
 
@@ -255,6 +271,22 @@ def exit_code_for(assessment: Assessment) -> int:
     catalogue = load_catalogue()
     failing = [v for v in assessment.provisions if v.verdict.value == "FAIL" and catalogue.provisions[v.id].mandatory]
     return 1 if failing else 0
+
+
+# Derived parses that read every file and that several checks use: made once in the parent, so each
+# forked check inherits the result instead of reading the whole tree again.
+_ACCOUNT_READERS = frozenset({
+    "credentials.empty-password", "credentials.default-password", "credentials.weak-password-hash",
+    "credentials.shared-password-hash", "credentials.derived-password", "secrets.world-readable",
+    "declared.password-approach",
+})
+
+
+def _shared_parses(fw: Firmware, checks) -> None:
+    if sum(1 for c in checks if c.ID in _ACCOUNT_READERS) >= 2:
+        from iotcop.checks.credentials.accounts import accounts
+
+        accounts(fw)
 
 
 def _components(fw: Firmware) -> list[dict]:

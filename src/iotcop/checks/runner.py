@@ -73,8 +73,13 @@ def run_checks(
     jobs: int | None = None,
     timeout_scale: float = 1.0,
     on_done: Callable[[CheckRun], None] | None = None,
+    timeouts: dict[str, float] | None = None,
 ) -> list[CheckRun]:
-    """Run checks in parallel child processes; results in the order given."""
+    """Run checks in parallel child processes; results in the order given.
+
+    `timeouts` replaces the TIMEOUT of the checks it names (a scan profile's budgets).
+    """
+    budgets = timeouts or {}
     checks = list(checks)
     jobs = max(1, jobs or os.cpu_count() or 1)
     ctx = mp.get_context("fork")
@@ -104,7 +109,7 @@ def run_checks(
             proc = ctx.Process(target=_child, args=(cls, fw, child, cache is not None), daemon=True)
             proc.start()
             child.close()
-            running[parent] = (index, cls, proc, time.monotonic() + cls.TIMEOUT * timeout_scale)
+            running[parent] = (index, cls, proc, time.monotonic() + budgets.get(cls.ID, cls.TIMEOUT) * timeout_scale)
         now = time.monotonic()
         soonest = min(deadline for *_, deadline in running.values())
         ready = wait(list(running), timeout=max(0.0, soonest - now))
@@ -143,8 +148,8 @@ def run_checks(
                         version=cls.VERSION,
                         status="timeout",
                         provisions=list(cls.PROVISIONS),
-                        error=f"stopped after its time budget of {cls.TIMEOUT * timeout_scale:g} s",
-                        seconds=cls.TIMEOUT * timeout_scale,
+                        error=f"stopped after its time budget of {budgets.get(cls.ID, cls.TIMEOUT) * timeout_scale:g} s",
+                        seconds=budgets.get(cls.ID, cls.TIMEOUT) * timeout_scale,
                     ),
                 )
     return [results[i] for i in range(len(checks))]

@@ -360,12 +360,15 @@ class BinaryPassword(Check):
     )
 
     def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+        from iotcop.profiles import option
+
+        largest = option(fw, self.ID, "max_binary_bytes", MAX_BINARY_BYTES)  # label: smaller, deep: larger
         for entry in fw.files():
-            if entry.magic not in ("elf", "data") or entry.size == 0 or entry.size > MAX_BINARY_BYTES:
+            if entry.magic not in ("elf", "data") or entry.size == 0 or entry.size > largest:
                 continue
             if is_reference_material(entry.path):
                 continue
-            data = fw.read_bytes(entry, MAX_BINARY_BYTES)
+            data = fw.read_bytes(entry, largest)
             if not data:
                 continue
             for offset, kind, user, pw in binary_credentials(data):

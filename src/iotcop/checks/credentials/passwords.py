@@ -170,7 +170,13 @@ class DefaultPassword(Check):
     )
 
     def run(self, fw) -> Iterator[CheckOutput]:
-        deadline = time.monotonic() + self.TOTAL_SECONDS
+        from iotcop.profiles import option
+
+        # The scan profile may bound the work (label) or widen it (deep); standard keeps the class budgets.
+        self.slow_budget = option(fw, self.ID, "slow_budget", self.SLOW_BUDGET)
+        self.per_hash_seconds = option(fw, self.ID, "per_hash_seconds", self.PER_HASH_SECONDS)
+        self.with_common = option(fw, self.ID, "common_passwords", True)
+        deadline = time.monotonic() + option(fw, self.ID, "total_seconds", self.TOTAL_SECONDS)
         # Accounts sharing a hash are cracked once.
         groups: dict[tuple[str, str, str | None], list[Account]] = defaultdict(list)
         for acc in accounts(fw):
@@ -198,9 +204,12 @@ class DefaultPassword(Check):
                 )
 
     def _crack(self, acc: Account, deadline: float) -> Candidate | None:
-        budget = self.SLOW_BUDGET if acc.info.slow else self.FAST_BUDGET
-        stop = min(deadline, time.monotonic() + self.PER_HASH_SECONDS)
-        for candidate in candidates_for(acc.user)[:budget]:
+        budget = getattr(self, "slow_budget", self.SLOW_BUDGET) if acc.info.slow else self.FAST_BUDGET
+        stop = min(deadline, time.monotonic() + getattr(self, "per_hash_seconds", self.PER_HASH_SECONDS))
+        tried = candidates_for(acc.user)
+        if not getattr(self, "with_common", True):
+            tried = [c for c in tried if c.origin != "common"]
+        for candidate in tried[:budget]:
             if time.monotonic() >= stop:
                 return None
             result = acc.matches(candidate.password)
