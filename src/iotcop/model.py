@@ -144,6 +144,14 @@ class ExtractionReport(BaseModel):
     errors: list[str] = Field(default_factory=list)
     readers: list[dict] = Field(default_factory=list)
     seconds: float = 0.0
+    # Entries a hostile image planted and extraction removed or refused: {path, kind, detail, action}
+    # with kind path-traversal, symlink-escape, hardlink-escape, link-escape, device, fifo, socket, special-file.
+    neutralised: list[dict] = Field(default_factory=list)
+    neutralised_count: int = 0  # exact, even when the list is cut short
+    # False when some file modes in the inventory are the extractor's, not the image's (checks on modes
+    # then cannot be trusted); None when not known (a directory given as input keeps its own modes).
+    modes_from_image: bool | None = None
+    sandbox: dict | None = None  # {"landlock": bool, "limits": {...}} of the extraction child
 
 
 class Claim(BaseModel):

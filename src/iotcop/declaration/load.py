@@ -113,7 +113,14 @@ def parse_text(text: str, name: str, *, json_syntax: bool = False) -> Parsed:
             json.loads(text)
         except json.JSONDecodeError as exc:
             raise DeclarationError([f"{name}:{exc.lineno}: invalid JSON: {exc.msg}"]) from None
-    loader = _Loader(text)
+        except RecursionError:
+            raise DeclarationError([f"{name}:1: invalid JSON: nested too deeply"]) from None
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # a control character: the reader rejects the text up front
+        line = text[: exc.position].count("\n") + 1
+        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise DeclarationError([f"{name}:{line}: invalid YAML: {exc.reason} (character {char})"]) from None
     try:
         root = loader.get_single_node()
         if root is None:
@@ -128,6 +135,8 @@ def parse_text(text: str, name: str, *, json_syntax: bool = False) -> Parsed:
         raise DeclarationError([f"{name}:{line}: invalid {what}: {exc.problem or exc.context}"]) from None
     except yaml.YAMLError as exc:
         raise DeclarationError([f"{name}:1: invalid YAML: {str(exc).splitlines()[0]}"]) from None
+    except RecursionError:
+        raise DeclarationError([f"{name}:1: invalid YAML: nested too deeply"]) from None
     finally:
         loader.dispose()
     if errors:

@@ -121,14 +121,19 @@ def _semantic_errors(parsed: Parsed, catalogue: Catalogue) -> tuple[list[tuple[i
     def err(path: FieldPath, message: str) -> None:
         errors.append((parsed.line_of(path), parsed.error(path, message)))
 
-    conditions: dict[int, bool] = {int(k): v for k, v in (data.get("conditions") or {}).items()}
-    password = data.get("password") or {}
+    # Sections of the wrong type are schema errors already; read them as empty here.
+    def section(name: str) -> dict:
+        value = data.get(name)
+        return value if isinstance(value, dict) else {}
+
+    conditions: dict[int, bool] = {int(k): v for k, v in section("conditions").items() if str(k).isdigit()}
+    password = section("password")
     approach = password.get("approach")
     implied: list[tuple[int, bool | None, FieldPath]] = []
     if approach in ("user_defined", "unique_per_device", "none"):
         implied.append((1, approach != "none", ("password", "approach")))
         implied.append((2, approach == "unique_per_device", ("password", "approach")))
-    update = data.get("update") or {}
+    update = section("update")
     if isinstance(update.get("present"), bool):
         implied.append((12, update["present"], ("update", "present")))
         if update["present"] is False:
@@ -137,10 +142,10 @@ def _semantic_errors(parsed: Parsed, catalogue: Catalogue) -> tuple[list[tuple[i
                     err(("update", key), "is true, but update.present is false")
         elif isinstance(update.get("over_network"), bool):
             implied.append((11, update["over_network"], ("update", "over_network")))
-    telemetry = data.get("telemetry") or {}
+    telemetry = section("telemetry")
     if isinstance(telemetry.get("collected"), bool):
         implied.append((6, telemetry["collected"], ("telemetry", "collected")))
-    personal = data.get("personal_data") or {}
+    personal = section("personal_data")
     if isinstance(personal.get("consent_based"), bool):
         implied.append((7, personal["consent_based"], ("personal_data", "consent_based")))
         if personal["consent_based"] and personal.get("processed") is False:
@@ -160,11 +165,11 @@ def _semantic_errors(parsed: Parsed, catalogue: Catalogue) -> tuple[list[tuple[i
     if approach == "unique_per_device" and isinstance(password.get("generation"), str) and len(password["generation"].split()) < 3:
         err(("password", "generation"), "say how the per-device passwords are generated (a sentence, EN 303 645 5.1-2)")
 
-    support = data.get("support") or {}
+    support = section("support")
     end = support.get("end_date")
     if isinstance(end, str) and _is_date(end) and dt.date.fromisoformat(end) < dt.date.today():
         warnings.append(parsed.error(("support", "end_date"), f"{end} is in the past: the defined support period has ended"))
-    vd = data.get("vulnerability_disclosure") or {}
+    vd = section("vulnerability_disclosure")
     stxt = vd.get("security_txt_url")
     if isinstance(stxt, str) and stxt.startswith("https://") and not stxt.rstrip("/").endswith("/.well-known/security.txt"):
         warnings.append(parsed.error(("vulnerability_disclosure", "security_txt_url"),

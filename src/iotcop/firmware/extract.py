@@ -22,6 +22,8 @@ from typing import Callable
 
 from iotcop.errors import InputError
 from iotcop.firmware.inventory import walk
+from iotcop.firmware.sandbox import child_limits
+from iotcop.firmware.tree_safety import load_recorded_modes, refused_entries, save_modes, secure_tree
 from iotcop.model import ExtractionReport
 
 ROOT_MARKERS = {"etc", "bin", "sbin", "lib", "usr", "var", "dev", "proc", "www", "root", "tmp", "mnt", "sys"}
@@ -37,6 +39,23 @@ class Limits:
     max_files: int = 200_000
     max_depth: int = 8
     timeout: float = 900.0
+    # Output bytes per input byte before extraction counts as a decompression bomb (None: no bound).
+    max_ratio: float | None = 200.0
+    max_memory: int = 4 * 1024**3  # address space of the extraction child and each extractor
+    max_open_files: int = 1024
+
+    def ratio_bytes(self, input_size: int) -> int | None:
+        """Output bytes the ratio allows for an input; small inputs may always grow to 64 MiB."""
+        if not self.max_ratio:
+            return None
+        return max(RATIO_FLOOR_BYTES, int(input_size * self.max_ratio))
+
+
+RATIO_FLOOR_BYTES = 64 * 1024**2
+# Neutralised entries that only a booby-trapped image holds: the extraction is then not complete.
+HOSTILE_KINDS = ("path-traversal", "link-escape", "hardlink-escape")
+# Readers that keep the image's file modes (others, e.g. 7z for cramfs/FAT, invent them).
+MODE_KEEPING_READERS = ("squashfs", "tar", "cpio", "jffs2", "extfs", "romfs", "yaffs")
 
 
 # unblob handlers whose output is a mounted-style filesystem (a partition of the device).
@@ -129,6 +148,12 @@ def extract(
     if stopped:
         errors.append(stopped)
     tasks = _load_report(report_path, errors)
+    safety = secure_tree(extract_root, load_recorded_modes(work_dir / "child-modes.jsonl", extract_root))
+    refused_entries(tasks, safety)
+    save_modes(work_dir, safety.modes)
+    hostile = sorted({n["kind"] for n in safety.neutralised if n["kind"] in HOSTILE_KINDS})
+    if hostile:
+        errors.append(f"hostile entries neutralised ({', '.join(hostile)}): see extraction.neutralised")
     files, total = _tree_size(extract_root)
     unknown_ratio, readers = _chunks(tasks, source, extract_root)
     errors.extend(_unblob_errors(tasks))
@@ -155,8 +180,35 @@ def extract(
         errors=sorted(set(errors)),
         readers=readers,
         seconds=round(time.monotonic() - started, 3),
+        neutralised=safety.neutralised,
+        neutralised_count=safety.count,
+        modes_from_image=_modes_kept(extract_root, readers, roots + partitions) if roots or partitions else None,
+        sandbox=_sandbox_state(work_dir),
     )
     return Extraction(report=report, extract_dir=extract_root, roots=roots, partitions=partitions)
+
+
+def _modes_kept(extract_root: Path, readers: list[dict], trees: list[tuple[str, Path]]) -> bool:
+    """Whether every root filesystem and partition came from a reader that keeps file modes."""
+    outputs = []
+    for r in readers:
+        chunk = extract_root / r["path"]
+        for out in (chunk.with_name(chunk.name + "_extract"),
+                    chunk.with_name(chunk.name + "_extract") / f"{r['start']}-{r['end']}.{r['handler']}_extract"):
+            outputs.append((out, str(r.get("reader") or r.get("handler") or "")))
+    for _, tree in trees:
+        # The reader whose output folder is the nearest ancestor of the tree made it.
+        made_by = [(len(out.parts), name) for out, name in outputs if out == tree or out in tree.parents]
+        if not made_by or not max(made_by)[1].startswith(MODE_KEEPING_READERS):
+            return False
+    return True
+
+
+def _sandbox_state(work_dir: Path) -> dict | None:
+    try:
+        return json.loads((work_dir / "sandbox.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def find_partitions(extract_root: Path, readers: list[dict], roots: set[Path]) -> list[tuple[str, Path]]:
@@ -244,6 +296,14 @@ def _run_unblob(
     tmp.mkdir(exist_ok=True)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                TMPDIR=str(tmp))
+    # Resource limits, Landlock and mode recording in the child (see sandbox.py, unblob_child.py).
+    input_size = source.stat().st_size
+    confined = child_limits(limits.max_bytes, limits.timeout, input_size, limits.max_ratio, limits.max_memory,
+                            limits.max_open_files)
+    env.update(IOTCOP_CHILD_LIMITS=confined.to_json(),
+               IOTCOP_MODES_FILE=str(extract_root.parent / "child-modes.jsonl"),
+               IOTCOP_SANDBOX_FILE=str(extract_root.parent / "sandbox.json"))
+    ratio_bytes = limits.ratio_bytes(input_size)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
                             env=env)
     deadline = time.monotonic() + limits.timeout
@@ -261,6 +321,9 @@ def _run_unblob(
             progress(files, total)
         if total > limits.max_bytes:
             reason = f"extraction stopped: output exceeded {limits.max_bytes} bytes"
+        elif ratio_bytes is not None and total > ratio_bytes:
+            reason = (f"extraction stopped: output exceeded {limits.max_ratio:g} times the input size "
+                      "(a decompression bomb?)")
         elif files > limits.max_files:
             reason = f"extraction stopped: more than {limits.max_files} files"
         elif time.monotonic() > deadline:

@@ -191,8 +191,25 @@ def build_firmware(work_dir: Path, roots: list[tuple[str, Path]], extract_dir: P
         for host, st in walk(extract_dir, skip=lambda p: p in root_dirs):
             rel = host.relative_to(extract_dir).as_posix()
             entries.append(describe_file(host, f"{IMAGE_PREFIX}/{rel}", None, st))
+    _apply_image_modes(work_dir, entries)
     return Firmware(work_dir=work_dir, roots=[label for label, _ in roots], entries=entries,
                     partitions=[label for label, _ in partitions])
+
+
+def _apply_image_modes(work_dir: Path, entries: list[FileEntry]) -> None:
+    """Report the modes the image gave, which extraction recorded before making the tree readable."""
+    from iotcop.firmware.tree_safety import load_modes
+
+    modes = load_modes(work_dir)
+    if not modes:
+        return
+    base = work_dir / "extract"
+    for entry in entries:
+        if entry.kind == "symlink":
+            continue
+        recorded = modes.get(os.path.relpath(entry.host_path, base))
+        if recorded and len(recorded) == 3:
+            entry.mode, entry.uid, entry.gid = stat.S_IMODE(recorded[0]), recorded[1], recorded[2]
 
 
 def inventory_tree(path: Path) -> Firmware:

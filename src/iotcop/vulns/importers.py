@@ -370,7 +370,17 @@ def vulndata_records(items: list[dict]) -> Iterator[Record]:
 # --------------------------------------------------------------------------- format detection
 
 def detect_and_parse(name: str, data: bytes, source_url: str | None = None) -> Iterator[Record]:
-    """Records from one document of any supported format, told apart by its shape."""
+    """Records from one document of any supported format, told apart by its shape.
+
+    A document that is not valid YAML/JSON or whose fields have unexpected types raises ValueError.
+    """
+    try:
+        yield from _parse_document(name, data, source_url)
+    except (KeyError, TypeError, AttributeError, IndexError, RecursionError, yaml.YAMLError) as exc:
+        raise ValueError(f"malformed document ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def _parse_document(name: str, data: bytes, source_url: str | None = None) -> Iterator[Record]:
     text = data.decode("utf-8", errors="replace")
     if name.endswith((".yaml", ".yml")):
         doc = yaml.safe_load(text)
