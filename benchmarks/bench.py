@@ -76,6 +76,7 @@ class Run:
     rss_mb: int
     code: int
     load: str
+    cpu: float = 0.0  # user + system seconds of the command and every process it waited for
     timings: dict = field(default_factory=dict)
 
 
@@ -85,11 +86,16 @@ def timed(cmd: list[str], env: dict | None = None, stdout=subprocess.DEVNULL) ->
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
-    return Run(time.perf_counter() - start, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status), before)
+    return Run(time.perf_counter() - start, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status), before,
+               usage.ru_utime + usage.ru_stime)
 
 
 def median(runs: list[Run]) -> float:
     return statistics.median(r.seconds for r in runs)
+
+
+def cpu(runs: list[Run]) -> float:
+    return statistics.median(r.cpu for r in runs)
 
 
 def peak(runs: list[Run]) -> int:
@@ -160,10 +166,10 @@ class Bench:
         rows: dict[str, list[Run]] = {"unblob": [], **{p: [] for p in profiles}}
         for i in range(self.runs):
             rows["unblob"].append(self.unblob(image)[0])
-            self.log(f"  run {i + 1}: unblob {rows['unblob'][-1].seconds:.1f} s (load {rows['unblob'][-1].load})")
+            self.log(f"  run {i + 1}: unblob {rows['unblob'][-1].seconds:.1f} s, CPU {rows['unblob'][-1].cpu:.1f} s (load {rows['unblob'][-1].load})")
             for p in profiles:
                 rows[p].append(self.scan(image, p))
-                self.log(f"  run {i + 1}: iotcop {p} {rows[p][-1].seconds:.1f} s (load {rows[p][-1].load}, "
+                self.log(f"  run {i + 1}: iotcop {p} {rows[p][-1].seconds:.1f} s, CPU {rows[p][-1].cpu:.1f} s (load {rows[p][-1].load}, "
                          f"exit {rows[p][-1].code})")
         return rows
 
@@ -275,22 +281,25 @@ def main() -> int:
         base = median(ref["unblob"])
         out(f"Reference image {args.reference} ({images[args.reference].stat().st_size / 1e6:.0f} MB):")
         out()
-        out("| tool | median s | × unblob | peak RSS MB | load |")
-        out("|---|---:|---:|---:|---|")
-        out(f"| unblob alone (CLI) | {base:.1f} | 1.00 | {peak(ref['unblob'])} | {loads(ref['unblob'])} |")
+        base_cpu = cpu(ref["unblob"])
+        out("| tool | median s | × unblob | CPU s | CPU × unblob | peak RSS MB | load |")
+        out("|---|---:|---:|---:|---:|---:|---|")
+
+        def row(label: str, runs: list[Run]) -> None:
+            out(f"| {label} | {median(runs):.1f} | {median(runs) / base:.2f} | {cpu(runs):.1f} | "
+                f"{cpu(runs) / base_cpu:.2f} | {peak(runs)} | {loads(runs)} |")
+
+        row("unblob alone (CLI)", ref["unblob"])
         for p in profiles:
-            out(f"| iotcop scan --profile {p} | {median(ref[p]):.1f} | {median(ref[p]) / base:.2f} | "
-                f"{peak(ref[p])} | {loads(ref[p])} |")
+            row(f"iotcop scan --profile {p}", ref[p])
         if anchors and anchors["cbt"]:
             runs = anchors["cbt"]["runs"]
-            out(f"| cve-bin-tool {CBT_VERSION} version checkers (same tree) | {median(runs):.1f} | "
-                f"{median(runs) / base:.2f} | {peak(runs)} | {loads(runs)} |")
+            row(f"cve-bin-tool {CBT_VERSION} version checkers (same tree)", runs)
         if anchors:
             elf = anchors["elf"]
             for engine, label in (("lief", "LIEF hardening, every ELF"), ("iotcop", "iotcop ELF reader, every ELF")):
                 runs = elf["rows"][engine]
-                out(f"| {label} ({runs[0].timings['elf_files']} files) | {median(runs):.1f} | "
-                    f"{median(runs) / base:.2f} | {peak(runs)} | {loads(runs)} |")
+                row(f"{label} ({runs[0].timings['elf_files']} files)", runs)
         out()
         if anchors:
             elf = anchors["elf"]
@@ -311,25 +320,28 @@ def main() -> int:
             out()
     out("Cost against image size (standard profile):")
     out()
-    out("| image | MB | unblob s | iotcop s | × unblob | iotcop s/MB | extract s | after extraction s | peak RSS MB | load |")
-    out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    out("| image | MB | unblob s | iotcop s | × unblob | unblob CPU s | iotcop CPU s | CPU × unblob | iotcop CPU s/MB "
+        "| extract s | after extraction s | peak RSS MB | load |")
+    out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for size in sizes:
         rows = curve[size]
         mb = images[size].stat().st_size / 1e6
         st = stage_medians(rows["standard"])
         scan_s = median(rows["standard"])
         extract_s = st.get("extract", 0.0)
+        scan_cpu = cpu(rows["standard"])
         out(f"| {size} | {mb:.0f} | {median(rows['unblob']):.1f} | {scan_s:.1f} | "
-            f"{scan_s / median(rows['unblob']):.2f} | {scan_s / mb:.2f} | {extract_s:.1f} | "
+            f"{scan_s / median(rows['unblob']):.2f} | {cpu(rows['unblob']):.1f} | {scan_cpu:.1f} | "
+            f"{scan_cpu / cpu(rows['unblob']):.2f} | {scan_cpu / mb:.2f} | {extract_s:.1f} | "
             f"{scan_s - extract_s:.1f} | {peak(rows['standard'])} | {loads(rows['standard'])} |")
     out()
     if bytes_read:
         tree = bytes_read["tree_bytes"] or 1
         per_stage = ", ".join(f"{k} {v / tree:.2f}×" for k, v in bytes_read["stages"].items())
         heavy = sorted(bytes_read["checks"].items(), key=lambda kv: -kv[1]["bytes"])[:5]
-        cpu = bytes_read["cpu"]
+        cpu_by_stage = bytes_read["cpu"]
         out(f"CPU seconds after extraction ({args.reference}, one check at a time): "
-            + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()) + "; costliest checks: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in cpu_by_stage.items()) + "; costliest checks: "
             + ", ".join(f"{cid} {c['cpu']:.2f}" for cid, c in
                         sorted(bytes_read["checks"].items(), key=lambda kv: -kv[1]["cpu"])[:5]) + ".")
         out(f"Bytes read after extraction ({args.reference}, extracted tree {tree / 1e6:.0f} MB in "
