@@ -38,10 +38,10 @@ class CliResult:
         return json.loads(self.stdout)
 
 
-def run_cli(*args: str | Path, timeout: float = 600, cwd: Path | None = None) -> CliResult:
+def run_cli(*args: str | Path, timeout: float = 600, cwd: Path | None = None, env: dict | None = None) -> CliResult:
     """Run the installed `iotcop` console script as a user would."""
     exe = Path(sys.executable).with_name("iotcop")
-    env = dict(os.environ, COLUMNS="200")
+    env = dict(os.environ, COLUMNS="200", **(env or {}))
     proc = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=timeout,
                           cwd=cwd, env=env)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
