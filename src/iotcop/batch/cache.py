@@ -391,12 +391,13 @@ class AnalysisCache:
         return {"path": str(self.path), "check_runs": runs, "images": images}
 
 
-def scan_key(only_checks: tuple[str, ...] = ()) -> str:
+def scan_key(only_checks: tuple[str, ...] = (), profile: str | None = None) -> str:
     """What a whole-image result depends on besides the image bytes."""
+    from iotcop.profiles import get_profile
     from iotcop.scan import select_checks
 
     checks = sorted((c.ID, c.VERSION, _source_digest(c)) for c in select_checks(only_checks))
-    return _digest([__version__, checks, vulndb_fingerprint()])[:32]
+    return _digest([__version__, checks, vulndb_fingerprint(), repr(get_profile(profile))])[:32]
 
 
 @contextlib.contextmanager

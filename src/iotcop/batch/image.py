@@ -30,6 +30,7 @@ class ImageJob:
     extract_timeout: float = 900.0
     cache_dir: str | None = None  # None: the default cache; "" : no cache
     budget: float = 1800.0  # seconds the whole image may take
+    profile: str | None = None  # scan profile (iotcop.profiles); None: the default
     test_delay: float = 0.0  # seconds to sleep before scanning; only honoured with IOTCOP_TEST_HOOKS=1
 
     def to_dict(self) -> dict:
@@ -104,7 +105,7 @@ def analyse(job: ImageJob) -> ImageResult:
     result = ImageResult(sha256=job.sha256, path=job.path, status="failed", worker=os.uname().nodename)
     _maybe_test_delay(job)
     cache = AnalysisCache(Path(job.cache_dir) if job.cache_dir else None) if job.cache_dir != "" else None
-    key = scan_key(job.only_checks) if cache else ""
+    key = scan_key(job.only_checks, job.profile) if cache else ""
     tmp = Path(tempfile.mkdtemp(prefix="iotcop-batch-"))
     try:
         stored = cache.get_image(job.sha256, key) if cache else None
@@ -115,7 +116,8 @@ def analyse(job: ImageJob) -> ImageResult:
         else:
             from iotcop.firmware.extract import Limits
 
-            options = ScanOptions(only_checks=job.only_checks, jobs=job.jobs, limits=Limits(timeout=job.extract_timeout))
+            options = ScanOptions(only_checks=job.only_checks, jobs=job.jobs, limits=Limits(timeout=job.extract_timeout),
+                                  profile=job.profile)
             with using(cache):
                 scanned = scan(Path(job.path), options)
             assessment = scanned.assessment

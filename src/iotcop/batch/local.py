@@ -36,6 +36,7 @@ class BatchOptions:
     cache_dir: str | None = None  # None: default cache; "": no cache
     retry_failed: bool = False
     test_delay: float = 0.0
+    profile: str | None = None
 
 
 class Engine(Protocol):
@@ -76,7 +77,11 @@ def _child_main(job: dict, conn: Connection) -> None:
     os.setsid()
     threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     try:
-        result = analyse(ImageJob.from_dict(job))
+        try:
+            result = analyse(ImageJob.from_dict(job))
+        except Exception as exc:  # noqa: BLE001 - reported as this image's failure, never as a traceback
+            result = ImageResult(sha256=job["sha256"], path=job["path"], status="failed",
+                                 error=f"internal error: {type(exc).__name__}: {exc}")
         conn.send(result.to_dict())
     finally:
         conn.close()
@@ -227,7 +232,8 @@ def run_batch(paths: Iterable[Path], out_dir: Path, options: BatchOptions | None
 
     jobs = [ImageJob(path=str(Path(img["path"]).resolve()), sha256=img["sha256"], formats=options.formats, only_checks=options.only_checks,
                      jobs=jobs_per_scan, extract_timeout=min(900.0, options.budget), cache_dir=options.cache_dir,
-                     budget=options.budget, test_delay=options.test_delay) for img in todo]
+                     budget=options.budget, profile=options.profile, test_delay=options.test_delay)
+            for img in todo]
 
     def on_start(job: ImageJob) -> None:
         journal.append("start", sha256=job.sha256, path=job.path)

@@ -40,11 +40,12 @@ def _formats(text: str | None) -> tuple[str, ...]:
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Analysis cache folder (default: $IOTCOP_CACHE_DIR or ~/.cache/iotcop/analysis).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor fill the analysis cache.")
+@click.option("--profile", default=None, metavar="NAME", help="Scan profile for every image (see `iotcop scan --help`).")
 @click.option("--retry-failed", is_flag=True, help="Scan again the images a previous run recorded as failed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @click.option("--test-delay", type=float, default=0.0, hidden=True)
 def batch(paths, out_dir, engine, broker, workers, budget, outputs, only_checks, jobs, cache_dir, no_cache,
-          retry_failed, quiet, test_delay) -> None:
+          profile, retry_failed, quiet, test_delay) -> None:
     """Scan many firmware images (files or folders of them) and summarise them.
 
     Resumable: run the same command again after an interruption and images already
@@ -56,7 +57,11 @@ def batch(paths, out_dir, engine, broker, workers, budget, outputs, only_checks,
         raise InputError("--engine celery needs --broker redis://HOST:6379/0")
     options = BatchOptions(workers=workers, budget=budget, formats=_formats(outputs), only_checks=tuple(only_checks),
                            jobs=jobs, cache_dir="" if no_cache else (str(cache_dir) if cache_dir else None),
-                           retry_failed=retry_failed, test_delay=test_delay)
+                           retry_failed=retry_failed, test_delay=test_delay, profile=profile)
+    if profile is not None:
+        from iotcop.profiles import get_profile
+
+        get_profile(profile)  # an unknown profile: exit 2 before any work
     if options.formats and "json" not in options.formats:
         options.formats = ("json",) + options.formats  # the summary, diff and rematch read report.json
     from iotcop.outputs import writers
