@@ -106,6 +106,7 @@ def test_search_product_qr_target_and_verify(tmp_path, real_reports, key_dirs):
                 page.screenshot(path=shots / "5-verify-invalid.png", full_page=True)
                 body = page.inner_text("body")
                 assert "Invalid label" in body and "Valid label" not in body
+                assert "is not what that key signed" in body and "Signer:" not in body
             finally:
                 browser.close()
     for name in ("1-search", "2-product", "3-qr-target", "4-verify-valid", "5-verify-invalid"):

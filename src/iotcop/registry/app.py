@@ -65,7 +65,7 @@ def create_app(settings: Settings, start_jobs: bool = True) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory
     app.state.csrf_secret = _secret(session_factory)
-    app.state.jobs = JobRunner(settings, session_factory)
+    app.state.jobs = JobRunner(settings, session_factory, active=start_jobs)
 
     app.include_router(api.router)
     app.include_router(pages.router)

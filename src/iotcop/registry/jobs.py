@@ -109,10 +109,12 @@ def make_engine(settings: Settings) -> ScanEngine:
 
 
 class JobRunner:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], engine: ScanEngine | None = None) -> None:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], engine: ScanEngine | None = None,
+                 active: bool = True) -> None:
         self.settings = settings
+        self.active = active  # False: jobs are only recorded (queued) and run by the next active server
         self.sessions = sessions
-        self.engine = engine or make_engine(settings)
+        self.engine = engine or (make_engine(settings) if active else LocalEngine())
         self.pool = ThreadPoolExecutor(max_workers=max(1, settings.scan_workers), thread_name_prefix="scan-job")
         self._closed = threading.Event()
 
@@ -131,7 +133,7 @@ class JobRunner:
         return len(ids)
 
     def submit(self, job_id: str) -> None:
-        if not self._closed.is_set():
+        if self.active and not self._closed.is_set():
             self.pool.submit(self._run, job_id)
 
     def close(self) -> None:
