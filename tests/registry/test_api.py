@@ -237,6 +237,11 @@ def test_feed_lists_new_and_expiring_labels(registry, key_dirs):
     assert len({i["id"] for i in data["items"]}) == len(data["items"])
     home = registry.client.get("/")
     assert "Eta Short" in home.text and f"Security updates until {soon}" in home.text
+    # a label made without a declaration: the page says what is not known
+    pid = registry.client.get("/api/v1/products", params={"q": "eta short"}).json()[0]["id"]
+    page = registry.client.get(f"/products/{pid}")
+    assert page.status_code == 200
+    assert "The manufacturer has not declared how to report security problems." in page.text
 
 
 def test_security_headers_and_errors_without_internals(registry, monkeypatch):
