@@ -7,6 +7,10 @@ for random product pages from CONCURRENCY connections for DURATION seconds, and 
 
     .venv/bin/python benchmarks/registry_pages.py [--products 200] [--versions 3] [--concurrency 32]
                                                   [--duration 20] [--path product|qr|api] [--db URL]
+                                                  [--client httpx|wrk]
+
+`--client wrk` uses Debian's `wrk` (apt-get install wrk), which needs far less CPU than the Python client,
+so more of the two cores are left to the server.
 """
 
 from __future__ import annotations
@@ -87,6 +91,23 @@ async def load(base: str, paths: list[str], concurrency: int, duration: float) -
     return latencies, sent, errors
 
 
+def wrk_load(base: str, paths: list[str], concurrency: int, duration: float, folder: Path) -> str:
+    import shutil
+    import subprocess
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    script = folder / "paths.lua"
+    listed = ",".join(f'"{p}"' for p in paths)
+    script.write_text(f"local paths = {{{listed}}}\nlocal i = 0\n"
+                      "request = function()\n  i = i % #paths + 1\n  return wrk.format('GET', paths[i])\nend\n"
+                      "response = function(status, headers, body)\n"
+                      "  if status ~= 200 then wrk.thread:set('bad', (wrk.thread:get('bad') or 0) + 1) end\nend\n")
+    out = subprocess.run(["wrk", "-t", "2", "-c", str(concurrency), "-d", f"{int(duration)}s", "--latency",
+                          "-s", str(script), base], capture_output=True, text=True, timeout=duration + 60)
+    return out.stdout
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--products", type=int, default=200)
@@ -95,6 +116,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--path", choices=["product", "qr", "api"], default="product")
     parser.add_argument("--db", default="", help="postgresql://... (default: a new SQLite file)")
+    parser.add_argument("--client", choices=["httpx", "wrk"], default="httpx")
     args = parser.parse_args()
     if not (1 <= args.concurrency <= 256 and 1 <= args.duration <= 300):
         parser.error("--concurrency 1..256 and --duration 1..300")
@@ -109,6 +131,10 @@ def main() -> None:
                  "api": [f"/api/v1/products/{p}" for p in products]}[args.path]
         with uvicorn_server(db, tmp_path) as base:
             asyncio.run(load(base, paths[:20], 8, 2.0))  # warm-up
+            if args.client == "wrk":
+                print(f"{args.path} pages, {db.split(':', 1)[0]}, wrk, {args.concurrency} connections:")
+                print(wrk_load(base, paths, args.concurrency, args.duration, tmp_path))
+                return
             latencies, sent, errors = asyncio.run(load(base, paths, args.concurrency, args.duration))
     latencies.sort()
     q = lambda f: latencies[min(len(latencies) - 1, int(f * len(latencies)))] * 1000  # noqa: E731

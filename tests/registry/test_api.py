@@ -167,9 +167,13 @@ def test_verification_valid_invalid_revoked(registry, key_dirs):
     label = label_for(report, {"name": "Epsilon Bulb", "model": "E27"}, "3.1", key)
     c = registry.client
     unpublished = c.post("/api/v1/verify", content=label).json()
+    page_before = None
     assert unpublished["status"] == "valid" and unpublished["signer"] == "Epsilon"
     assert "not published" in unpublished["reason"]
-    lid = publish(c, token, label, report).json()["label"]["id"]
+    published = publish(c, token, label, report).json()["label"]
+    lid = published["id"]
+    page_before = c.get(published["page_url"]).text  # rendered once, then served from the page cache
+    assert "was revoked" not in page_before
     ok = c.post("/api/v1/verify", content=label).json()
     assert ok["status"] == "valid" and ok["published"]["id"] == lid and ok["label"]["product"]["name"] == "Epsilon Bulb"
     changed = c.post("/api/v1/verify", content=label.replace(b"3.1", b"3.2")).json()
@@ -186,6 +190,8 @@ def test_verification_valid_invalid_revoked(registry, key_dirs):
     assert revoked.status_code == 200 and revoked.json()["revoked"] is True
     v = c.post("/api/v1/verify", content=label).json()
     assert v["status"] == "revoked" and "firmware withdrawn" in v["reason"]
+    page_after = c.get(published["page_url"]).text
+    assert "This label was revoked by the manufacturer." in page_after and "firmware withdrawn" in page_after
 
     second = label_for(report, {"name": "Epsilon Bulb", "model": "E27"}, "3.3", key)
     publish(c, token, second, report)

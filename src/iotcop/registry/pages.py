@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import secrets
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated
 
@@ -81,8 +83,52 @@ def search(session: DB, q: Annotated[str, Query(max_length=200)] = "",
                   more=len(rows) > per_page, today=dt.date.today())
 
 
+class PageCache:
+    """Rendered product pages, keyed by what they show: a new, revoked or removed label changes the key.
+
+    The key is read from the database on every request, so several server processes never serve a stale page.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._pages: OrderedDict[tuple, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> str | None:
+        with self._lock:
+            html = self._pages.get(key)
+            if html is not None:
+                self._pages.move_to_end(key)
+            return html
+
+    def put(self, key: tuple, html: str) -> None:
+        with self._lock:
+            self._pages[key] = html
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+
+
+_PAGES = PageCache()
+
+
 def _product_page(request: Request, session: Session, product: Product, selected: int | None,
                   scanned: bool = False) -> HTMLResponse:
+    from sqlalchemy import func, select
+
+    from iotcop.registry.models import Label
+
+    stamp = session.execute(select(func.count(Label.id), func.max(Label.id), func.max(Label.revoked_at))
+                            .where(Label.product_id == product.id)).one()
+    key = (str(request.app.state.csrf_secret[:8].hex()), product.id, selected, scanned, dt.date.today(), tuple(stamp))
+    html = _PAGES.get(key)
+    if html is None:
+        html = _render_product_page(request, session, product, selected, scanned).body.decode()
+        _PAGES.put(key, html)
+    return HTMLResponse(html)
+
+
+def _render_product_page(request: Request, session: Session, product: Product, selected: int | None,
+                         scanned: bool = False) -> HTMLResponse:
     detail = product_detail(session, product, request.app.state.settings.history_limit)
     versions = detail.versions
     chosen = next((v for v in versions if v.label.id == selected), versions[0] if versions else None)
