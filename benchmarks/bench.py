@@ -140,7 +140,7 @@ class Bench:
 
     def unblob(self, image: Path, keep: bool = False) -> tuple[Run, Path | None]:
         out = self._next("unblob")
-        run = timed([str(VENV_BIN / "unblob"), "-e", str(out), str(image)], self.unblob_env)
+        run = timed([str(VENV_BIN / "unblob"), "-e", str(out), "--log", str(out) + ".log", str(image)], self.unblob_env)
         if keep:
             return run, out
         shutil.rmtree(out, ignore_errors=True)

@@ -66,7 +66,8 @@ def main() -> int:
     try:
         for i in range(args.runs):
             out = scratch / f"unblob-{i}"
-            rows["unblob"].append(timed([str(VENV_BIN / "unblob"), "-e", str(out), str(image)], env))
+            rows["unblob"].append(timed([str(VENV_BIN / "unblob"), "-e", str(out), "--log", str(scratch / "unblob.log"),
+                                         str(image)], env))
             shutil.rmtree(out, ignore_errors=True)
             work = scratch / f"work-{i}"
             rows["iotcop"].append(timed([str(VENV_BIN / "iotcop"), "scan", str(image), "--quiet",
