@@ -98,6 +98,11 @@ def test_vulnerable_demo_image_findings(vulnerable_runs):
         ("credentials.config-password", "/upper/etc/config/backup/wireless.bak"),
         ("secrets.wifi-psk", "/upper/etc/config/backup/wireless.bak"),
         ("secrets.wifi-psk", "/upper/etc/config/wireless"),
+        # The image's own modes (recorded before extraction) leave these secrets readable by every user.
+        ("secrets.world-readable", "/etc/lighttpd/.htpasswd"),
+        ("secrets.world-readable", "/upper/etc/config/backup/wireless.bak"),
+        ("secrets.world-readable", "/upper/etc/config/wireless"),
+        ("secrets.world-readable", "/usr/share/app/cloud.pem"),
     }
     keys = {f.evidence.path: f for f in vulnerable_runs["crypto.private-key"].findings}
     assert "SSH host key baked into the image" in keys["/etc/dropbear/dropbear_ecdsa_host_key"].title
