@@ -104,12 +104,15 @@ def print_summary(console: Console, a: Assessment, out_dir: Path | None) -> None
 
     if a.findings:
         console.print(f"[bold]Top findings[/] ({len(a.findings)} in all; every one is in the report)")
-        for f in a.findings[:10]:
+        # Confirmed and likely findings first: a possible one still needs someone to review it.
+        top = sorted(a.findings, key=lambda f: f.confidence == "possible")[:10]
+        for f in top:
             where = f.evidence.path or ""
             if f.evidence.line:
                 where += f":{f.evidence.line}"
             sev = f"[{SEVERITY_STYLE[f.severity.value]}]{f.severity.value:<8}[/]"
-            console.print(f"  {sev} {f.title}  [dim]{', '.join(f.provisions)}[/]", overflow="fold")
+            maybe = " [magenta](possible, to review)[/]" if f.confidence == "possible" else ""
+            console.print(f"  {sev} {f.title}{maybe}  [dim]{', '.join(f.provisions)}[/]", overflow="fold")
             console.print(f"           [cyan]{where}[/]", overflow="fold")
             if f.evidence.detail:
                 console.print(f"           [dim]{f.evidence.detail}[/]", overflow="fold")
