@@ -108,7 +108,7 @@ def test_no_open_service_gives_inconclusive_never_pass(cli):
 @pytest.mark.parametrize("host, message", [
     ("224.0.0.251", "multicast addresses are never probed"),
     ("127.0.0.0/24", "is a network of 256 addresses"),
-    ("192.168.1.255", "looks like a broadcast address"),
+    ("203.0.113.255", "looks like a broadcast address"),
     ("0.0.0.0", "the unspecified address is not a device"),
 ])
 def test_refused_targets(cli, host, message):

@@ -20,12 +20,12 @@ def test_only_the_given_address():
     assert resolve_target("127.0.0.1") == ["127.0.0.1"]
     assert resolve_target("::1") == ["::1"]
     assert resolve_target("localhost") in (["127.0.0.1"], ["::1"])
-    for host in ("224.0.0.1", "ff02::1", "0.0.0.0", "10.0.0.255", "10.0.0.0/24", "not a host!"):
+    for host in ("224.0.0.1", "ff02::1", "0.0.0.0", "198.51.100.255", "198.51.100.0/24", "not a host!"):
         with pytest.raises(InputError):
             resolve_target(host)
     assert resolve_target("127.0.0.0/30", allow_range=True) == ["127.0.0.1", "127.0.0.2"]
     with pytest.raises(InputError):
-        resolve_target("10.0.0.0/8", allow_range=True)  # over the range cap even when allowed
+        resolve_target("198.18.0.0/15", allow_range=True)  # over the range cap even when allowed
     with pytest.raises(InputError):
         resolve_target("224.0.0.0/30", allow_range=True) or pytest.fail("multicast range accepted")
 
