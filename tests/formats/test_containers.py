@@ -3,6 +3,7 @@ against what fact_extractor's tests expect from the same samples."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import subprocess
@@ -146,6 +147,45 @@ def test_tplink_header_parts():
                            "rootfs": (1180160, 4096)}
 
 
+# fact_extractor's TP-WR702N test: these six files with these SHA-256 sums, plus two leftover blocks.
+WR702N_FILES = {
+    "container_header.hdr": "446d194c0e5beeccf9cd1534205cbeedcedf28491beaeb72d85e485f61071e0a",
+    "img0.hdr": "311c4a4f4c3c7b097c9419c58fe245bf2e2f7cedbaf3017870f34242a49b16b5",
+    "bootloader.7z": "b4fa4a19502b82ea5984c8ee24396873e710c157adeafebd4bd3e51f40d5cf9f",
+    "main.img": "9af7e4f50e0220f8b38246b3f7d790b5078f6f049c2d35272ce5edb9a06464e9",
+    "main.7z": "099491872fcab8a4f05f18f1e3566150f3049bf1f3d9d6354437e5e371251e66",
+    "main.owfs": "c14d965a60f1b388120695951fed05425e025af6f204332ea2eeca5b9427065d",
+}
+WR702N_LEFTOVERS = {"32_unknown.bin", "262291_unknown.bin"}
+
+
+@pytest.mark.corpus
+def test_tplink_img0_container_parts():
+    data = fact("tpl__wr.fw")
+    image = tplink.parse_img0(data)
+    parts = {name: data[start:end] for name, start, end in image.files}
+    assert set(parts) == set(WR702N_FILES) | WR702N_LEFTOVERS
+    assert {name: hashlib.sha256(parts[name]).hexdigest() for name in WR702N_FILES} == WR702N_FILES
+    summary = image.summary()
+    assert summary["md5"] == "a1ea03bf7466517aa545779640e01acd"
+    assert summary["img0"] == {"offset": 20, "size": 1539104, "device_id": "0x0702", "language": "English"}
+    assert summary["sub_header"] == {"offset": 262292, "size": 1276832, "device_id": "0x0702",
+                                     "language": "English"}
+    assert parts["main.img"] == parts["main.7z"] + parts["main.owfs"]
+
+
+@pytest.mark.corpus
+def test_tplink_img0_rejects_damage():
+    data = fact("tpl__wr.fw")
+    with pytest.raises(tplink.TPLinkError, match="claims 1539104 bytes, 1539103 present"):
+        tplink.parse_img0(data[:-1])
+    second = data.index(b"IMG0", 32)
+    with pytest.raises(tplink.TPLinkError, match="no second IMG0"):
+        tplink.parse_img0(data[:second] + b"XXXX" + data[second + 4:])
+    with pytest.raises(tplink.TPLinkError, match="system image at 262420 does not start with an LZMA header"):
+        tplink.parse_img0(data[:262421] + b"\x03" + data[262422:])  # dictionary no power of two
+
+
 # -- through the pipeline --------------------------------------------------------------------------------
 
 def _run(name: str, tmp_path: Path):
@@ -194,6 +234,19 @@ def test_pipeline_tplink(tmp_path):
     files = files_under(top)
     assert {"rootfs.bin_extract/testfile1", "rootfs.bin_extract/testfile2",
             "rootfs.bin_extract/generic folder/test file 3_.txt"} <= files
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+def test_pipeline_tplink_img0(tmp_path):
+    """fact_extractor (TP-WR702N): the container split into exactly its eight files, contents identical."""
+    result, top = _run("tpl__wr.fw", tmp_path)
+    assert result.report.readers[0]["reader"] == "tplink_img0 (iotcop TP-Link reader)"
+    written = {p.name: p for p in top.iterdir() if p.is_file()}
+    assert set(written) == set(WR702N_FILES) | WR702N_LEFTOVERS
+    assert {n: hashlib.sha256(written[n].read_bytes()).hexdigest() for n in WR702N_FILES} == WR702N_FILES
+    # The LZMA parts are opened further: the VxWorks system decompresses.
+    assert any(p.is_file() for p in (top / "main.7z_extract").rglob("*"))
 
 
 @pytest.mark.corpus

@@ -4,7 +4,8 @@ SquashFS chunks go to Debian's `unsquashfs` first where it can read them
 (standard v1-v4 little endian, zlib-compressed v1-v3); whenever it cannot
 (big-endian v4, AVM, vendor magics, LZMA in v2/v3) or fails, our own reader
 opens the chunk.  Legacy uImage, device trees and FIT images, TP-Link v1
-and AVM's fake-SquashFS wrapper get handlers here because unblob has none.
+and IMG0 (VxWorks) and AVM's fake-SquashFS wrapper get handlers here because
+unblob has none.
 Each chunk's extraction result carries a ReaderReport that names the
 reader, which the extraction report shows.
 """
@@ -160,6 +161,12 @@ def _split_tplink(data: bytes):
     return "tplink_v1 (iotcop TP-Link reader)", image.summary(), files
 
 
+def _split_img0(data: bytes):
+    image = tplink.parse_img0(data)
+    files = [(name, data[start:end]) for name, start, end in image.files]
+    return "tplink_img0 (iotcop TP-Link reader)", image.summary(), files
+
+
 def _split_avm_fake(data: bytes):
     payload = data[AVM_FAKE_HEADER:]
     padded = payload + bytes(-len(payload) % AVM_FAKE_HEADER)  # AVM pads the image to 256-byte blocks
@@ -253,6 +260,35 @@ class TPLinkHandler(Handler):
         return ValidChunk(start_offset=start_offset, end_offset=start_offset + length)
 
 
+class TPLinkIMG0Handler(Handler):
+    """TP-Link VxWorks firmware (TL-WR702N): a 20-byte prefix, then an "IMG0" header."""
+
+    NAME = "tplink_img0"
+    PATTERNS = [HexString("49 4d 47 30")]  # "IMG0"
+    PATTERN_MATCH_OFFSET = -tplink.IMG0_PREFIX
+    EXTRACTOR = _ContainerExtractor(_split_img0)
+    DOC = None
+    MAX_SIZE = 64 * 1024 * 1024
+
+    def calculate_chunk(self, file: File, start_offset: int) -> ValidChunk | None:
+        if start_offset < 0:
+            raise InvalidInputFormat("IMG0 header too close to the start")
+        file.seek(start_offset + tplink.IMG0_PREFIX)
+        head = file.read(tplink.IMG0_HEADER.size)
+        if len(head) < tplink.IMG0_HEADER.size:
+            raise InvalidInputFormat("truncated IMG0 header")
+        size = tplink.IMG0_HEADER.unpack(head)[1]
+        end = start_offset + tplink.IMG0_PREFIX + size
+        if size > self.MAX_SIZE or end > file.size():
+            raise InvalidInputFormat("IMG0 size does not fit the input")
+        file.seek(start_offset)
+        try:
+            tplink.parse_img0(file.read(end - start_offset))
+        except tplink.TPLinkError as exc:
+            raise InvalidInputFormat(str(exc)) from None
+        return ValidChunk(start_offset=start_offset, end_offset=end)
+
+
 AVM_FAKE_HEADER = 256
 
 
@@ -272,4 +308,4 @@ class AVMFakeSquashFSHandler(Handler):
         return ValidChunk(start_offset=start_offset, end_offset=file.size())
 
 
-CONTAINER_HANDLERS = (UImageHandler, FDTHandler, TPLinkHandler, AVMFakeSquashFSHandler)
+CONTAINER_HANDLERS = (UImageHandler, FDTHandler, TPLinkHandler, TPLinkIMG0Handler, AVMFakeSquashFSHandler)
