@@ -131,7 +131,29 @@ def match_components(components: list[Component], db_path: Path | None = None) -
                 if not precise_hit and precise_clear:
                     continue
                 out.append(_build_match(comp, vid, hits, vid in kev))
+        _fill_texts(conn, out)
     return out
+
+
+def _fill_texts(conn: sqlite3.Connection, matches: list[Match]) -> None:
+    """Title and description from another record of the same id and component when the matching ones have none.
+
+    Version-range sources (linux_kernel_cves) carry no text; a record without versions (CISA KEV) often does,
+    and VEX reads the text to see which feature an advisory concerns.
+    """
+    bare = [m for m in matches if not (m.title or m.description)]
+    if not bare:
+        return
+    names = sorted({n for m in bare for n in (m.component.name, m.component.product) if n})
+    texts: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    q = ("SELECT id, component, title, description FROM vulns WHERE component IN ({}) "
+         "AND (title IS NOT NULL OR description IS NOT NULL) ORDER BY source").format(",".join("?" * len(names)))
+    for row in conn.execute(q, names):
+        texts.setdefault((row["id"], row["component"]), (row["title"], row["description"]))
+    for m in bare:
+        got = texts.get((m.id, m.component.name)) or texts.get((m.id, m.component.product or ""))
+        if got:
+            m.title, m.description = got
 
 
 def _build_match(comp: Component, vid: str, hits: list[tuple[sqlite3.Row, str]], kev: bool) -> Match:

@@ -3,8 +3,8 @@
 `not_affected` is stated only on evidence from the image:
 * BusyBox: the advisory names applets and none of them is in the binary's applet table
   (justification code_not_present);
-* Linux kernel: the advisory names CONFIG_ options and the kernel configuration found in the
-  image has all of them unset (requires_configuration);
+* Linux kernel: the advisory names CONFIG_ options, or subsystems listed in data/kernel_features.yaml,
+  and the kernel configuration found in the image has all of those options unset (requires_configuration);
 * a library found only as shared-object files that no ELF in the image lists in DT_NEEDED
   (code_not_reachable; a dlopen() by name is not seen).
 Everything else stays `in_triage`: the version matches and nothing in the image argues otherwise.
@@ -19,12 +19,15 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from iotcop.firmware.model import Firmware
 from iotcop.sbom.busybox import applet_table
 from iotcop.sbom.identify import Component, identify_components
 from iotcop.vulns.match import Match, match_components
 
 APPLETS_PATH = Path(__file__).resolve().parents[1] / "sbom" / "data" / "busybox-applets.txt"
+KERNEL_FEATURES_PATH = Path(__file__).resolve().parent / "data" / "kernel_features.yaml"
 # Applets built from BusyBox's shared udhcp code.
 _APPLET_FAMILIES = {"udhcp": ("udhcpc", "udhcpd", "udhcpc6", "dumpleases")}
 _CONFIG_WORD = re.compile(r"\bCONFIG_[A-Z0-9_]+\b")
@@ -74,6 +77,22 @@ def _busybox_applets(fw: Firmware, comp: Component) -> tuple[str, set[str]] | No
         if table:
             return entry.path, set(table)
     return None
+
+
+@functools.cache
+def _kernel_features() -> tuple[tuple[re.Pattern, str], ...]:
+    rows = yaml.safe_load(KERNEL_FEATURES_PATH.read_text()) or []
+    return tuple((re.compile(r["pattern"], re.IGNORECASE), r["option"]) for r in rows)
+
+
+def kernel_options_named(text: str) -> dict[str, str]:
+    """{CONFIG_X: what in the text asked for it} for the kernel options an advisory depends on."""
+    named = {opt: opt for opt in _CONFIG_WORD.findall(text)}
+    for pattern, option in _kernel_features():
+        m = pattern.search(text)
+        if m and option not in named:
+            named[option] = m.group(0)
+    return named
 
 
 def kernel_config(fw: Firmware) -> tuple[str, dict[str, str]] | None:
@@ -173,15 +192,17 @@ def analyse(fw: Firmware, db_path: Path | None = None) -> list[Analysis]:
                                       f"the advisory concerns {', '.join(sorted(named))}; the applet table of "
                                       f"{path} does not contain it ({len(present)} applets compiled in)")
         elif comp.name == "linux_kernel":
-            wanted = set(_CONFIG_WORD.findall(text))
+            wanted = kernel_options_named(text)
             if wanted:
                 if not config_read:
                     config, config_read = kernel_config(fw), True
                 if config:
                     where, cfg = config
                     if all(cfg.get(opt, "n") == "n" for opt in wanted):
+                        named = ", ".join(opt if why == opt else f"{why} ({opt})" for opt, why in sorted(wanted.items()))
                         result = Analysis(m, "not_affected", "requires_configuration",
-                                          f"{', '.join(sorted(wanted))} not set in the kernel configuration ({where})")
+                                          f"the advisory concerns {named}; {', '.join(sorted(wanted))} not set in "
+                                          f"the kernel configuration ({where})")
         elif comp.type == "library":
             if comp.key not in unused_cache:
                 unused_cache[comp.key] = _library_unused(fw, comp)
