@@ -18,8 +18,9 @@ from iotcop.formats.squashfs.errors import SquashFSError
 from iotcop.formats.squashfs.superblock import METADATA_SIZE, NO_FRAGMENT, Superblock, parse_superblock
 
 DIR, FILE, SYMLINK, BLOCKDEV, CHARDEV, FIFO, SOCKET = "dir", "file", "symlink", "blockdev", "chardev", "fifo", "socket"
-# v2-v4 inode type numbers (extended v4 types are basic + 7); v1 folds FIFO and socket into one IPC type.
+# v2-v4 inode type numbers (extended v4 types are basic + 7); v1 folds FIFO and socket into IPC type 0.
 BASIC_TYPES = {1: DIR, 2: FILE, 3: SYMLINK, 4: BLOCKDEV, 5: CHARDEV, 6: FIFO, 7: SOCKET}
+V1_TYPES = (DIR, FILE, SYMLINK, BLOCKDEV, CHARDEV)
 MAX_NAME = 256
 METADATA_CACHE = 512  # decompressed metadata blocks kept (4 MiB)
 FRAGMENT_CACHE = 4
@@ -100,6 +101,7 @@ class Image:
             self._frag_cache: OrderedDict[int, bytes] = OrderedDict()
             self._fragments: list[tuple[int, int]] | None = None
             self._ids: list[int] | None = None
+            self._legacy_ids: tuple[list[int], list[int]] | None = None
         except BaseException:
             os.close(self.fd)
             raise
@@ -207,10 +209,19 @@ class Image:
                 self._ids = self._ids[: self.sb.no_ids]
         return self._ids
 
+    def block_length(self, stored: int) -> tuple[int, bool]:
+        """Bytes on disk and whether they are stored uncompressed; a length of 0 is a sparse block.
+
+        v1 keeps 16-bit sizes with bit 15 as the 'uncompressed' flag, so a full 32 KiB block stored as is
+        reads 0x8000: a size of 0 there means 32768, as squashfs_fs.h's SQUASHFS_COMPRESSED_SIZE says.
+        """
+        if self.v >= 2:
+            return stored & 0xFFFFFF, bool(stored & (1 << 24))
+        return (stored & 0x7FFF) or 0x8000, bool(stored & 0x8000)
+
     def block_data(self, pos: int, stored: int, expected: int, exact: bool = True) -> bytes:
         """One data block: `stored` is the on-disk size word (bit 24 set: stored uncompressed)."""
-        length = stored & 0xFFFFFF if self.v >= 2 else stored & 0x7FFF
-        uncompressed = bool(stored & (1 << 24)) if self.v >= 2 else bool(stored & 0x8000)
+        length, uncompressed = self.block_length(stored)
         if length == 0:
             return bytes(expected)  # sparse block
         if length > self.sb.block_size + 4096:
@@ -350,27 +361,45 @@ class Image:
         return node
 
     def _inode_v1(self, cur: Cursor) -> Inode:
+        """v1 packs the high bits of the uid index into the type: (type - 1) // 5 * 16 + uid.
+
+        Type 0 is IPC (FIFO or socket), which keeps those high bits in its own offset field instead.
+        A group index of 15 means "the same as the owner".
+        """
         e, big = self.e, self.big
         itype, mode, uid, gid = _bits(cur.peek(3), big, (4, 12, 4, 4))
-        cur.skip(3)
-        kind = {1: DIR, 2: FILE, 3: SYMLINK, 4: BLOCKDEV, 5: CHARDEV, 6: FIFO}.get(itype)
-        if kind is None:
-            raise SquashFSError(f"unknown v1 inode type {itype}")
-        node = Inode(kind=kind, mode=mode, uid=uid, gid=gid)
-        if itype == 1:
+        if itype == 0:
+            *_, ipc_type, high = _bits(cur.read(4), big, (4, 12, 4, 4, 4, 4))
+            kind, uid_index = (SOCKET if ipc_type == 7 else FIFO), high * 16 + uid
+        else:
+            cur.skip(3)
+            kind = V1_TYPES[(itype - 1) % 5]
+            uid_index = (itype - 1) // 5 * 16 + uid
+        uids, gids = self.legacy_ids()
+        owner = uids[uid_index] if uid_index < len(uids) else uid_index
+        group = owner if gid == 15 else gids[gid] if gid < len(gids) else gid
+        node = Inode(kind=kind, mode=mode, uid=owner, gid=group, mtime=self.sb.mkfs_time)
+        if kind == DIR:
             node.dir_size, node.dir_offset, node.mtime, node.dir_block = _bits(cur.read(11), big, (19, 13, 32, 24))
-        elif itype == 2:
+        elif kind == FILE:
             node.mtime, node.blocks_start, node.file_size = struct.unpack(e + "iII", cur.read(12))
             node.block_sizes = self._file_blocks(cur, node.file_size, NO_FRAGMENT, "H")
-        elif itype == 3:
+        elif kind == SYMLINK:
             (size,) = struct.unpack(e + "H", cur.read(2))
             node.target = self._target(cur, size)
-        elif itype in (4, 5):
+        elif kind in (BLOCKDEV, CHARDEV):
             (node.rdev,) = struct.unpack(e + "H", cur.read(2))
-        elif itype == 6:
-            ipc_type, _offset = _bits(cur.read(1), big, (4, 4))
-            node.kind = SOCKET if ipc_type == 2 else FIFO  # v1 IPC: the type nibble tells which
         return node
+
+    def legacy_ids(self) -> tuple[list[int], list[int]]:
+        """v1 uid and gid tables: no_uids then no_guids 32-bit ids at the uid table offset."""
+        if self._legacy_ids is None:
+            self._legacy_ids = ([], [])
+            n_uids, n_gids = self.sb.no_uids, self.sb.no_guids
+            if n_uids + n_gids:
+                ids = struct.unpack(f"{self.e}{n_uids + n_gids}I", self.pread(self.sb.uid_table, 4 * (n_uids + n_gids)))
+                self._legacy_ids = (list(ids[:n_uids]), list(ids[n_uids:]))
+        return self._legacy_ids
 
     # -- directories -----------------------------------------------------------------------
 

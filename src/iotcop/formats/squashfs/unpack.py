@@ -190,7 +190,7 @@ class _Writer:
             remaining = size
             for stored in node.block_sizes:
                 n = min(bs, remaining)
-                length = stored & 0xFFFFFF if image.v >= 2 else stored & 0x7FFF
+                length, _ = image.block_length(stored)
                 if length == 0:
                     os.lseek(fd, n, os.SEEK_CUR)  # sparse block
                 else:
