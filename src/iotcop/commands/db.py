@@ -75,18 +75,23 @@ def status_cmd(db_path: Path | None, as_json: bool) -> None:
         click.echo(f"  {count:6d}  {name}")
 
 
-@click.command("sbom", help="Identify the components of a firmware image and write a CycloneDX 1.6 SBOM.")
+@click.command("sbom", help="Identify the components of a firmware image and write a CycloneDX 1.6 (or SPDX 2.3) SBOM.")
 @click.argument("firmware", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None, help="folder for sbom.cdx.json")
-def sbom(firmware: Path, out_dir: Path | None) -> None:
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="folder for sbom.cdx.json / sbom.spdx.json (default: print it)")
+@click.option("--format", "fmt", type=click.Choice(["cyclonedx", "spdx"]), default="cyclonedx", show_default=True,
+              help="cyclonedx: CycloneDX 1.6 with VEX; spdx: SPDX 2.3 JSON (components only)")
+def sbom(firmware: Path, out_dir: Path | None, fmt: str = "cyclonedx") -> None:
     import tempfile
 
+    from iotcop.outputs import writers
     from iotcop.scan import ScanOptions, scan
 
+    filename = writers()[fmt].FILENAME
     with tempfile.TemporaryDirectory(prefix="iotcop-sbom-") as tmp:
         target = out_dir or Path(tmp)
-        scan(firmware, ScanOptions(only_checks=("vulns",), out_dir=target, outputs=("cyclonedx",)))
+        scan(firmware, ScanOptions(only_checks=("vulns",), out_dir=target, outputs=(fmt,)))
         if out_dir is None:
-            sys.stdout.write((target / "sbom.cdx.json").read_text())
+            sys.stdout.write((target / filename).read_text())
         else:
-            click.echo(str(out_dir / "sbom.cdx.json"))
+            click.echo(str(out_dir / filename))
