@@ -23,7 +23,9 @@ BASIC_TYPES = {1: DIR, 2: FILE, 3: SYMLINK, 4: BLOCKDEV, 5: CHARDEV, 6: FIFO, 7:
 V1_TYPES = (DIR, FILE, SYMLINK, BLOCKDEV, CHARDEV)
 MAX_NAME = 256
 METADATA_CACHE = 512  # decompressed metadata blocks kept (4 MiB)
-FRAGMENT_CACHE = 4
+# Decompressed fragment blocks kept (32 MiB): files are written in directory order, which is not the order
+# mksquashfs packed their tails in, so a small cache decompresses the same fragment block again and again.
+FRAGMENT_CACHE_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -239,7 +241,7 @@ class Image:
         start, stored = self.fragment(index)
         data = self.block_data(start, stored, self.sb.block_size, exact=False)
         self._frag_cache[index] = data
-        if len(self._frag_cache) > FRAGMENT_CACHE:
+        if len(self._frag_cache) > max(8, FRAGMENT_CACHE_BYTES // self.sb.block_size):
             self._frag_cache.popitem(last=False)
         return data
 
