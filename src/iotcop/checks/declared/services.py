@@ -48,6 +48,29 @@ def _ports_in_args(args: tuple[str, ...]) -> set[int]:
     return ports
 
 
+def declared_service(cmd, decl) -> bool | None:
+    """Whether the declaration's network services account for this boot command.
+
+    None when the command starts no known network server.  A service counts as declared by the
+    program's name, one of the service names it answers to, or one of its ports.
+    """
+    program = cmd.program
+    if program is None:
+        return None
+    known, usual = SERVERS.get(program, ((), ()))
+    if cmd.mechanism in ("inetd", "xinetd") and cmd.service:
+        services = (cmd.service.lower(), *known)
+    elif program in SERVERS:
+        services = known
+    else:
+        return None
+    declared = decl.network_services or []
+    names = {s.name.strip().lower() for s in declared}
+    ports = {s.port for s in declared if s.port is not None}
+    on_ports = _ports_in_args(cmd.args) or set(usual)
+    return bool(program.lower() in names or names & set(services) or (on_ports & ports))
+
+
 class UndeclaredBootService(Check):
     ID = "declared.undeclared-service"
     VERSION = "1.0.0"
@@ -75,25 +98,16 @@ class UndeclaredBootService(Check):
         if decl is None or decl.network_services is None:
             return
         declared = decl.network_services
-        names = {s.name.strip().lower() for s in declared}
-        ports = {s.port for s in declared if s.port is not None}
         listed = ", ".join(s.label() for s in declared) or "no services"
         side = Evidence(path=decl.source, line=decl.line("network_services"), excerpt=listed[:200],
                         detail="declared network services")
         for cmd in boot_commands(fw):
-            if cmd.enabled is False or cmd.program is None:
+            if cmd.enabled is False or declared_service(cmd, decl) is not False:
                 continue
             program = cmd.program
             known, usual = SERVERS.get(program, ((), ()))
-            if cmd.mechanism in ("inetd", "xinetd") and cmd.service:
-                services = (cmd.service.lower(), *known)
-            elif program in SERVERS:
-                services = known
-            else:
-                continue
+            services = (cmd.service.lower(), *known) if cmd.mechanism in ("inetd", "xinetd") and cmd.service else known
             on_ports = _ports_in_args(cmd.args) or set(usual)
-            if program.lower() in names or names & set(services) or (on_ports & ports):
-                continue
             what = f"{cmd.service} via {program}" if cmd.service else program
             yield self.finding(
                 cmd.path, line=cmd.line, excerpt=cmd.text,

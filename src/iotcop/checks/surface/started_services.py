@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.checks.declared import declaration_of
+from iotcop.checks.declared.services import declared_service
 from iotcop.checks.services.daemons import started_daemons
 from iotcop.checks.surface import listing
 from iotcop.firmware.model import Firmware
@@ -28,12 +30,14 @@ class StartedServices(Check):
         limitations=(
             "An inventory for review, not a weakness: the finding is 'possible', so it leaves 5.6-1 "
             "INCONCLUSIVE instead of failing it.  Services are recognised by program name from every init "
-            "system's start-up files; a service started by a vendor binary is not listed."
+            "system's start-up files; a service started by a vendor binary is not listed.  With a declaration, "
+            "the services it lists are accounted for (the manufacturer states their purpose) and are left out; "
+            "declared.undeclared-service fails 5.6-1 for the others."
         ),
     )
 
     def run(self, fw: Firmware) -> Iterator[CheckOutput]:
-        daemons = started_daemons(fw)
+        daemons = [d for d in started_daemons(fw) if not _declared(d, declaration_of(fw))]
         if not daemons:
             return
         first = daemons[0].command
@@ -45,3 +49,13 @@ class StartedServices(Check):
             first.path, title=f"Network services started at boot ({len(daemons)}): review that each is needed", line=first.line,
             excerpt=first.text, detail=listing(items, limit=40), confidence="possible",
         )
+
+
+def _declared(daemon, decl) -> bool:
+    """Whether the declaration's network services list this daemon (by program, service name or port)."""
+    if decl is None or not decl.network_services:
+        return False
+    if declared_service(daemon.command, decl):
+        return True
+    names = {s.name.strip().lower() for s in decl.network_services}
+    return bool({(daemon.command.program or "").lower(), daemon.kind} & names)
