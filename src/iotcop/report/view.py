@@ -344,7 +344,7 @@ def psti_results(shown: Assessment, decl: DeclarationView) -> list[PlainResult]:
                     "NOT_APPLICABLE": "Uses no passwords"}.get(v, "No universal default passwords" if v in MET
                                                                  else "Default passwords: not confirmed")
         elif g.id == "psti-2":
-            where = decl.vdp_contact or decl.vdp_policy_url
+            where = (decl.vdp_contact or decl.vdp_policy_url or "").removeprefix("mailto:")  # plain words for shoppers
             if v in MET:
                 text = f"Security problems can be reported to {where}" if where else "Security problems can be reported"
             elif v == "FAIL":
