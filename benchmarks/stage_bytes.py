@@ -35,7 +35,7 @@ def measure(image: Path, profile: str = "standard") -> dict:
     from iotcop.firmware.extract import extract
     from iotcop.firmware.inventory import build_firmware
     from iotcop.profiles import checks_for_profile, set_profile
-    from iotcop.scan import _components, _shared_parses
+    from iotcop.scan import ScanOptions, _components, _content_pass, _shared_parses
 
     work = Path(tempfile.mkdtemp(prefix="iotcop-bytes-"))
     try:
@@ -43,8 +43,12 @@ def measure(image: Path, profile: str = "standard") -> dict:
         tree_bytes = sum(e.size for e in _files_of(extraction))
         stages: dict[str, int] = {}
         cpu: dict[str, float] = {}
+        selected, _skipped = checks_for_profile(profile)
         before, before_cpu = rchar(), time.process_time()
-        fw = build_firmware(work, extraction.roots, extraction.extract_dir, extraction.partitions)
+        # One process (jobs=1) so the kernel's read counter of this process sees every read of the inventory
+        # and of its content pass (a scan spreads the same work over the cores).
+        fw = build_firmware(work, extraction.roots, extraction.extract_dir, extraction.partitions,
+                            content=_content_pass(selected, profile, ScanOptions(jobs=1)))
         stages["inventory"], cpu["inventory"] = rchar() - before, time.process_time() - before_cpu
         set_profile(fw, profile)
         before, before_cpu = rchar(), time.process_time()
@@ -52,7 +56,6 @@ def measure(image: Path, profile: str = "standard") -> dict:
         _shared_parses(fw, checks_for_profile(profile)[0])  # as a scan does, before the checks fork
         stages["components"], cpu["components"] = rchar() - before, time.process_time() - before_cpu
         checks: dict[str, dict] = {}
-        selected, _skipped = checks_for_profile(profile)
         for cls in selected:
             read_fd, write_fd = os.pipe()
             pid = os.fork()

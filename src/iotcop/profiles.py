@@ -108,3 +108,11 @@ def option(fw, check_id: str, key: str, default: Any) -> Any:
     if profile is None:
         return default
     return profile.options.get(check_id, {}).get(key, default)
+
+
+def profile_option(name: str | None, check_id: str, key: str, default: Any) -> Any:
+    """A profile's option for a check, by profile name (for work done before the firmware object exists)."""
+    profile = profiles().get(name or default_profile())
+    if profile is None:
+        return default
+    return profile.options.get(check_id, {}).get(key, default)

@@ -18,6 +18,7 @@ from iotcop.assess import Evidence, assess_provisions, roll_up
 from iotcop.checks.registry import all_checks
 from iotcop.checks.runner import run_checks
 from iotcop.errors import InputError
+from iotcop.firmware.content import ContentPass
 from iotcop.firmware.extract import Extraction, Limits, extract
 from iotcop.firmware.inventory import build_firmware
 from iotcop.firmware.model import Firmware
@@ -149,7 +150,8 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
                 extraction = extract(source, work_dir, options.limits, progress=progress.extracting)
             progress.stage("Inventory")
             with timer("inventory"):
-                fw = build_firmware(work_dir, extraction.roots, extraction.extract_dir, extraction.partitions)
+                fw = build_firmware(work_dir, extraction.roots, extraction.extract_dir, extraction.partitions,
+                                    content=_content_pass(checks, profile.name, options))
             set_profile(fw, profile.name)  # before the checks fork, so each reads its options
             with timer("components"):
                 components = _components(fw)  # in the parent, so every forked check shares them
@@ -287,6 +289,22 @@ def _shared_parses(fw: Firmware, checks) -> None:
         from iotcop.checks.credentials.accounts import accounts
 
         accounts(fw)
+
+
+def _content_pass(checks, profile: str, options: ScanOptions) -> ContentPass:
+    """Every content check of this scan, the component version signatures, the account records and the text
+    that many checks read: each sees the files it wants during the inventory's one read of them."""
+    from iotcop.batch.cache import file_result_store
+    from iotcop.checks.base import ContentCheck
+    from iotcop.checks.credentials.accounts import AccountRecords
+    from iotcop.checks.secrets.files import TextFiles
+    from iotcop.sbom.identify import VersionSignatures
+
+    scanners = [c() for c in checks if issubclass(c, ContentCheck)]
+    scanners += [VersionSignatures(), AccountRecords(), TextFiles()]
+    budgets = {f"check:{k}": v for k, v in profile_timeouts(profile).items()}
+    return ContentPass(scanners=scanners, profile=profile, budgets=budgets, store=file_result_store(),
+                       jobs=options.jobs)
 
 
 def _components(fw: Firmware) -> list[dict]:

@@ -15,6 +15,10 @@ Two granularities, both keyed by content rather than by file names or dates:
   forking it.  A check that enumerates every file (fw.files()) therefore re-runs
   whenever any file changed; one that reads /etc/passwd re-runs only when that file
   (or its absence) changed.
+* Files: what a content scanner (firmware/content.py: compiled-in passwords, tokens, private
+  keys, version strings ...) found in one file, under (file sha256, scanner, scanner key).  The
+  key covers the scanner's code, options and byte limit, so a new firmware version has only its
+  changed files scanned; the checks then put their findings together from the per-file results.
 """
 
 from __future__ import annotations
@@ -71,6 +75,10 @@ def _identity(entry: FileEntry | None) -> list | None:
 
 def _identities_digest(entries) -> str:
     return _digest([_identity(e) for e in entries])
+
+
+def _content_digest(found) -> str:
+    return _digest([[_identity(entry), FileEntry.sha256.__get__(entry), result] for entry, result in found])
 
 
 def _fact(entry: FileEntry, name: str) -> Any:
@@ -174,6 +182,16 @@ class TracingFirmware(Firmware):
         return Firmware.read_bytes(self, entry if entry is not None else path_or_entry,
                                    *(() if limit is None else (limit,)))
 
+    def content_results(self, scanner):
+        # The per-file results stand for the bytes of the files they name (each result is a function of them).
+        found = Firmware.content_results(self, scanner)
+        self._recorder.note(["content", scanner.CONTENT_NAME], _content_digest(found))
+        return found
+
+    def content_for(self, name, entry):
+        self._recorder.fact(entry, "content")  # what a scanner kept for a file is a function of its bytes
+        return Firmware.content_for(self, name, entry)
+
     def cached(self, key: str, compute):
         store = self.__dict__["_cache"]
         if key in store and key not in self.__dict__.get("_computed_here", ()):
@@ -248,6 +266,10 @@ class _Replayer:
             return _digest(fw.roots)
         if kind == "partitions":
             return _digest(fw.partitions)
+        if kind == "content":
+            if query[1] not in fw.content:
+                return "<not scanned>"
+            return _content_digest([(fw.entries[i], r) for i, r in sorted(fw.content[query[1]].items())])
         if kind == "cached":
             store = fw._cache
             return _value_digest(store[query[1]]) if query[1] in store else "<absent>"
@@ -302,6 +324,7 @@ class AnalysisCache:
         self._local = threading.local()
         self.hits = 0
         self.misses = 0
+        self.file_hits = 0
         with self._conn() as conn:
             conn.executescript(
                 """
@@ -309,6 +332,9 @@ class AnalysisCache:
                     check_id TEXT, version TEXT, env TEXT, trace_digest TEXT, trace TEXT, run TEXT,
                     created REAL, used REAL,
                     PRIMARY KEY (check_id, version, env, trace_digest));
+                CREATE TABLE IF NOT EXISTS file_results (
+                    sha256 TEXT, scanner TEXT, key TEXT, result TEXT, used REAL,
+                    PRIMARY KEY (sha256, scanner, key));
                 CREATE TABLE IF NOT EXISTS images (
                     sha256 TEXT, scan_key TEXT, assessment TEXT, created REAL,
                     PRIMARY KEY (sha256, scan_key));
@@ -326,7 +352,8 @@ class AnalysisCache:
         yield conn
 
     def __getstate__(self) -> dict:
-        return {"directory": self.directory, "path": self.path, "hits": self.hits, "misses": self.misses}
+        return {"directory": self.directory, "path": self.path, "hits": self.hits, "misses": self.misses,
+                "file_hits": self.file_hits}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -372,6 +399,29 @@ class AnalysisCache:
                 (cls.ID, cls.VERSION, env, cls.ID, cls.VERSION, env, MAX_TRACES_PER_CHECK))
         return True
 
+    # -- files ------------------------------------------------------------
+    def get_many(self, sha256: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """Stored per-file results for one file content: {(scanner, key): result}."""
+        if not keys:
+            return {}
+        wanted = set(keys)
+        with self._conn() as conn:
+            rows = conn.execute("SELECT scanner, key, result FROM file_results WHERE sha256=?", (sha256,)).fetchall()
+        out = {}
+        for scanner, key, result in rows:
+            if (scanner, key) in wanted:
+                out[(scanner, key)] = json.loads(result)
+        self.file_hits += len(out)
+        return out
+
+    def put_many(self, rows: list[tuple[str, str, str, Any]]) -> None:
+        now = time.time()
+        with self._conn() as conn:
+            conn.execute("BEGIN")
+            conn.executemany("INSERT OR REPLACE INTO file_results VALUES (?,?,?,?,?)",
+                             [(sha, scanner, key, json.dumps(result), now) for sha, scanner, key, result in rows])
+            conn.execute("COMMIT")
+
     # -- whole images -----------------------------------------------------
     def get_image(self, sha256: str, scan_key: str) -> dict | None:
         with self._conn() as conn:
@@ -388,7 +438,8 @@ class AnalysisCache:
         with self._conn() as conn:
             runs = conn.execute("SELECT COUNT(*) FROM check_runs").fetchone()[0]
             images = conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
-        return {"path": str(self.path), "check_runs": runs, "images": images}
+            files = conn.execute("SELECT COUNT(*) FROM file_results").fetchone()[0]
+        return {"path": str(self.path), "check_runs": runs, "images": images, "file_results": files}
 
 
 def scan_key(only_checks: tuple[str, ...] = (), profile: str | None = None) -> str:
@@ -398,6 +449,13 @@ def scan_key(only_checks: tuple[str, ...] = (), profile: str | None = None) -> s
 
     checks = sorted((c.ID, c.VERSION, _source_digest(c)) for c in select_checks(only_checks))
     return _digest([__version__, checks, vulndb_fingerprint(), repr(get_profile(profile))])[:32]
+
+
+def file_result_store() -> "AnalysisCache | None":
+    """The cache in use for this scan (see using()), whose per-file results the inventory reads and fills."""
+    from iotcop.checks import runner
+
+    return runner.analysis_cache
 
 
 @contextlib.contextmanager

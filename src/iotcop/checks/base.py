@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Iterator
 
+from iotcop.firmware.content import ContentScanner
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Compliance, ConditionFact, Evidence, Finding, Severity
 
@@ -80,3 +81,23 @@ class Check:
 
     def condition(self, number: int, holds: bool, evidence: Evidence | None = None) -> ConditionFact:
         return ConditionFact(condition=number, holds=holds, source=self.ID, evidence=evidence)
+
+
+class ContentCheck(Check, ContentScanner):
+    """A check that searches file contents.
+
+    The scan does not let it read files: during the inventory each file is read once and its
+    bytes go to `scan_content()` of every content check whose `content_limit()` asks for it
+    (iotcop.firmware.content).  `run()` turns the per-file results from `self.results(fw)`
+    into findings.  Results are cached per file content, so keep `scan_content` a function of
+    the bytes alone (path rules go in `content_limit` or `run`).
+    """
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "ID" in cls.__dict__:
+            cls.CONTENT_NAME = "check:" + cls.ID
+            cls.CONTENT_BUDGET = cls.TIMEOUT
+
+    def results(self, fw: Firmware) -> list[tuple[FileEntry, object]]:
+        return fw.content_results(self)

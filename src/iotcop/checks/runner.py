@@ -88,6 +88,10 @@ def run_checks(
     results: dict[int, CheckRun] = {}
 
     def finish(index: int, run: CheckRun) -> None:
+        # What the check cost includes its share of the inventory's content pass.
+        scanned = fw.content_status.get(getattr(checks[index], "CONTENT_NAME", "") or "")
+        if scanned is not None:
+            run.seconds = round(run.seconds + scanned.seconds, 4)
         results[index] = run
         if on_done:
             on_done(run)
@@ -101,6 +105,15 @@ def run_checks(
             if stored is not None:
                 pending.remove((index, cls))
                 finish(index, stored)
+
+    for index, cls in list(pending):
+        # A content check whose scanning the inventory had to stop has incomplete results: not run.
+        failure = fw.content_failure(getattr(cls, "CONTENT_NAME", "") or "")
+        if failure is not None:
+            pending.remove((index, cls))
+            status, why = failure
+            finish(index, CheckRun(check=cls.ID, version=cls.VERSION, status=status, provisions=list(cls.PROVISIONS),
+                                   error=f"content scan: {why}"))
 
     while pending or running:
         while pending and len(running) < jobs:

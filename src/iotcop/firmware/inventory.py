@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from iotcop.firmware.content import ContentPass, Scanning
 from iotcop.firmware.elf import ElfError, is_elf, parse_elf
 from iotcop.firmware.model import FileEntry, FileKind, Firmware
 
@@ -92,8 +94,16 @@ class InventoryStats:
     elf_errors: int = 0
 
 
-def describe_file(host_path: Path, device_path: str, root: str | None, st: os.stat_result) -> FileEntry:
+def describe_file(host_path: Path, device_path: str, root: str | None, st: os.stat_result,
+                  scanning: Scanning | None = None, index: int = -1) -> FileEntry:
     """Build the entry for one path, reading a regular file once."""
+    entry = _metadata(host_path, device_path, root, st)
+    if entry.kind == "file":
+        _read_and_describe(entry, scanning, index)
+    return entry
+
+
+def _metadata(host_path: Path, device_path: str, root: str | None, st: os.stat_result) -> FileEntry:
     kind = _kind(st.st_mode)
     entry = FileEntry(
         path=device_path,
@@ -110,36 +120,132 @@ def describe_file(host_path: Path, device_path: str, root: str | None, st: os.st
             entry.link_target = os.readlink(host_path)
         except OSError:
             entry.link_target = None
-    elif kind == "file":
-        _read_and_describe(entry)
     return entry
 
 
-def _read_and_describe(entry: FileEntry) -> None:
+def _read_and_describe(entry: FileEntry, scanning: Scanning | None = None, index: int = -1) -> None:
+    """Hash, sniff and parse one file from a single read; hand its bytes to the content scanners."""
     digest = hashlib.sha256()
-    head = b""
-    elf_bytes: bytearray | None = None
+    wanted: list = []
+    keep = 0  # bytes to keep in memory: for the ELF reader and the scanners
+    data = bytearray()
     try:
         with open(entry.host_path, "rb", buffering=0) as fh:
             first = fh.read(_CHUNK)
-            head = first[:4096]
             digest.update(first)
+            entry.magic = sniff(first[:4096])
             if is_elf(first):
-                elf_bytes = bytearray(first)
+                keep = _ELF_READ_LIMIT
+            if scanning is not None:
+                wanted = scanning.wanted(entry)
+                keep = max([keep] + [limit for _, limit in wanted])
+            if keep:
+                data += first[:keep]
             while chunk := fh.read(_CHUNK):
                 digest.update(chunk)
-                if elf_bytes is not None and len(elf_bytes) < _ELF_READ_LIMIT:
-                    elf_bytes += chunk
+                if len(data) < keep:
+                    data += chunk[: keep - len(data)]
     except OSError:
         entry.magic = "unreadable"
         return
     entry.sha256 = digest.hexdigest()
-    entry.magic = sniff(head)
-    if elf_bytes is not None:
+    if data and is_elf(data):
         try:
-            entry.elf = parse_elf(elf_bytes)
+            entry.elf = parse_elf(data)
         except ElfError:
             entry.elf = None
+    if wanted:
+        scanning.scan(index, entry, bytes(data), wanted)
+
+
+def _describe_shard(entries: list[FileEntry], indices: list[int], plan: ContentPass | None) -> tuple[list, dict | None]:
+    """Worker body: (index, sha256, magic, elf) per file, and the content pass's state."""
+    scanning = Scanning(plan) if plan is not None and plan.scanners else None
+    out = []
+    for i in indices:
+        entry = entries[i]
+        _read_and_describe(entry, scanning, i)
+        out.append((i, entry.sha256, entry.magic, entry.elf))
+    return out, scanning.export() if scanning is not None else None
+
+
+def _shards(entries: list[FileEntry], indices: list[int], n: int) -> list[list[int]]:
+    """Split files over n workers with about equal bytes each (largest first onto the lightest)."""
+    loads = [0] * n
+    shards: list[list[int]] = [[] for _ in range(n)]
+    for i in sorted(indices, key=lambda i: -entries[i].size):
+        k = loads.index(min(loads))
+        shards[k].append(i)
+        loads[k] += entries[i].size + 4096
+    return [sorted(s) for s in shards if s]
+
+
+# Below this much data one process is quicker than starting workers.
+_PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+
+
+def describe_files(entries: list[FileEntry], plan: ContentPass | None = None, jobs: int | None = None) -> Scanning | None:
+    """Read every regular file once, over the machine's cores; returns the content pass's results."""
+    files = [i for i, e in enumerate(entries) if e.kind == "file"]
+    scanning = Scanning(plan) if plan is not None and plan.scanners else None
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    total = sum(entries[i].size for i in files)
+    if jobs == 1 or total < _PARALLEL_MIN_BYTES or len(files) < 2 * jobs:
+        for i in files:
+            _read_and_describe(entries[i], scanning, i)
+        return scanning
+    import multiprocessing as mp
+    from multiprocessing.connection import wait
+
+    ctx = mp.get_context("fork")
+    budget = max([plan.budget(s) for s in plan.scanners] if scanning else [0.0]) + 600.0
+    running = {}
+    for shard in _shards(entries, files, jobs):
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_shard_child, args=(entries, shard, plan, child), daemon=True)
+        proc.start()
+        child.close()
+        running[parent] = (proc, shard)
+    deadline = time.monotonic() + budget
+    while running:
+        ready = wait(list(running), timeout=max(0.0, deadline - time.monotonic()))
+        if not ready:  # past every budget: stop the workers, describe their files here without scanners
+            for conn, (proc, shard) in running.items():
+                proc.kill()
+                proc.join(5)
+                conn.close()
+                for i in shard:
+                    _read_and_describe(entries[i], None, i)
+            if scanning is not None:
+                scanning.fail_all("timeout", f"the content pass was stopped after {budget:g} s")
+            break
+        for conn in ready:
+            proc, shard = running.pop(conn)
+            try:
+                described, exported = conn.recv()
+            except (EOFError, OSError):
+                described, exported = None, None
+            conn.close()
+            proc.join(5)
+            if described is None:  # the worker died: describe its files here; the scanners' results are incomplete
+                for i in shard:
+                    _read_and_describe(entries[i], None, i)
+                if scanning is not None:
+                    scanning.fail_all("error", f"content scan process died (exit code {proc.exitcode})")
+                continue
+            for i, sha, magic, elf in described:
+                entry = entries[i]
+                entry.sha256, entry.magic, entry.elf = sha, magic, elf
+            if scanning is not None and exported is not None:
+                scanning.absorb(exported)
+    return scanning
+
+
+def _shard_child(entries, shard, plan, conn) -> None:
+    try:
+        conn.send(_describe_shard(entries, shard, plan))
+    finally:
+        conn.close()
 
 
 def walk(top: Path, *, skip: Callable[[Path], bool] = lambda p: False) -> Iterable[tuple[Path, os.stat_result]]:
@@ -173,11 +279,12 @@ def device_path(root_dir: Path, host_path: Path) -> str:
 
 
 def build_firmware(work_dir: Path, roots: list[tuple[str, Path]], extract_dir: Path | None = None,
-                   partitions: list[tuple[str, Path]] = ()) -> Firmware:
+                   partitions: list[tuple[str, Path]] = (), *, content: ContentPass | None = None) -> Firmware:
     """Inventory root filesystems and other partitions (label, dir), then the rest of the extraction.
 
     Files of a partition get paths relative to it; files outside every root
-    and partition (kernel, carved blobs) get paths under "<image>/".
+    and partition (kernel, carved blobs) get paths under "<image>/".  With `content`,
+    the scanners it names see each file's bytes during the same read.
     """
     entries: list[FileEntry] = []
     roots = list(roots)
@@ -186,14 +293,24 @@ def build_firmware(work_dir: Path, roots: list[tuple[str, Path]], extract_dir: P
     for label, root_dir in mounted:
         nested = {d for d in root_dirs if d != root_dir and root_dir in d.parents}
         for host, st in walk(root_dir, skip=lambda p, nested=nested: p in nested):
-            entries.append(describe_file(host, device_path(root_dir, host), label, st))
+            entries.append(_metadata(host, device_path(root_dir, host), label, st))
     if extract_dir is not None:
         for host, st in walk(extract_dir, skip=lambda p: p in root_dirs):
             rel = host.relative_to(extract_dir).as_posix()
-            entries.append(describe_file(host, f"{IMAGE_PREFIX}/{rel}", None, st))
+            entries.append(_metadata(host, f"{IMAGE_PREFIX}/{rel}", None, st))
+    scanning = describe_files(entries, content, content.jobs if content else None)
     _apply_image_modes(work_dir, entries)
-    return Firmware(work_dir=work_dir, roots=[label for label, _ in roots], entries=entries,
-                    partitions=[label for label, _ in partitions])
+    fw = Firmware(work_dir=work_dir, roots=[label for label, _ in roots], entries=entries,
+                  partitions=[label for label, _ in partitions])
+    if scanning is not None:
+        fw.content = scanning.results
+        fw.content_status = scanning.status
+        if content.store is not None and scanning.new_rows:
+            try:
+                content.store.put_many(scanning.new_rows)
+            except Exception:  # noqa: BLE001 - a cache that cannot be written only costs speed next time
+                pass
+    return fw
 
 
 def _apply_image_modes(work_dir: Path, entries: list[FileEntry]) -> None:

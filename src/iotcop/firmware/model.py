@@ -13,7 +13,7 @@ import posixpath
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Any, Iterator, Literal
 
 FileKind = Literal["file", "dir", "symlink", "char", "block", "fifo", "socket"]
 
@@ -94,6 +94,9 @@ class Firmware:
     roots: list[str]  # root filesystem labels, primary first
     entries: list[FileEntry]
     partitions: list[str] = field(default_factory=list)  # other filesystems (configuration, data)
+    # The content pass (firmware/content.py): scanner name -> {entry index: result}, and how each scanner fared.
+    content: dict[str, dict[int, Any]] = field(default_factory=dict, repr=False)
+    content_status: dict[str, Any] = field(default_factory=dict, repr=False)
     _by_path: dict[str, FileEntry] = field(default_factory=dict, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
@@ -164,6 +167,53 @@ class Firmware:
         if key not in self._cache:
             self._cache[key] = compute(self)
         return self._cache[key]
+
+    def content_results(self, scanner) -> list[tuple[FileEntry, Any]]:
+        """(entry, result) for every file where a content scanner found something, in inventory order.
+
+        Answered from the inventory's content pass; when that pass did not include this scanner
+        (a check run on its own, in a test), the files are read and scanned here.
+        """
+        name = scanner.CONTENT_NAME
+        entries = self.__dict__["entries"]  # not through a recording subclass's property: the results are the answer
+        if name not in self.content:
+            from iotcop.profiles import active_profile
+
+            profile = active_profile(self)
+            found: dict[int, Any] = {}
+            for index, entry in enumerate(entries):
+                if entry.kind != "file":
+                    continue
+                limit = scanner.content_limit(entry, profile)
+                if limit <= 0:
+                    continue
+                data = self.read_bytes(entry, limit)
+                if data is None:
+                    continue
+                result = scanner.scan_content(entry, data)
+                if result is not None:
+                    found[index] = result
+            self.content[name] = found
+        results = self.content[name]
+        return [(entries[i], results[i]) for i in sorted(results)]
+
+    def content_for(self, name: str, entry: FileEntry) -> Any:
+        """What the content pass's scanner `name` kept for this file (None: nothing, or not scanned)."""
+        found = self.content.get(name)
+        if not found:
+            return None
+        index = self.__dict__.get("_index_of")
+        if index is None:
+            index = self.__dict__["_index_of"] = {id(e): i for i, e in enumerate(self.__dict__["entries"])}
+        i = index.get(id(entry))
+        return None if i is None else found.get(i)
+
+    def content_failure(self, name: str) -> tuple[str, str] | None:
+        """(status, why) when the content pass stopped this scanner; None when it ran or was not part of it."""
+        status = self.content_status.get(name)
+        if status is None or status.status == "ran":
+            return None
+        return status.status, status.error or status.status
 
     @functools.cached_property
     def file_count(self) -> int:

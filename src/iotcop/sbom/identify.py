@@ -16,6 +16,7 @@ import zlib
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from iotcop.firmware.content import ContentScanner
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.sbom.packages import Package, installed_packages
 from iotcop.sbom.rules import Rule, load_rules, rules_by_package
@@ -143,25 +144,73 @@ def _compiled() -> _Compiled:
 _COMPILED: _Compiled | None = None
 
 
-def _candidates(fw: Firmware) -> dict[int, tuple[FileEntry, list[Rule]]]:
+def _rules_for(entry: FileEntry) -> list[Rule]:
+    """The rules that apply to a file, by its name and place (not its content)."""
     global _COMPILED
     if _COMPILED is None:
         _COMPILED = _compiled()
     comp = _COMPILED
-    out: dict[int, tuple[FileEntry, list[Rule]]] = {}
-    for entry in fw.files():
-        if entry.size == 0:
-            continue
-        name = entry.name
-        outside = entry.path.startswith(IMAGE_PREFIX)
-        for rule, name_re in zip(comp.rules, comp.name_res):
-            if name_re.match(name):
-                if rule.elf_only and entry.elf is None and not rule.presence and not rule.name_patterns:
-                    continue
-            elif not (outside and rule.outside_root):
+    if entry.kind != "file" or entry.size == 0:
+        return []
+    name = entry.name
+    outside = entry.path.startswith(IMAGE_PREFIX)
+    out = []
+    for rule, name_re in zip(comp.rules, comp.name_res):
+        if name_re.match(name):
+            if rule.elf_only and entry.elf is None and not rule.presence and not rule.name_patterns:
                 continue
-            out.setdefault(id(entry), (entry, []))[1].append(rule)
+        elif not (outside and rule.outside_root):
+            continue
+        out.append(rule)
     return out
+
+
+class VersionSignatures(ContentScanner):
+    """Version strings of the component rules, searched in the files the rules name (during the inventory)."""
+
+    CONTENT_NAME = "components"
+    CONTENT_BUDGET = 300.0
+    VERSION = "1"
+
+    def content_limit(self, entry: FileEntry, profile: str) -> int:
+        # The ELF-only rules need entry.elf, which the inventory sets after reading: judge by magic here.
+        rules = [r for r in _rules_for_magic(entry) if r.patterns]
+        return _MAX_SCAN_BYTES if rules else 0
+
+    def content_variant(self, entry: FileEntry) -> str:
+        return ",".join(r.name for r in _rules_for_magic(entry)) + (":outside" if entry.path.startswith(IMAGE_PREFIX) else "")
+
+    def scan_content(self, entry: FileEntry, data: bytes):
+        """{rule name: [version, offset, excerpt]} for the rules whose version string is in the file."""
+        data = _maybe_decompressed(entry, data)
+        out = {}
+        for rule in _rules_for_magic(entry):
+            if rule.patterns:
+                hit = version_in_bytes(rule, data)
+                if hit:
+                    version, m = hit
+                    out[rule.name] = [version, m.start(), _excerpt(data, m)]
+        return out or None
+
+
+def _rules_for_magic(entry: FileEntry) -> list[Rule]:
+    # During the inventory entry.elf is not set yet when the scanners are chosen; the magic already says ELF.
+    if entry.elf is None and entry.magic == "elf":
+        return [r for r in _rules_for_any(entry)]
+    return _rules_for(entry)
+
+
+def _rules_for_any(entry: FileEntry) -> list[Rule]:
+    """_rules_for() treating the file as an ELF file."""
+    global _COMPILED
+    if _COMPILED is None:
+        _COMPILED = _compiled()
+    comp = _COMPILED
+    if entry.kind != "file" or entry.size == 0:
+        return []
+    outside = entry.path.startswith(IMAGE_PREFIX)
+    return [rule for rule, name_re in zip(comp.rules, comp.name_res)
+            if name_re.match(entry.name) or (outside and rule.outside_root)]
 
 
 def _excerpt(data: bytes, m: re.Match) -> str:
@@ -196,8 +245,12 @@ def version_in_bytes(rule: Rule, data: bytes) -> tuple[str, re.Match] | None:
 
 def _signature_components(fw: Firmware) -> list[Component]:
     found: list[Component] = []
-    for entry, rules in _candidates(fw).values():
-        data: bytes | None = None
+    versions = {id(entry): hits for entry, hits in fw.content_results(VersionSignatures())}
+    for entry in fw.files():
+        rules = _rules_for(entry)
+        if not rules:
+            continue
+        hits = versions.get(id(entry), {})
         for rule in rules:
             version, evidence = None, None
             for pat in rule.name_patterns:
@@ -206,15 +259,9 @@ def _signature_components(fw: Firmware) -> list[Component]:
                     version = m.group("v")
                     evidence = {"path": entry.path, "method": "file name", "excerpt": entry.name}
                     break
-            if version is None and rule.patterns:
-                if data is None:
-                    data = fw.read_bytes(entry, _MAX_SCAN_BYTES) or b""
-                    data = _maybe_decompressed(entry, data)
-                hit = version_in_bytes(rule, data)
-                if hit:
-                    version, m = hit
-                    evidence = {"path": entry.path, "offset": m.start(), "method": "version string",
-                                "excerpt": _excerpt(data, m)}
+            if version is None and rule.name in hits:
+                version, offset, excerpt = hits[rule.name]
+                evidence = {"path": entry.path, "offset": offset, "method": "version string", "excerpt": excerpt}
             if version is None:
                 if rule.presence and rule.wants_name(entry.name):
                     evidence = {"path": entry.path, "method": "file name", "excerpt": entry.name}

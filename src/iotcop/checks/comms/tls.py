@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.checks.base import Check, CheckDoc, CheckOutput, ContentCheck
 from iotcop.checks.crypto.certificates import certificates
-from iotcop.checks.crypto.private_keys import MAX_FILE_BYTES, _is_throwaway, find_keys
-from iotcop.checks.secrets.files import is_reference_material, logical_path, text_files
-from iotcop.firmware.model import Firmware
+from iotcop.checks.crypto.private_keys import _is_throwaway, private_keys
+from iotcop.checks.secrets.files import MAX_TEXT_BYTES, TEXT_MAGICS, is_reference_material, logical_path, text_files
+from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
 
 _REFS = ("ETSI EN 303 645 V2.1.1, provision 5.5-1", "CWE-295: Improper Certificate Validation")
@@ -36,7 +36,7 @@ _BINARY_COMMAND = re.compile(rb"(?:curl|wget|uclient-fetch)\s[\x20-\x7e]{0,200}?
 MAX_BINARY_BYTES = 32 * 1024 * 1024
 
 
-class TlsVerificationDisabled(Check):
+class TlsVerificationDisabled(ContentCheck):
     ID = "comms.tls-verification-disabled"
     VERSION = "1.0.0"
     PROVISIONS = ("5.5-1",)
@@ -60,44 +60,60 @@ class TlsVerificationDisabled(Check):
         ),
     )
 
+    def content_limit(self, entry: FileEntry, profile: str) -> int:
+        if entry.size == 0 or is_reference_material(entry.path):
+            return 0
+        if entry.magic in TEXT_MAGICS:
+            return MAX_TEXT_BYTES if entry.size <= MAX_TEXT_BYTES else 0
+        if entry.magic != "elf" or entry.size > MAX_BINARY_BYTES:
+            return 0
+        if entry.name in ("curl", "wget", "uclient-fetch", "busybox") or entry.name.startswith("libcurl"):
+            return 0  # the tools' own help text
+        return MAX_BINARY_BYTES
+
+    def scan_content(self, entry: FileEntry, data: bytes):
+        """[[kind, line or offset, what, excerpt]]: kind "text" (a script or configuration line) or "binary"."""
+        if entry.magic == "elf":
+            if b"--no-check-certificate" not in data and b"--insecure" not in data and b" -k" not in data:
+                return None
+            return [["binary", m.start(), "", m.group().decode("ascii", "replace")]
+                    for m in _BINARY_COMMAND.finditer(data)] or None
+        text = data.decode("utf-8", errors="replace")
+        if not any(lit in text for lit in _LITERALS):
+            return None
+        out = []
+        for number, raw in enumerate(text.splitlines(), 1):
+            if not any(lit in raw for lit in _LITERALS):
+                continue
+            line = raw.strip()
+            if line.startswith(("#", "//", "--")):
+                continue
+            for what, rx in _INSECURE:
+                if rx.search(line):
+                    out.append(["text", number, what, line])
+                    break
+        return out or None
+
     def run(self, fw: Firmware) -> Iterator[CheckOutput]:
-        for entry, text in text_files(fw):
-            if not any(lit in text for lit in _LITERALS):
-                continue
-            for number, raw in enumerate(text.splitlines(), 1):
-                if not any(lit in raw for lit in _LITERALS):
+        for entry, found in self.results(fw):
+            for kind, where, what, excerpt in found:
+                if kind == "binary":
+                    yield self.finding(
+                        entry,
+                        title="TLS verification disabled in a command compiled into a program",
+                        offset=where,
+                        excerpt=excerpt,
+                        detail="the program runs a download command that accepts any certificate",
+                    )
                     continue
-                line = raw.strip()
-                if line.startswith(("#", "//", "--")):
-                    continue
-                for what, rx in _INSECURE:
-                    if rx.search(line):
-                        url = re.search(r"https://[^\s'\"]+", line)
-                        yield self.finding(
-                            entry,
-                            title=f"TLS verification disabled ({what})",
-                            line=number,
-                            excerpt=line,
-                            detail=f"{what}: the connection" + (f" to {url.group()}" if url else "")
-                                   + " accepts any certificate, so a man-in-the-middle is not detected",
-                        )
-                        break
-        for entry in fw.files():
-            if entry.magic != "elf" or entry.size > MAX_BINARY_BYTES or is_reference_material(entry.path):
-                continue
-            if entry.name in ("curl", "wget", "uclient-fetch", "busybox") or entry.name.startswith("libcurl"):
-                continue  # the tools' own help text
-            data = fw.read_bytes(entry, MAX_BINARY_BYTES)
-            if not data or (b"--no-check-certificate" not in data and b"--insecure" not in data and b" -k" not in data):
-                continue
-            for m in _BINARY_COMMAND.finditer(data):
-                command = m.group().decode("ascii", "replace")
+                url = re.search(r"https://[^\s'\"]+", excerpt)
                 yield self.finding(
                     entry,
-                    title="TLS verification disabled in a command compiled into a program",
-                    offset=m.start(),
-                    excerpt=command,
-                    detail="the program runs a download command that accepts any certificate",
+                    title=f"TLS verification disabled ({what})",
+                    line=where,
+                    excerpt=excerpt,
+                    detail=f"{what}: the connection" + (f" to {url.group()}" if url else "")
+                           + " accepts any certificate, so a man-in-the-middle is not detected",
                 )
 
 
@@ -251,12 +267,12 @@ class SelfSignedCertificate(Check):
         if not signed:
             return
         keys: dict[str, tuple[str, str]] = {}
-        for entry in fw.files():
-            if entry.size == 0 or entry.size > MAX_FILE_BYTES or _is_throwaway(entry.path):
+        for entry, found in private_keys(fw):
+            if _is_throwaway(entry.path):
                 continue
             if entry.magic not in ("pem", "text", "der", "data") or (entry.magic in ("data", "text") and entry.size > 1024 * 1024):
                 continue
-            for key in find_keys(fw, entry):
+            for key in found:
                 if key.fingerprint and not key.encrypted:
                     keys.setdefault(key.fingerprint, (entry.path, key.describe()))
         for cert in signed:

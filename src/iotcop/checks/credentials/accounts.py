@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from iotcop.checks.credentials.crypt import HashInfo, classify, verify
+from iotcop.firmware.content import ContentScanner
 from iotcop.firmware.model import FileEntry, Firmware
 
 AccountSource = Literal["passwd", "shadow", "htpasswd", "htdigest", "plain", "mosquitto", "embedded"]
@@ -239,19 +240,49 @@ def _attach_login_shells(accounts: list[Account]) -> list[Account]:
     return result
 
 
-def collect_accounts(fw: Firmware) -> tuple[Account, ...]:
-    accounts: list[Account] = []
-    for entry in fw.files():
+class AccountRecords(ContentScanner):
+    """Account records in each file, found during the inventory's single read of it."""
+
+    CONTENT_NAME = "accounts"
+    CONTENT_BUDGET = 300.0
+    VERSION = "1"
+
+    def content_limit(self, entry: FileEntry, profile: str) -> int:
         if entry.size > MAX_SCAN_BYTES or entry.size == 0:
-            continue
-        data = fw.read_bytes(entry, MAX_SCAN_BYTES)
-        if not data:
-            continue
+            return 0
+        if _store_kind(entry) is None and entry.path.startswith(_NOT_ACCOUNT_DIRS):
+            return 0
+        return MAX_SCAN_BYTES
+
+    def content_variant(self, entry: FileEntry) -> str:
+        return _store_kind(entry) or ""
+
+    def scan_content(self, entry: FileEntry, data: bytes):
         kind = _store_kind(entry)
         if kind is not None and not _is_binary(data):
-            accounts.extend(_parse_store(entry, kind, data.decode("utf-8", errors="replace")))
-        elif not entry.path.startswith(_NOT_ACCOUNT_DIRS):
-            accounts.extend(_scan_embedded(entry, data))
+            found = _parse_store(entry, kind, data.decode("utf-8", errors="replace"))
+        else:
+            found = _scan_embedded(entry, data)
+        # Without the path (the same bytes elsewhere give the same records); run() puts it back.
+        return [_record(a) for a in found] or None
+
+
+def _record(acc: Account) -> dict:
+    row = {f.name: getattr(acc, f.name) for f in dataclasses.fields(acc) if f.name not in ("path", "info")}
+    row["info"] = dataclasses.asdict(acc.info)
+    return row
+
+
+def _account(entry: FileEntry, row: dict) -> Account:
+    fields = dict(row)
+    fields["info"] = HashInfo(**fields["info"])
+    return Account(path=entry.path, **fields)
+
+
+def collect_accounts(fw: Firmware) -> tuple[Account, ...]:
+    accounts: list[Account] = []
+    for entry, rows in fw.content_results(AccountRecords()):
+        accounts.extend(_account(entry, row) for row in rows)
     linked = _attach_login_shells(accounts)
     # passwd lines with "x" only point to shadow; they were kept for their login shells
     return tuple(a for a in linked if not (a.source == "passwd" and a.secret == "x"))

@@ -17,13 +17,13 @@ import shlex
 from collections import defaultdict
 from typing import Iterator
 
-from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.checks.base import Check, CheckDoc, CheckOutput, ContentCheck
 from iotcop.checks.credentials.accounts import accounts
 from iotcop.checks.credentials.crypt import classify
 from iotcop.checks.credentials.passwords import default_credentials
 from iotcop.checks.credentials.stored import stored_secrets
 from iotcop.checks.secrets.files import is_placeholder, is_reference_material, is_shell_script, text_files
-from iotcop.firmware.model import Firmware
+from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
 
 _REFS = ("ETSI EN 303 645 V2.1.1, provisions 5.1-1 and 5.4-1", "CWE-798: Use of Hard-coded Credentials")
@@ -335,7 +335,7 @@ def binary_credentials(data: bytes) -> list[tuple[int, str, str | None, str]]:
     return out
 
 
-class BinaryPassword(Check):
+class BinaryPassword(ContentCheck):
     ID = "credentials.binary-password"
     VERSION = "1.0.0"
     PROVISIONS = ("5.1-1",)
@@ -359,19 +359,20 @@ class BinaryPassword(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
-        from iotcop.profiles import option
+    def content_limit(self, entry: FileEntry, profile: str) -> int:
+        from iotcop.profiles import profile_option
 
-        largest = option(fw, self.ID, "max_binary_bytes", MAX_BINARY_BYTES)  # label: smaller, deep: larger
-        for entry in fw.files():
-            if entry.magic not in ("elf", "data") or entry.size == 0 or entry.size > largest:
-                continue
-            if is_reference_material(entry.path):
-                continue
-            data = fw.read_bytes(entry, largest)
-            if not data:
-                continue
-            for offset, kind, user, pw in binary_credentials(data):
+        largest = profile_option(profile, self.ID, "max_binary_bytes", MAX_BINARY_BYTES)  # label: smaller, deep: larger
+        if entry.magic not in ("elf", "data") or entry.size == 0 or entry.size > largest:
+            return 0
+        return 0 if is_reference_material(entry.path) else largest
+
+    def scan_content(self, entry: FileEntry, data: bytes):
+        return [list(hit) for hit in binary_credentials(data)] or None
+
+    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+        for entry, hits in self.results(fw):
+            for offset, kind, user, pw in hits:
                 if kind == "pair":
                     title = f"Default credential pair {user}:{pw} compiled into a binary"
                     detail = (f"the strings '{user}' and '{pw}' sit side by side next to a login marker; together "

@@ -20,10 +20,10 @@ import binascii
 import hashlib
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Iterator
 
-from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.checks.base import Check, CheckDoc, CheckOutput, ContentCheck
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
 
@@ -336,7 +336,7 @@ def _pem_keys(data: bytes) -> Iterator[KeyFound]:
         yield KeyFound(fmt, algo, bits, False, m.start(), line, excerpt, fingerprint)
 
 
-def _der_keys(entry: FileEntry, data: bytes) -> Iterator[KeyFound]:
+def _der_keys(data: bytes) -> Iterator[KeyFound]:
     if len(data) > MAX_DER_FILE_BYTES or not _whole_der_sequence(data):
         return
     head = data[:16].hex()
@@ -406,8 +406,8 @@ def _putty_key(data: bytes) -> KeyFound | None:
     return KeyFound(f"PuTTY PPK v{m.group(1).decode()}", algo, bits, encrypted, 0, 1, m.group(0).decode().strip())
 
 
-def find_keys(fw: Firmware, entry: FileEntry) -> list[KeyFound]:
-    data = fw.read_bytes(entry, MAX_FILE_BYTES)
+def keys_in(data: bytes) -> list[KeyFound]:
+    """Private keys in one file's bytes."""
     if not data:
         return []
     if data.startswith(b"PuTTY-User-Key-File-"):
@@ -415,13 +415,18 @@ def find_keys(fw: Firmware, entry: FileEntry) -> list[KeyFound]:
         return [ppk] if ppk else []
     found = list(_pem_keys(data))
     if not found:
-        found.extend(_der_keys(entry, data))
+        found.extend(_der_keys(data))
     if not found:
         dropbear = _dropbear_key(data)
         if dropbear is not None:
             algo, bits = dropbear
             found.append(KeyFound("dropbear", algo, bits, False, 0, None, data[4 : 4 + data[3]].decode(errors="replace")))
     return found
+
+
+def private_keys(fw: Firmware) -> list[tuple[FileEntry, list[KeyFound]]]:
+    """Every file holding private keys (test and example trees included), from the content pass."""
+    return [(entry, [KeyFound(*row) for row in rows]) for entry, rows in fw.content_results(PrivateKey())]
 
 
 def _is_service_key(path: str) -> bool:
@@ -463,7 +468,7 @@ def is_self_test_set(entry: FileEntry, keys: list[KeyFound]) -> bool:
     return entry.magic == "elf" and len(keys) >= 3 and len({(k.algorithm or "?").split()[0] for k in keys}) >= 2
 
 
-class PrivateKey(Check):
+class PrivateKey(ContentCheck):
     ID = "crypto.private-key"
     VERSION = "1.1.0"
     PROVISIONS = ("5.4-3", "5.4-4")
@@ -498,6 +503,12 @@ class PrivateKey(Check):
         ),
     )
 
+    def content_limit(self, entry: FileEntry, profile: str) -> int:
+        return MAX_FILE_BYTES if 0 < entry.size <= MAX_FILE_BYTES else 0
+
+    def scan_content(self, entry: FileEntry, data: bytes):
+        return [list(astuple(key)) for key in keys_in(data)] or None
+
     def run(self, fw: Firmware) -> Iterator[CheckOutput]:
         from iotcop.checks.crypto.certificates import certificates
 
@@ -505,11 +516,8 @@ class PrivateKey(Check):
         for cert in certificates(fw):
             by_key.setdefault(cert.fingerprint, []).append(cert)
         host_refs = ssh_host_key_references(fw)
-        for entry in fw.files():
-            if entry.size == 0 or entry.size > MAX_FILE_BYTES or _is_throwaway(entry.path):
-                continue
-            keys = find_keys(fw, entry)
-            if is_self_test_set(entry, keys):
+        for entry, keys in private_keys(fw):
+            if _is_throwaway(entry.path) or is_self_test_set(entry, keys):
                 continue
             for key in keys:
                 service = _is_service_key(entry.path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from iotcop.firmware.content import ContentScanner
 from iotcop.firmware.model import FileEntry, Firmware
 
 MAX_TEXT_BYTES = 512 * 1024
@@ -42,13 +43,42 @@ def is_reference_material(path: str) -> bool:
     return any(p in _TEST_PARTS for p in parts)
 
 
+class TextFiles(ContentScanner):
+    """Keeps the decoded text of text files from the inventory's read, for every check that reads text."""
+
+    CONTENT_NAME = "text"
+    CONTENT_CACHEABLE = False  # the text itself: nothing to save by caching it
+    KEEP_BYTES = 96 * 1024 * 1024  # per inventory process; past it, checks read the remaining files themselves
+
+    def __init__(self) -> None:
+        self.kept = 0
+
+    def content_limit(self, entry: FileEntry, profile: str) -> int:
+        return MAX_TEXT_BYTES if entry.magic in TEXT_MAGICS and 0 < entry.size <= MAX_TEXT_BYTES else 0
+
+    def scan_content(self, entry: FileEntry, data: bytes):
+        if self.kept + len(data) > self.KEEP_BYTES:
+            return None
+        self.kept += len(data)
+        return data.decode("utf-8", errors="replace")
+
+
+def stored_text(fw: Firmware, entry: FileEntry, max_bytes: int = MAX_TEXT_BYTES) -> str | None:
+    """The text of a file: from the inventory's read when it kept it, else read now."""
+    if entry.size <= MAX_TEXT_BYTES:
+        text = fw.content_for(TextFiles.CONTENT_NAME, entry)
+        if text is not None:
+            return text if len(text) <= max_bytes else fw.read_text(entry, max_bytes)
+    return fw.read_text(entry, max_bytes)
+
+
 def text_files(fw: Firmware, *, max_bytes: int = MAX_TEXT_BYTES, include_reference: bool = False) -> Iterator[tuple[FileEntry, str]]:
     for entry in fw.files():
         if entry.magic not in TEXT_MAGICS or entry.size == 0 or entry.size > max_bytes:
             continue
         if not include_reference and is_reference_material(entry.path):
             continue
-        text = fw.read_text(entry, max_bytes)
+        text = stored_text(fw, entry, max_bytes)
         if text:
             yield entry, text
 

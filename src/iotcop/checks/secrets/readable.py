@@ -7,7 +7,7 @@ from typing import Iterator
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.credentials.accounts import accounts
 from iotcop.checks.credentials.stored import stored_secrets
-from iotcop.checks.crypto.private_keys import MAX_DER_FILE_BYTES, find_keys
+from iotcop.checks.crypto.private_keys import MAX_DER_FILE_BYTES, private_keys
 from iotcop.checks.secrets.files import is_reference_material
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
@@ -31,14 +31,14 @@ def _secret_files(fw: Firmware) -> dict[str, tuple[FileEntry, str, Severity]]:
             add(fw.get(acc.path), f"{acc.kind} password store", Severity.medium)
     for s in stored_secrets(fw):
         add(fw.get(s.path), "Wi-Fi passphrase" if s.kind == "wifi-psk" else "password in configuration", Severity.medium)
-    for entry in fw.files():
-        if entry.path in found or entry.size == 0 or is_reference_material(entry.path):
+    for entry, keys in private_keys(fw):
+        if entry.path in found or is_reference_material(entry.path):
             continue
         if entry.magic not in _KEY_MAGICS or not (entry.mode & 0o004):
             continue
         if entry.magic in ("data", "text") and entry.size > MAX_DER_FILE_BYTES:
             continue
-        keys = [k for k in find_keys(fw, entry) if not k.encrypted]
+        keys = [k for k in keys if not k.encrypted]
         if keys:
             add(entry, f"unencrypted {keys[0].describe()} private key ({keys[0].format})", Severity.high)
     return found

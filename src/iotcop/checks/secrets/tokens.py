@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.checks.base import Check, CheckDoc, CheckOutput, ContentCheck
 from iotcop.checks.credentials.stored import stored_secrets
 from iotcop.checks.secrets.files import TEXT_MAGICS, is_placeholder, is_reference_material, line_of, shannon_entropy
-from iotcop.firmware.model import Firmware
+from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
@@ -106,7 +106,7 @@ def _mask(value: str) -> str:
     return value[:4] + "*" * (len(value) - 8) + value[-4:] if len(value) > 12 else value[:2] + "***"
 
 
-class CloudToken(Check):
+class CloudToken(ContentCheck):
     ID = "secrets.cloud-token"
     VERSION = "1.0.0"
     PROVISIONS = ("5.4-3",)
@@ -135,41 +135,49 @@ class CloudToken(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
-        for entry in fw.files():
-            if entry.size == 0 or entry.size > MAX_FILE_BYTES or is_reference_material(entry.path):
-                continue
-            if entry.magic not in TEXT_MAGICS and entry.magic not in ("elf", "data"):
-                continue
-            data = fw.read_bytes(entry, MAX_FILE_BYTES)
-            if not data:
-                continue
-            text_like = entry.magic in TEXT_MAGICS
-            hits = token_hits(data, binary=not text_like)
-            for offset, kind, value in hits:
-                yield self.finding(
-                    entry,
-                    title=f"{kind} in the image",
-                    line=line_of(data.decode("utf-8", "replace"), offset) if text_like else None,
-                    offset=None if text_like else offset,
-                    excerpt=_mask(value),
-                    detail=f"{kind} '{_mask(value)}' ({len(value)} characters); the same on every unit built from this image",
-                )
-            if not text_like or entry.magic == "pem":
-                continue
+    def content_limit(self, entry: FileEntry, profile: str) -> int:
+        if entry.size == 0 or entry.size > MAX_FILE_BYTES or is_reference_material(entry.path):
+            return 0
+        if entry.magic not in TEXT_MAGICS and entry.magic not in ("elf", "data"):
+            return 0
+        return MAX_FILE_BYTES
+
+    def scan_content(self, entry: FileEntry, data: bytes):
+        """{"tokens": [[offset, line, kind, value]], "generic": [[line, name, value, excerpt]]} or None."""
+        text_like = entry.magic in TEXT_MAGICS
+        hits = token_hits(data, binary=not text_like)
+        text = data.decode("utf-8", "replace") if text_like else ""
+        tokens = [[offset, line_of(text, offset) if text_like else None, kind, value] for offset, kind, value in hits]
+        generic = []
+        if text_like and entry.magic != "pem":
             reported = {value for _, _, value in hits}
-            text = data.decode("utf-8", "replace")
             for m in _GENERIC.finditer(text):
                 name, value = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
                 if not _SECRET_NAME.match(name) or not high_entropy(value):
                     continue
                 if value in reported or "EXAMPLE" in value or any(value == t[2] for t in token_hits(value.encode())):
                     continue
+                generic.append([line_of(text, m.start()), name, value, m.group(0).strip()])
+        return {"tokens": tokens, "generic": generic} if tokens or generic else None
+
+    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+        for entry, found in self.results(fw):
+            text_like = entry.magic in TEXT_MAGICS
+            for offset, line, kind, value in found["tokens"]:
+                yield self.finding(
+                    entry,
+                    title=f"{kind} in the image",
+                    line=line,
+                    offset=None if text_like else offset,
+                    excerpt=_mask(value),
+                    detail=f"{kind} '{_mask(value)}' ({len(value)} characters); the same on every unit built from this image",
+                )
+            for line, name, value, excerpt in found["generic"]:
                 yield self.finding(
                     entry,
                     title=f"Secret value assigned to '{name}'",
-                    line=line_of(text, m.start()),
-                    excerpt=m.group(0).strip().replace(value, _mask(value))[:200],
+                    line=line,
+                    excerpt=excerpt.replace(value, _mask(value))[:200],
                     detail=f"'{name}' holds a {len(value)}-character value with {shannon_entropy(value):.2f} bits of "
                            "entropy per character (randomly generated, not a word); the same on every unit",
                     severity=Severity.medium,

@@ -6,6 +6,7 @@ import re
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.checks.secrets.files import stored_text
 from iotcop.checks.services.boot import boot_commands
 from iotcop.checks.surface import listing
 from iotcop.firmware.model import Firmware
@@ -20,7 +21,7 @@ NETCATS = frozenset({"nc", "netcat", "ncat", "nc.traditional", "nc.openbsd"})
 # `nc ... -e /bin/sh` or `-c sh`: hands a shell to whoever connects.
 _NC_EXEC = re.compile(r"(?:^|[\s;|&`(])(?:\S*/)?(?:busybox\s+)?(?:nc|netcat|ncat|nc\.traditional)\b[^\n;|&]*?\s-(?:[a-zA-Z]*e|c)\s+\S+")
 # Cheap whole-file test before the line-by-line pass.
-_NC_EXEC_BYTES = re.compile(rb"(?:nc|netcat|ncat|nc\.traditional)\b[^\n]*?\s-(?:[a-zA-Z]*e|c)\s")
+_NC_EXEC_ANYWHERE = re.compile(r"(?:nc|netcat|ncat|nc\.traditional)\b[^\n]*?\s-(?:[a-zA-Z]*e|c)\s")
 _ANDROID_PROPS = {
     "ro.debuggable": ("1", "the build is debuggable (adb runs as root)"),
     "ro.secure": ("0", "adb shells run as root"),
@@ -81,10 +82,9 @@ class DebugTools(Check):
         for entry in fw.files():
             if entry.magic not in ("script", "text") or entry.size > 512 * 1024 or not entry.path.startswith("/"):
                 continue
-            data = fw.read_bytes(entry, 512 * 1024)
-            if not data or not _NC_EXEC_BYTES.search(data):
+            text = stored_text(fw, entry, 512 * 1024)
+            if not text or not _NC_EXEC_ANYWHERE.search(text):
                 continue
-            text = data.decode("utf-8", errors="replace")
             for number, line in enumerate(text.splitlines(), start=1):
                 if line.lstrip().startswith("#") or not _NC_EXEC.search(line):
                     continue

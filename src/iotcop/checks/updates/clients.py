@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from iotcop.checks.secrets.files import stored_text
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Evidence
 
@@ -30,6 +31,7 @@ _VERIFY = re.compile(
     r"|gpgv?\b[^\n]*--verify\b|gpgv\s|ucert\s+(?:-\S+\s+)*-V|fwtool\s+(?:-\S+\s+)*-s)"
 )
 _FLASH_WORDS = (b"mtd", b"sysupgrade", b"flashcp", b"nandwrite", b"flash_erase", b"fw_upgrade", b"ubiupdatevol", b"swupdate", b"rauc", b"mender", b"of=/dev/")
+_FLASH_WORDS_TEXT = tuple(w.decode() for w in _FLASH_WORDS)
 _TLS_OFF = re.compile(r"(?:^|\s)(?:-k|--insecure|--no-check-certificate)(?:\s|$)")
 _FW_WORDS = re.compile(r"firmware|upgrade|update|\bfw\b|\.bin\b|\.img\b|\.trx\b|\.itb\b|sysupgrade|ota", re.I)
 _SIGN_IMPORTS = frozenset({
@@ -260,11 +262,10 @@ def _scripts(fw: Firmware) -> list[UpdateClient]:
             continue
         if entry.path == "/sbin/sysupgrade" or entry.path.startswith(("/lib/upgrade/", "/usr/share/", "/etc/opkg")):
             continue
-        data = fw.read_bytes(entry, MAX_SCRIPT) or b""
-        if not any(w in data for w in _FLASH_WORDS):
+        text = stored_text(fw, entry, MAX_SCRIPT)
+        if not text or "\x00" in text[:2048] or not any(w in text for w in _FLASH_WORDS_TEXT):
             continue
-        text = _text(fw, entry)
-        if not text or not _FLASH.search(text):
+        if not _FLASH.search(text):
             continue
         cgi = in_web_root(entry.path)
         client = UpdateClient("cgi" if cgi else "script", entry.path)

@@ -1,0 +1,154 @@
+"""The content pass: every file read once by the inventory, its bytes shared by the content scanners.
+
+On the vulnerable demo image's root filesystem (built from Debian packages): the content checks
+read nothing after the inventory, their results equal those of a check reading the files itself,
+the parallel inventory equals the serial one, a scanner's failure or overrun becomes the check's
+error or timeout, and the per-file cache answers unchanged files of a second version.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from iotcop.batch.cache import AnalysisCache
+from iotcop.checks.base import CheckDoc, ContentCheck
+from iotcop.checks.registry import all_checks
+from iotcop.checks.runner import run_check_inline, run_checks
+from iotcop.firmware import inventory
+from iotcop.firmware.content import ContentPass
+from iotcop.firmware.inventory import build_firmware
+from iotcop.scan import ScanOptions, _content_pass
+
+CONTENT_CHECKS = [c for c in all_checks() if issubclass(c, ContentCheck)]
+
+
+def _rchar() -> int:
+    with open("/proc/self/io") as fh:
+        for line in fh:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+def _inventory(root, plan=None):
+    return build_firmware(root, [("rootfs", root)], content=plan)
+
+
+@pytest.fixture(scope="module")
+def rootfs(vulnerable_image, tmp_path_factory):
+    tree = tmp_path_factory.mktemp("content") / "rootfs"
+    shutil.copytree(vulnerable_image.rootfs, tree, symlinks=True)
+    return tree
+
+
+def test_the_heavy_content_checks_exist():
+    names = {c.ID for c in CONTENT_CHECKS}
+    assert {"credentials.binary-password", "secrets.cloud-token", "comms.tls-verification-disabled",
+            "crypto.private-key"} <= names
+
+
+def test_content_checks_read_nothing_after_the_inventory(rootfs):
+    plan = _content_pass(CONTENT_CHECKS, "standard", ScanOptions(jobs=1))  # one process: its read counter sees all
+    before = _rchar()
+    fw = _inventory(rootfs, plan)
+    inventory_bytes = _rchar() - before
+    tree_bytes = sum(e.size for e in fw.files())
+    assert inventory_bytes <= tree_bytes * 1.02 + 1_000_000  # each file read once (plus directory listings)
+    before = _rchar()
+    runs = [run_check_inline(c, fw) for c in CONTENT_CHECKS]
+    from iotcop.scan import _components
+
+    _components(fw)
+    assert _rchar() - before < 0.05 * tree_bytes, "content checks and components read the tree again"
+    assert all(r.status == "ran" for r in runs)
+    assert sum(len(r.findings) for r in runs) >= 4  # the planted key, token, password and curl -k are found
+
+
+def test_results_equal_those_of_checks_reading_files_themselves(rootfs):
+    with_pass = _inventory(rootfs, _content_pass(CONTENT_CHECKS, "standard", ScanOptions(jobs=2)))
+    without = _inventory(rootfs)  # no content pass: each check reads the files it wants
+    for cls in CONTENT_CHECKS:
+        a = run_check_inline(cls, with_pass)
+        b = run_check_inline(cls, without)
+        assert [f.model_dump() for f in a.findings] == [f.model_dump() for f in b.findings], cls.ID
+
+
+def test_parallel_inventory_equals_the_serial_one(rootfs, monkeypatch):
+    monkeypatch.setattr(inventory, "_PARALLEL_MIN_BYTES", 0)
+    serial = _inventory(rootfs, _content_pass(CONTENT_CHECKS, "standard", ScanOptions(jobs=1)))
+    parallel = _inventory(rootfs, _content_pass(CONTENT_CHECKS, "standard", ScanOptions(jobs=2)))
+    facts = lambda fw: [(e.path, e.kind, e.sha256, e.magic, e.elf) for e in fw.entries]  # noqa: E731
+    assert facts(serial) == facts(parallel)
+    assert serial.content == parallel.content
+    assert {k: v.files for k, v in serial.content_status.items()} == {k: v.files for k, v in parallel.content_status.items()}
+
+
+class _Raising(ContentCheck):
+    ID = "test.raising-scanner"
+    PROVISIONS = ("5.1-1",)
+    DOC = CheckDoc(title="t", why="w", fix="f")
+
+    def content_limit(self, entry, profile):
+        return 1024 if entry.magic == "elf" else 0
+
+    def scan_content(self, entry, data):
+        raise ValueError("broken scanner")
+
+    def run(self, fw):
+        yield from ()
+
+
+class _Slow(_Raising):
+    ID = "test.slow-scanner"
+    TIMEOUT = 0.05
+
+    def scan_content(self, entry, data):
+        import time
+
+        time.sleep(0.01)
+        return None
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_failing_or_overrunning_scanner_stops_its_check_only(rootfs, monkeypatch, jobs):
+    monkeypatch.setattr(inventory, "_PARALLEL_MIN_BYTES", 0)
+    checks = [_Raising, _Slow] + CONTENT_CHECKS[:1]
+    fw = _inventory(rootfs, ContentPass(scanners=[c() for c in checks], jobs=jobs))
+    runs = {r.check: r for r in run_checks(checks, fw, jobs=2)}
+    assert runs["test.raising-scanner"].status == "error"
+    assert "broken scanner" in runs["test.raising-scanner"].error
+    assert runs["test.slow-scanner"].status == "timeout"
+    assert runs[CONTENT_CHECKS[0].ID].status == "ran"
+    assert all(e.sha256 for e in fw.files())  # the inventory itself is complete
+
+
+def test_per_file_cache_answers_unchanged_files_of_a_second_version(rootfs, tmp_path):
+    store = AnalysisCache(tmp_path / "cache")
+    plan = lambda: _content_pass(CONTENT_CHECKS, "standard", ScanOptions(jobs=1))  # noqa: E731
+
+    def inventory_with_cache(root):
+        p = plan()
+        p.store = store
+        return _inventory(root, p)
+
+    v1 = inventory_with_cache(rootfs)
+    first = {k: (s.files, s.cached) for k, s in v1.content_status.items()}
+    assert all(cached == 0 for _, cached in first.values())
+    v2_root = tmp_path / "v2"
+    shutil.copytree(rootfs, v2_root, symlinks=True)
+    binary = v2_root / "usr/sbin/lighttpd"
+    data = binary.read_bytes()
+    binary.unlink()
+    binary.write_bytes(data + b"\x00password=Secret123\x00")  # a changed file with a new compiled-in password
+    v2 = inventory_with_cache(v2_root)
+    status = v2.content_status["check:credentials.binary-password"]
+    assert status.files == 1 and status.cached == first["check:credentials.binary-password"][0] - 1
+    fresh = _inventory(v2_root, plan())  # the same version without a cache
+    for cls in CONTENT_CHECKS:
+        cached_run, fresh_run = run_check_inline(cls, v2), run_check_inline(cls, fresh)
+        assert [f.model_dump() for f in cached_run.findings] == [f.model_dump() for f in fresh_run.findings], cls.ID
+    found = run_check_inline(CONTENT_CHECKS[[c.ID for c in CONTENT_CHECKS].index("credentials.binary-password")], v2)
+    assert any(f.evidence.path == "/usr/sbin/lighttpd" and "Secret123" in (f.evidence.excerpt or "")
+               for f in found.findings)
