@@ -107,3 +107,18 @@ def test_tracing_records_what_a_check_asked(tmp_path):
     assert not _Replayer(inventory_tree(root)).matches(answers)
     _ = fw.work_dir
     assert not recorder.cacheable
+
+
+def test_a_run_without_a_declaration_is_not_reused_with_one(tmp_path):
+    from iotcop.batch.cache import _Replayer, start_tracing
+    from iotcop.checks.declared import attach_declaration, declaration_of
+    from iotcop.firmware.inventory import inventory_tree
+
+    root = make_rootfs(tmp_path / "fw", 1)
+    fw = inventory_tree(root)
+    recorder = start_tracing(fw)
+    assert declaration_of(fw) is None  # computed in the check's process: the scan gave none
+    assert _Replayer(inventory_tree(root)).matches(recorder.answers)
+    with_declaration = inventory_tree(root)
+    attach_declaration(with_declaration, {"network_services": ["telnet"]})
+    assert not _Replayer(with_declaration).matches(recorder.answers)

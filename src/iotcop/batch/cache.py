@@ -199,7 +199,9 @@ class TracingFirmware(Firmware):
             self._recorder.note(["cached", key], _value_digest(store[key]))
             return store[key]
         if key not in store:
-            # Computed here, under tracing: its reads are recorded as the check's own.
+            # Computed here, under tracing: its reads are recorded as the check's own.  That the scan did not
+            # provide it (a declaration, for one) is an input too: a scan that provides it must not reuse this.
+            self._recorder.note(["cached", key], "<absent>")
             store[key] = compute(self)
             self.__dict__.setdefault("_computed_here", set()).add(key)
         return store[key]
