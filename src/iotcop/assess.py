@@ -155,6 +155,11 @@ def _claimed(base: dict, claim: Claim, runs: list[CheckRun], extraction: Extract
     seen: list[Seen] = [e for c in proofs for e in c.evidence]
     if claim.verified and not problems:
         return Verdict(**base, verdict=V.PASS, note=claim.note or "verified", evidence=list(claim.evidence) + seen)
+    if proofs and not problems:
+        # The checks show it themselves: a declaration that also claims it does not weaken that to DECLARED.
+        statements = "; ".join(sorted({c.statement for c in proofs}))
+        return Verdict(**base, verdict=V.PASS, note=f"{statements}; also declared ({claim.source})" if claim.support == "Y"
+                       else statements, evidence=seen + list(claim.evidence))
     if claim.support == "Y":
         if stopped:
             return Verdict(**base, verdict=V.INCONCLUSIVE, evidence=list(claim.evidence),

@@ -46,3 +46,21 @@ def test_declaration_row_n_is_a_fail():
     ev.add_declaration([Finding(check="declaration.conformance", severity=Severity.medium, provisions=["5.3-16"],
                                 title="declared not met", evidence=Seen(path="d.yaml", line=9)).with_id(), claim("5.3-16", "N")])
     assert verdicts(ev)["5.3-16"].verdict == V.FAIL
+
+
+def test_a_claim_does_not_weaken_what_the_checks_show():
+    from iotcop.model import Compliance
+
+    shown = CheckRun(check="credentials.first-use-password", version="1", status="ran", provisions=["5.1-1"],
+                     compliance=[Compliance(check="credentials.first-use-password", provision="5.1-1",
+                                            statement="the password is set at first use",
+                                            evidence=[Seen(path="/etc/init.d/firstboot", line=4)])])
+    silent = CheckRun(check="credentials.empty-password", version="1", status="ran", provisions=["5.1-1"])
+    ev = Evidence(runs=[shown, silent])
+    ev.add_declaration([claim("5.1-1")])
+    v = verdicts(ev)["5.1-1"]
+    assert v.verdict == V.PASS and "also declared (d.yaml:3)" in v.note
+    assert [e.path for e in v.evidence] == ["/etc/init.d/firstboot", "d.yaml"]
+    ev = Evidence(runs=[silent])  # nothing shown: the claim alone stays DECLARED
+    ev.add_declaration([claim("5.1-1")])
+    assert verdicts(ev)["5.1-1"].verdict == V.DECLARED
