@@ -126,7 +126,8 @@ def test_consumer_page_uses_the_declaration(demo_scans, tmp_path):
     png = screenshot((tmp_path / "consumer.html").as_uri(), tmp_path / "consumer.png", "800,1800", tmp_path)
     assert len(png) > 20_000
     assert "Security updates until 2030-12-31" in page
-    assert "mailto:security@example.invalid" in page and "within 5 days" in page
+    assert '<a href="mailto:security@example.invalid">security@example.invalid</a>' in page  # shoppers read the address
+    assert "within 5 days" in page
     assert "Hold reset for 10 seconds" in page
     assert "signed images over HTTPS" in page
     assert "not said where to report" not in page and 'id="no-declaration"' not in page
