@@ -294,3 +294,22 @@ def test_digest_stable_across_runs(tmp_path):
         extract(image, out)
         digests.append(hashlib.sha256(repr(sorted(tree(out).items())).encode()).hexdigest())
     assert digests[0] == digests[1]
+
+
+def test_file_ending_in_sparse_blocks_keeps_its_size(tmp_path):
+    """Trailing all-zero blocks are stored as holes: the file must still end at its full size."""
+    src = tmp_path / "src"
+    src.mkdir()
+    content = b"head" * 1000 + bytes(3 * 131072 - 4000)  # the last two blocks are all zeros
+    (src / "holey").write_bytes(content)
+    (src / "tail-in-hole").write_bytes(b"x" + bytes(131072 + 100))  # last block zero, not a full block
+    image = tmp_path / "img.sqfs"
+    subprocess.run(["mksquashfs", str(src), str(image), "-noappend", "-quiet", "-no-fragments"], check=True,
+                   capture_output=True)
+    with open_image(image) as img:
+        entries = {e.name: img.inode(e.inode_ref) for e in img.listing(img.inode(img.sb.root_inode))}
+        assert [img.block_length(s)[0] for s in entries[b"holey"].block_sizes][1:] == [0, 0]
+    result = extract(image, tmp_path / "out")
+    assert result.errors == []
+    assert (tmp_path / "out" / "holey").read_bytes() == content
+    assert (tmp_path / "out" / "tail-in-hole").read_bytes() == b"x" + bytes(131072 + 100)

@@ -188,11 +188,13 @@ class _Writer:
         try:
             pos = node.blocks_start
             remaining = size
+            sparse = False
             for stored in node.block_sizes:
                 n = min(bs, remaining)
                 length, _ = image.block_length(stored)
                 if length == 0:
                     os.lseek(fd, n, os.SEEK_CUR)  # sparse block
+                    sparse = True
                 else:
                     data = image.block_data(pos, stored, n)
                     if len(data) < n:
@@ -208,14 +210,16 @@ class _Writer:
                 if len(piece) != remaining:
                     raise SquashFSError(f"fragment {node.fragment} too short for the file's tail")
                 os.write(fd, piece)
-            os.ftruncate(fd, size)
+            if sparse:
+                os.ftruncate(fd, size)  # a sparse last block was only skipped over
+            # Through the descriptor: no second path lookup per file.
+            os.fchmod(fd, (node.mode & 0o7777) | 0o600)
+            os.utime(fd, (node.mtime, node.mtime))
         except BaseException:
             os.close(fd)
             os.unlink(path)  # never leave a partial file that looks complete
             raise
         os.close(fd)
-        os.chmod(path, (node.mode & 0o7777) | 0o600, follow_symlinks=False)
-        os.utime(path, (node.mtime, node.mtime), follow_symlinks=False)
         self.result.files += 1
         self.result.bytes += size
 
