@@ -32,6 +32,11 @@ class ImageJob:
     budget: float = 1800.0  # seconds the whole image may take
     profile: str | None = None  # scan profile (iotcop.profiles); None: the default
     test_delay: float = 0.0  # seconds to sleep before scanning; only honoured with IOTCOP_TEST_HOOKS=1
+    # The manufacturer declaration travels as text inside the job, so a worker on another machine needs
+    # no access to the submitter's disk for it (the image itself is read by path).
+    declaration: str | None = None  # its YAML or JSON text; None: scan without a declaration
+    declaration_name: str = "declaration"  # the file name the report and its evidence lines give it
+    fetch: bool = False  # fetch the declaration's public pages (security.txt, policy, support period)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,7 +113,11 @@ def analyse(job: ImageJob) -> ImageResult:
     key = scan_key(job.only_checks, job.profile) if cache else ""
     tmp = Path(tempfile.mkdtemp(prefix="iotcop-batch-"))
     try:
-        stored = cache.get_image(job.sha256, key) if cache else None
+        declaration = _load_declaration(job, tmp) if job.declaration is not None else None
+        # A whole-image result depends on the declaration too, so none is reused or stored with one
+        # (the per-check cache still applies: checks that read the declaration are never cached).
+        whole_image = cache is not None and declaration is None
+        stored = cache.get_image(job.sha256, key) if whole_image else None
         context = OutputContext()
         if stored is not None:
             assessment = Assessment.model_validate(stored)
@@ -117,7 +126,7 @@ def analyse(job: ImageJob) -> ImageResult:
             from iotcop.firmware.extract import Limits
 
             options = ScanOptions(only_checks=job.only_checks, jobs=job.jobs, limits=Limits(timeout=job.extract_timeout),
-                                  profile=job.profile)
+                                  profile=job.profile, declaration=declaration, fetch=job.fetch)
             with using(cache):
                 scanned = scan(Path(job.path), options)
             assessment = scanned.assessment
@@ -129,9 +138,9 @@ def analyse(job: ImageJob) -> ImageResult:
                     assessment.notes.append(
                         f"{cache.hits} of {cache.hits + cache.misses} checks were answered from the analysis cache "
                         "(the files they read are unchanged)")
-                if assessment.extraction.status == "complete":
+                if whole_image and assessment.extraction.status == "complete":
                     cache.put_image(job.sha256, key, assessment.to_json_dict())
-            context = OutputContext(firmware=scanned.firmware)
+            context = OutputContext(firmware=scanned.firmware, declaration=declaration)
         write_outputs(assessment, tmp, job.formats, context)
         result.files = {p.name: p.read_bytes() for p in sorted(tmp.iterdir()) if p.is_file()}
         data = assessment.to_json_dict()
@@ -146,6 +155,27 @@ def analyse(job: ImageJob) -> ImageResult:
         shutil.rmtree(tmp, ignore_errors=True)
     result.seconds = round(time.perf_counter() - start, 3)
     return result
+
+
+def _load_declaration(job: ImageJob, tmp: Path):
+    """Validate the job's declaration text as `iotcop scan --declaration` would; named as the job says."""
+    from iotcop.declaration import DeclarationError, load_declaration
+
+    name = Path(job.declaration_name).name
+    if name in ("", ".", ".."):
+        name = "declaration"
+    folder = tmp / ".declaration"
+    folder.mkdir()
+    path = folder / name
+    path.write_bytes(job.declaration.encode("utf-8"))  # the exact bytes: the report carries their sha256
+    try:
+        declaration = load_declaration(path)
+    except DeclarationError as exc:
+        raise DeclarationError([e.replace(str(path), name) for e in exc.errors]) from None
+    finally:
+        path.unlink()
+        folder.rmdir()
+    return declaration.model_copy(update={"source": name})
 
 
 # -- running one image in a process of its own ------------------------------------
