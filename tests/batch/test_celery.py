@@ -10,41 +10,23 @@ import collections
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
 
 import pytest
-from batch_support import BIN, free_port, journal, kill_group, make_tarball, wait_for
+from batch_support import BIN, journal, kill_group, make_tarball, wait_for
+from redis_support import HAVE_REDIS, SKIP_REASON, redis_server
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed "
-                                "(scripts/setup installs it)")
+pytestmark = pytest.mark.skipif(not HAVE_REDIS, reason=SKIP_REASON)
 
 VISIBILITY = 8  # seconds; short so the killed worker's job comes back within the test
 
 
 @pytest.fixture
 def redis_url(tmp_path):
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--daemonize", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        import redis
-
-        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
-        wait_for(lambda: _pings(client), timeout=20)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        kill_group(proc, signal.SIGTERM)
-
-
-def _pings(client) -> bool:
-    try:
-        return bool(client.ping())
-    except Exception:  # noqa: BLE001 - not up yet
-        return False
+    with redis_server(tmp_path) as url:
+        yield url
 
 
 def _worker(url: str, log) -> subprocess.Popen:
