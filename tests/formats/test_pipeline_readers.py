@@ -22,6 +22,11 @@ READERS = {
     "zlib_le.sqfs3": "squashfs_v3_le (unsquashfs)",
     "xz.sqfs": "squashfs_v4_le (unsquashfs)",
     "avm_le.sqfs4": "squashfs_v4_le (unsquashfs)",
+    "gzip.sqfs": "squashfs_v4_le (unsquashfs)",
+    "lz4.sqfs": "squashfs_v4_le (unsquashfs)",
+    "lzma.sqfs": "squashfs_v4_le (unsquashfs)",
+    "lzo.sqfs": "squashfs_v4_le (unsquashfs)",
+    "zstd.sqfs": "squashfs_v4_le (unsquashfs)",
 }
 FAST = {"avm_be.sqfs4", "lzma1_be.sqfs3"}  # each pipeline run starts unblob (~6 s); the rest run in CI
 
@@ -45,6 +50,15 @@ def test_pipeline_names_the_reader(name, tmp_path):
     assert result.report.status == "partial"
     assert any("no root filesystem" in e for e in result.report.errors)
     assert not any("extractor failed" in e for e in result.report.errors)
+
+
+@pytest.mark.corpus
+def test_pipeline_refuses_the_empty_sample(tmp_path):
+    """fact_extractor expects every unpacker to fail on 'empty'; here the input check says why."""
+    from iotcop.errors import InputError
+
+    with pytest.raises(InputError, match="the file is empty"):
+        extract(corpus_file("fact_extractor", "squashFS__empty"), tmp_path)
 
 
 @pytest.mark.corpus
