@@ -78,7 +78,11 @@ class LocalEngine:
 
 
 class CeleryEngine:
-    """Hands the image to the batch engine's Celery workers; the image path must be readable by them."""
+    """Hands the image to the batch engine's Celery workers (`iotcop worker`) through Redis.
+
+    The image goes by path: the upload folder must be at the same path on every worker (shared storage).
+    The declaration goes as text inside the task, and is used without fetching its pages, as LocalEngine does.
+    """
 
     name = "celery"
 
@@ -88,14 +92,25 @@ class CeleryEngine:
         self.app = make_app(broker)
 
     def scan(self, firmware: Path, declaration: Path | None, sha256: str, timeout: float) -> ScanOutcome:
+        from celery.exceptions import TimeoutError as CeleryTimeout
+
         from iotcop.batch.celery_app import TASK_NAME
         from iotcop.batch.image import ImageJob
 
+        text = None
         if declaration is not None:
-            return ScanOutcome(None, None, "the Celery engine scans images without a declaration; "
-                                           "upload without one, or run the registry with the local engine")
-        job = ImageJob(path=str(firmware), sha256=sha256, formats=("json",), cache_dir="")
-        result = self.app.send_task(TASK_NAME, args=[job.to_dict()]).get(timeout=timeout)
+            try:  # checked as UTF-8 at upload; decoded strictly so the worker hashes the same bytes
+                text = declaration.read_bytes().decode("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                return ScanOutcome(None, None, f"declaration: cannot read it ({exc})")
+        job = ImageJob(path=str(firmware.resolve()), sha256=sha256, formats=("json",), cache_dir="", budget=timeout,
+                       declaration=text, fetch=False)
+        pending = self.app.send_task(TASK_NAME, args=[job.to_dict()], time_limit=timeout + 60)
+        try:
+            result = pending.get(timeout=timeout + 120)  # the worker's own budget stops the scan first
+        except CeleryTimeout:
+            return ScanOutcome(None, None, f"no worker finished the scan within {timeout + 120:.0f} s "
+                                           "(are `iotcop worker` processes running?)")
         if result.get("status") != "done":
             return ScanOutcome(None, result.get("exit_code"), result.get("error") or "the scan failed")
         body = base64.b64decode(result["files"]["report.json"]).decode()
