@@ -18,6 +18,7 @@ from iotcop.probe.scanner import common_ports, parse_ports, tcp_scan
 from iotcop.probe.services import ftp, http, mqtt, rtsp, ssh, telnet, tls
 
 SERVICE_CONCURRENCY = 8
+RTSP_OPTIONS = b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: iotcop\r\n\r\n"
 _CUT = object()  # a probe the budget stopped or never started
 
 
@@ -65,9 +66,14 @@ def identify(ctx: ProbeContext, port: int) -> tuple[str, bytes, dict]:
         code = _mqtt_code(ctx, port)
         if code is not None:
             return "mqtt", b"", {"code": code}
-    answer = _plain_request(ctx, port, b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n" if hint == "rtsp" else
+    answer = _plain_request(ctx, port, RTSP_OPTIONS if hint == "rtsp" else
                             b"GET / HTTP/1.0\r\nUser-Agent: iotcop-probe\r\n\r\n")
     if answer.startswith(b"HTTP/"):
+        if hint != "rtsp" and _http_status(answer) >= 400:
+            # RTSP servers answer a stray HTTP GET with an HTTP error (GStreamer's: 503); ask in RTSP.
+            rtsp_answer = _plain_request(ctx, port, RTSP_OPTIONS)
+            if rtsp_answer.startswith(b"RTSP/"):
+                return "rtsp", rtsp_answer, {}
         return "http", answer, {}
     if answer.startswith(b"RTSP/"):
         return "rtsp", answer, {}
@@ -75,6 +81,11 @@ def identify(ctx: ProbeContext, port: int) -> tuple[str, bytes, dict]:
     if code is not None:
         return "mqtt", b"", {"code": code}
     return "unknown", answer, {}
+
+
+def _http_status(answer: bytes) -> int:
+    parts = answer.split(b"\r\n", 1)[0].split(b" ")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
 
 
 def _printable(data: bytes) -> str:
