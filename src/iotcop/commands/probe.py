@@ -33,7 +33,7 @@ def register(cli: click.Group) -> None:
     @click.option("--ports", default="common", show_default=True, metavar="common|all|LIST",
                   help="TCP ports: the common IoT ports, all 65535, or a list like 22,80,8000-8080.")
     @click.option("--udp", "udp", metavar="LIST", help="UDP services to query as SERVICE:PORT, e.g. snmp:161,coap:5683 "
-                                                      "(default: snmp:161, ssdp:1900, mdns:5353, coap:5683).")
+                                                      "(default: snmp:161, ssdp:1900, mdns:5353, coap:5683, coap:5684).")
     @click.option("--allow-range", is_flag=True, help="Accept a network or broadcast-looking address (never multicast).")
     @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), help="Write report.json here.")
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
