@@ -314,3 +314,158 @@ def start_snmpd(tmp: Path, hardened: bool) -> Daemon:
     env_argv = ["env", f"SNMP_PERSISTENT_DIR={tmp}/snmp-persist", "snmpd", "-f", "-Lo", "-C", "-c",
                 str(tmp / "snmpd.conf"), "-p", str(tmp / "snmpd.pid")]
     return _start("snmpd", env_argv, port, tmp, udp=True)
+
+
+# -- GStreamer RTSP server (a camera stream) ---------------------------------------------------------
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # has python3-gi; the project venv does not
+
+
+def start_rtsp(tmp: Path, path: str, user: str = "", password: str = "") -> Daemon:
+    """A live test stream at PATH; with USER and PASSWORD it needs Basic authentication."""
+    require(SYSTEM_PYTHON)
+    check = subprocess.run([SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0'); "
+                            "from gi.repository import GstRtspServer"], capture_output=True, text=True, timeout=60)
+    if check.returncode != 0:
+        import pytest
+
+        pytest.fail("GStreamer RTSP server bindings missing: run scripts/setup (gir1.2-gst-rtsp-server-1.0, "
+                    f"python3-gi): {check.stderr.strip()[-300:]}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    argv = [SYSTEM_PYTHON, str(Path(__file__).with_name("rtsp_server.py")), LOOPBACK, str(port), path]
+    return _start("rtsp", argv + ([user, password] if user else []), port, tmp)
+
+
+# -- libcoap coap-server (plain CoAP and CoAP over DTLS) --------------------------------------------
+
+def _coap_answers(port: int) -> bool:
+    """A CoAP ping (empty CON) is answered with a reset by a listening server."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.2)
+        sock.connect((LOOPBACK, port))
+        try:
+            sock.send(bytes([0x40, 0x00, 0x12, 0x34]))
+            return len(sock.recv(64)) >= 4
+        except OSError:
+            return False
+
+
+def start_coap_server(tmp: Path, psk: str) -> Daemon:
+    """coap-server answering plain CoAP on `port` and, with the pre-shared key, CoAP over DTLS on `port + 1`."""
+    require("coap-server-openssl")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for _ in range(20):  # two neighbouring free UDP ports
+        port = free_port(socket.SOCK_DGRAM)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind((LOOPBACK, port + 1))
+            break
+        except OSError:
+            continue
+    daemon = _start("coap-server", ["coap-server-openssl", "-A", LOOPBACK, "-p", str(port), "-k", psk, "-v", "5"],
+                    port, tmp, udp=True, dtls=port + 1)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not _coap_answers(port):
+        if time.monotonic() > deadline or daemon.proc.poll() is not None:
+            daemon.stop()
+            raise RuntimeError(f"coap-server did not answer: {daemon.log.read_text(errors='replace')[-2000:]}")
+    return daemon
+
+
+# -- daemons that announce by multicast: in a private network namespace ----------------------------
+
+# Inside the namespace a veth pair stands for the device's two sides: v0 the LAN, v1 the WAN.
+NETNS_LAN, NETNS_WAN = "10.77.0.1", "10.77.1.1"
+NETNS_SETUP = ("ip link set lo up && ip link add v0 type veth peer name v1 && "
+               f"ip addr add {NETNS_LAN}/24 dev v0 && ip addr add {NETNS_WAN}/24 dev v1 && "
+               "ip link set v0 up && ip link set v1 up")
+
+
+def _start_in_netns(name: str, tmp: Path, command: str, ready: str, mounts: str = "") -> Daemon:
+    """COMMAND in new network and mount namespaces (unshare -n -m); started once READY is in its log."""
+    require("unshare", "nsenter", "ip")
+    log = tmp / f"{name}.log"
+    script = NETNS_SETUP + mounts + " && exec " + command
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(["unshare", "-n", "-m", "--propagation", "private", "sh", "-c", script],
+                                stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=tmp)
+    daemon = Daemon(name, 0, proc, log)
+    deadline = time.monotonic() + START_TIMEOUT
+    while ready not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            daemon.stop()
+            raise RuntimeError(f"{name} did not start: {log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.1)
+    return daemon
+
+
+def in_netns(daemon: Daemon, argv: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """Run ARGV in the daemon's network namespace (its only peer there is the daemon)."""
+    return subprocess.run(["nsenter", f"--net=/proc/{daemon.proc.pid}/ns/net", *argv], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def start_miniupnpd(tmp: Path) -> Daemon:
+    """miniupnpd as a home gateway's UPnP IGD: LAN side v0 (HTTP on 5000), WAN side v1."""
+    require("miniupnpd")
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "miniupnpd.conf").write_text(f"""ext_ifname=v1
+listening_ip=v0
+http_port=5000
+enable_natpmp=no
+enable_upnp=yes
+secure_mode=yes
+system_uptime=yes
+uuid=3d3cec3a-8cf0-11e0-98ee-00163e5d0a01
+serial=RT0042778
+model_number=4.2
+friendly_name=Test Gateway
+lease_file={tmp}/leases
+allow 1024-65535 10.77.0.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+""")
+    return _start_in_netns("miniupnpd", tmp, f"miniupnpd -f {tmp}/miniupnpd.conf -d -P {tmp}/miniupnpd.pid",
+                           ready="HTTP listening on port 5000")
+
+
+AVAHI_SERVICE = """<?xml version="1.0" standalone='no'?>
+<!DOCTYPE service-group SYSTEM "avahi-service.dtd">
+<service-group>
+  <name>Test Camera</name>
+  <service><type>_http._tcp</type><port>80</port><txt-record>model=CAM-100</txt-record></service>
+  <service><type>_rtsp._tcp</type><port>554</port><txt-record>path=/stream1</txt-record></service>
+</service-group>
+"""
+
+
+def start_avahi(tmp: Path, publish_services: bool) -> Daemon:
+    """avahi-daemon without D-Bus on the LAN side v0, with or without static services (Debian's service files
+    folder is replaced by a test one, and /run by a tmpfs, in the daemon's own mount namespace)."""
+    require("avahi-daemon")
+    tmp.mkdir(parents=True, exist_ok=True)
+    services = tmp / "services"
+    services.mkdir(exist_ok=True)
+    if publish_services:
+        (services / "camera.service").write_text(AVAHI_SERVICE)
+    (tmp / "avahi-daemon.conf").write_text("""[server]
+host-name=test-camera
+domain-name=local
+use-ipv4=yes
+use-ipv6=no
+allow-interfaces=v0
+enable-dbus=no
+[wide-area]
+enable-wide-area=no
+[publish]
+publish-hinfo=no
+publish-workstation=no
+[reflector]
+enable-reflector=no
+""")
+    mounts = (f" && mount --bind {services} /etc/avahi/services && mount -t tmpfs tmpfs /run"
+              " && mkdir /run/avahi-daemon")
+    ready = "successfully established" if publish_services else "Server startup complete"
+    return _start_in_netns("avahi", tmp, f"avahi-daemon -f {tmp}/avahi-daemon.conf --no-drop-root --no-chroot "
+                           "--no-rlimits --debug", ready=ready, mounts=mounts)
