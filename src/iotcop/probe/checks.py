@@ -58,10 +58,16 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         "probe.unauthenticated-access", ("5.6-2", "5.5-5"), Severity.high,
         CheckDoc(
             title="A service gives access without authentication",
-            why="Anonymous FTP, anonymous MQTT, unauthenticated RTSP streams and open status pages disclose "
-                "security-relevant information (and MQTT lets anyone publish commands).",
-            fix="Require authentication on every network service, or remove the service.",
+            why="Anonymous FTP, anonymous MQTT, unauthenticated RTSP streams, CoAP resource directories over plain "
+                "UDP and open status pages disclose security-relevant information; MQTT lets anyone publish commands "
+                "and an open UPnP port-forwarding control lets anyone on the network open the gateway's firewall.",
+            fix="Require authentication on every network service (CoAP over DTLS, RTSP with credentials), disable UPnP "
+                "port forwarding or restrict it, or remove the service.",
+            limitations="RTSP: the root and ten common camera stream paths are described, no other path. UPnP: the "
+                        "control is shown open by a read-only GetStatusInfo; no port mapping is added, so a device "
+                        "that allows reads but refuses changes is still reported.",
         ),
+        VERSION="1.1.0",
     ),
     ProbeCheck(
         "probe.http-plaintext-auth", ("5.5-1",), Severity.high,
