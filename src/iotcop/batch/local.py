@@ -256,7 +256,8 @@ def run_batch(paths: Iterable[Path], out_dir: Path, options: BatchOptions | None
         bar.finished(result)
 
     def summarise() -> None:
-        write_summary(out_dir, images, finished,
+        # From the journal as written: an interruption can land between a record's append and `finished`.
+        write_summary(out_dir, images, {**finished, **journal.finished()},
                       {**meta, "updated": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()})
 
     with _Bar(len(unique), len(unique) - len(todo), quiet) as bar:
@@ -265,7 +266,7 @@ def run_batch(paths: Iterable[Path], out_dir: Path, options: BatchOptions | None
                 engine.run(jobs, on_start, on_result)
         finally:
             summarise()  # also after an interruption: the summary shows what is done and what is pending
-    report.totals = totals(rows_for(images, finished))
+    report.totals = totals(rows_for(images, {**finished, **journal.finished()}))
     return report
 
 
