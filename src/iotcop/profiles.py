@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import yaml
 
 from iotcop.errors import CatalogueError, InputError
+from iotcop.yamlload import FAST_LOADER
 
 PROFILE_KEY = "profile"
 
@@ -33,7 +34,7 @@ class Profile:
 @functools.cache
 def _data() -> tuple[str, dict[str, Profile]]:
     text = resources.files("iotcop.checks").joinpath("data/profiles.yaml").read_text("utf-8")
-    raw = yaml.safe_load(text)
+    raw = yaml.load(text, Loader=FAST_LOADER)
     profiles = {}
     for name, body in raw["profiles"].items():
         profiles[name] = Profile(

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from iotcop.errors import CatalogueError
+from iotcop.yamlload import FAST_LOADER
 
 RULES_PATH = Path(__file__).parent / "data" / "components.yaml"
 
@@ -41,7 +42,7 @@ class Rule:
 
 @functools.cache
 def load_rules(path: Path = RULES_PATH) -> tuple[Rule, ...]:
-    data = yaml.safe_load(path.read_text())
+    data = yaml.load(path.read_text(), Loader=FAST_LOADER)
     rules = []
     for name, spec in (data.get("components") or {}).items():
         try:

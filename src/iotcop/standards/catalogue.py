@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 import yaml
 
 from iotcop.errors import CatalogueError
+from iotcop.yamlload import FAST_LOADER
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -138,7 +139,7 @@ class _Defect(Exception):
         self.message = message
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(FAST_LOADER):
     pass
 
 

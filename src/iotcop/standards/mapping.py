@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from iotcop.errors import CatalogueError
+from iotcop.yamlload import FAST_LOADER
 from iotcop.standards.catalogue import Catalogue, load_catalogue
 
 DATA_DIR = Path(__file__).parent / "data" / "mapping"
@@ -32,7 +33,7 @@ def load_mapping(path: Path = DATA_DIR) -> dict[str, tuple[str, ...]]:
 
 def _load_file(path: Path) -> dict[str, tuple[str, ...]]:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(), Loader=FAST_LOADER) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise CatalogueError(f"{path.name}: cannot load check mapping: {exc}".splitlines()[0]) from None
     rows = data.get("checks") if isinstance(data, dict) else None

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import yaml
 
+from iotcop.yamlload import FAST_LOADER
+
 from iotcop.firmware.model import Firmware
 from iotcop.sbom.busybox import applet_table
 from iotcop.sbom.identify import Component, identify_components
@@ -81,7 +83,7 @@ def _busybox_applets(fw: Firmware, comp: Component) -> tuple[str, set[str]] | No
 
 @functools.cache
 def _kernel_features() -> tuple[tuple[re.Pattern, str], ...]:
-    rows = yaml.safe_load(KERNEL_FEATURES_PATH.read_text()) or []
+    rows = yaml.load(KERNEL_FEATURES_PATH.read_text(), Loader=FAST_LOADER) or []
     return tuple((re.compile(r["pattern"], re.IGNORECASE), r["option"]) for r in rows)
 
 
