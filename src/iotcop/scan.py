@@ -195,8 +195,14 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
             assessment.timings["assess"] = timer.timings["assess"]  # the report was built inside this stage
             if options.out_dir is not None:
                 with timer("outputs"):
-                    write_outputs(assessment, options.out_dir, options.outputs,
-                                  OutputContext(firmware=fw, declaration=options.declaration))
+                    try:
+                        write_outputs(assessment, options.out_dir, options.outputs,
+                                      OutputContext(firmware=fw, declaration=options.declaration))
+                    except OSError as exc:
+                        if exc.errno == errno.ENOSPC:
+                            raise InputError(f"no space left on the device holding {options.out_dir}; "
+                                             "not every output was written (those present are complete)") from None
+                        raise
                 assessment.timings["outputs"] = timer.timings["outputs"]  # for --timings; written files lack it
             return ScanResult(assessment=assessment, work_dir=work_dir if options.keep_work else None, firmware=fw)
     except OSError as exc:
