@@ -152,3 +152,17 @@ def test_per_file_cache_answers_unchanged_files_of_a_second_version(rootfs, tmp_
     found = run_check_inline(CONTENT_CHECKS[[c.ID for c in CONTENT_CHECKS].index("credentials.binary-password")], v2)
     assert any(f.evidence.path == "/usr/sbin/lighttpd" and "Secret123" in (f.evidence.excerpt or "")
                for f in found.findings)
+
+
+def test_a_shared_scanner_stopped_in_the_pass_is_answered_by_reading_the_files(rootfs):
+    from iotcop.checks.credentials.accounts import AccountRecords, collect_accounts
+
+    class BrokenAccounts(AccountRecords):
+        def scan_content(self, entry, data):
+            raise RuntimeError("broken")
+
+    fw = _inventory(rootfs, ContentPass(scanners=[BrokenAccounts()], jobs=1))
+    assert fw.content_failure("accounts")[0] == "error"
+    fresh = _inventory(rootfs)
+    found = collect_accounts(fw)
+    assert found and found == collect_accounts(fresh)  # not the partial results of the stopped pass

@@ -172,11 +172,13 @@ class Firmware:
         """(entry, result) for every file where a content scanner found something, in inventory order.
 
         Answered from the inventory's content pass; when that pass did not include this scanner
-        (a check run on its own, in a test), the files are read and scanned here.
+        (a check run on its own, in a test) or stopped it, the files are read and scanned here.
         """
         name = scanner.CONTENT_NAME
         entries = self.__dict__["entries"]  # not through a recording subclass's property: the results are the answer
-        if name not in self.content:
+        # Not part of the pass, or stopped in it (its results are incomplete): scan here; a scanner that fails
+        # again raises into the check that asked, which then reports an error instead of a partial answer.
+        if name not in self.content or self.content_failure(name) is not None:
             from iotcop.profiles import active_profile
 
             profile = active_profile(self)

@@ -196,7 +196,7 @@ class VersionSignatures(ContentScanner):
 def _rules_for_magic(entry: FileEntry) -> list[Rule]:
     # During the inventory entry.elf is not set yet when the scanners are chosen; the magic already says ELF.
     if entry.elf is None and entry.magic == "elf":
-        return [r for r in _rules_for_any(entry)]
+        return _rules_for_any(entry)
     return _rules_for(entry)
 
 
