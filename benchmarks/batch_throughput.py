@@ -9,7 +9,7 @@ Celery workers (a Redis server and `iotcop worker` processes started here, on 12
 
 Cache: the demo image's root filesystem as version 1 and a version 2 with /etc/os-release and one binary
 changed; version 2 is scanned with a cache holding version 1 and without a cache, alternately, RUNS times
-(medians).
+(medians).  --cache-size takes the root filesystem of a larger demo image instead of the small one.
 """
 
 from __future__ import annotations
@@ -158,6 +158,8 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--skip-cache", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--cache-size", default="small", help="demo image whose root filesystem is version 1 "
+                        "of the cache test: small, 10mb, 30mb or 100mb")
     args = parser.parse_args()
     from iotcop.demo.builder import build_image
 
@@ -179,7 +181,7 @@ def main() -> None:
                     print(f"{engine:6} {w} worker(s): {args.images} images in {seconds:.1f} s = {rate:.2f} images/min",
                           flush=True)
         if not args.skip_cache:
-            rootfs = demo.rootfs
+            rootfs = (demo if args.cache_size == "small" else build_image("vulnerable", size=args.cache_size)).rootfs
             if not rootfs.is_dir():
                 print("cache: skipped (the demo build keeps no rootfs folder)")
             else:

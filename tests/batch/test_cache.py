@@ -24,7 +24,7 @@ def _findings(assessment):
 
 def test_cache_reuses_unchanged_checks_and_matches_a_fresh_scan(tmp_path):
     v1 = make_rootfs(tmp_path / "v1", 1)
-    cache = AnalysisCache(tmp_path / "cache")
+    cache = AnalysisCache(tmp_path / "cache", min_reuse_seconds=0)
     first = _scan(v1, cache)
     assert cache.hits == 0 and cache.misses > 5
     checks = cache.misses
@@ -52,7 +52,7 @@ def test_cache_reuses_unchanged_checks_and_matches_a_fresh_scan(tmp_path):
 
 def test_a_file_added_or_a_mode_changed_is_seen(tmp_path):
     v1 = make_rootfs(tmp_path / "v1", 1, telnet=False)
-    cache = AnalysisCache(tmp_path / "cache")
+    cache = AnalysisCache(tmp_path / "cache", min_reuse_seconds=0)
     base = _scan(v1, cache)
     v2 = tmp_path / "v2"
     shutil.copytree(v1, v2, symlinks=True)
@@ -122,3 +122,15 @@ def test_a_run_without_a_declaration_is_not_reused_with_one(tmp_path):
     with_declaration = inventory_tree(root)
     attach_declaration(with_declaration, {"network_services": ["telnet"]})
     assert not _Replayer(with_declaration).matches(recorder.answers)
+
+
+def test_cheap_checks_are_run_again_not_traced(tmp_path):
+    v1 = make_rootfs(tmp_path / "v1", 1)
+    cache = AnalysisCache(tmp_path / "cache", min_reuse_seconds=3600)  # every check is "cheap"
+    first = _scan(v1, cache)
+    assert cache.stats()["check_runs"] == 0  # costs recorded, no run kept
+    checks = cache.misses
+    cache.hits = cache.misses = 0
+    again = _scan(v1, cache)
+    assert (cache.hits, cache.misses) == (0, checks)
+    assert _findings(again) == _findings(first)

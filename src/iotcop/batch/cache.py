@@ -38,6 +38,9 @@ from iotcop import __version__
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import CheckRun
 
+# A check run is kept for reuse only when it took at least this long: a cheaper check runs again faster
+# than its recorded inputs can be checked (content checks are cheap; their per-file work is cached per file).
+MIN_REUSE_SECONDS = 0.5
 MAX_TRACES_PER_CHECK = 16  # distinct input sets remembered per (check, version, environment)
 _UNSTABLE_REPR = " at 0x"  # an object whose repr names its address cannot be compared across runs
 
@@ -81,11 +84,18 @@ def _content_digest(found) -> str:
     return _digest([[_identity(entry), FileEntry.sha256.__get__(entry), result] for entry, result in found])
 
 
-def _fact(entry: FileEntry, name: str) -> Any:
+def _fact(entry: FileEntry, name: str) -> str:
+    """A short token for one fact of an entry: the value itself for scalars, a hash for ELF facts.
+
+    Checks read thousands of facts (type, size, content of every text file ...); a token per fact
+    that needs no JSON encoding or hashing keeps recording and replaying them cheap.
+    """
     if name == "content":
-        return FileEntry.sha256.__get__(entry)
+        return f"c:{FileEntry.sha256.__get__(entry)}"
     value = getattr(FileEntry, name).__get__(entry)
-    return repr(value) if name == "elf" else value
+    if name == "elf":
+        return "e:" + hashlib.sha256(repr(value).encode()).hexdigest()[:32]
+    return repr(value)
 
 
 class _Recorder:
@@ -101,7 +111,7 @@ class _Recorder:
     def fact(self, entry: FileEntry, name: str) -> None:
         key = ("fact", FileEntry.root.__get__(entry), FileEntry.path.__get__(entry), name)
         if key not in self._answers:
-            self._answers[key] = _digest(_fact(entry, name))
+            self._answers[key] = _fact(entry, name)
 
     @property
     def answers(self) -> dict[str, str | None]:
@@ -251,7 +261,7 @@ class _Replayer:
         fw, kind = self.fw, query[0]
         if kind == "fact":
             entry = self._entry(query[1], query[2])
-            return "<gone>" if entry is None else _digest(_fact(entry, query[3]))
+            return "<gone>" if entry is None else _fact(entry, query[3])
         if kind == "get":
             return _digest(_identity(fw.get(query[1])))
         if kind == "files":
@@ -319,7 +329,8 @@ def check_environment(cls: type) -> str:
 class AnalysisCache:
     """The store behind both granularities; safe for several processes on one machine (SQLite WAL)."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, min_reuse_seconds: float = MIN_REUSE_SECONDS) -> None:
+        self.min_reuse_seconds = min_reuse_seconds
         self.directory = Path(directory) if directory else default_cache_dir()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / "cache.sqlite"
@@ -334,6 +345,9 @@ class AnalysisCache:
                     check_id TEXT, version TEXT, env TEXT, trace_digest TEXT, trace TEXT, run TEXT,
                     created REAL, used REAL,
                     PRIMARY KEY (check_id, version, env, trace_digest));
+                CREATE TABLE IF NOT EXISTS check_costs (
+                    check_id TEXT, version TEXT, env TEXT, seconds REAL,
+                    PRIMARY KEY (check_id, version, env));
                 CREATE TABLE IF NOT EXISTS file_results (
                     sha256 TEXT, scanner TEXT, key TEXT, result TEXT, used REAL,
                     PRIMARY KEY (sha256, scanner, key));
@@ -355,7 +369,7 @@ class AnalysisCache:
 
     def __getstate__(self) -> dict:
         return {"directory": self.directory, "path": self.path, "hits": self.hits, "misses": self.misses,
-                "file_hits": self.file_hits}
+                "file_hits": self.file_hits, "min_reuse_seconds": self.min_reuse_seconds}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -365,8 +379,18 @@ class AnalysisCache:
     def replayer(self, fw: Firmware) -> _Replayer:
         return _Replayer(fw)
 
-    def lookup(self, cls: type, replayer: _Replayer) -> CheckRun | None:
+    def worth_tracing(self, cls: type) -> bool:
+        """Whether to record this check's inputs: not when its last traced run was cheaper than replaying it."""
         if not cacheable(cls):
+            return False
+        with self._conn() as conn:
+            row = conn.execute("SELECT seconds FROM check_costs WHERE check_id=? AND version=? AND env=?",
+                               (cls.ID, cls.VERSION, check_environment(cls))).fetchone()
+        return row is None or row[0] >= self.min_reuse_seconds
+
+    def lookup(self, cls: type, replayer: _Replayer) -> CheckRun | None:
+        if not self.worth_tracing(cls):
+            self.misses += 1  # it runs again, untraced
             return None
         with self._conn() as conn:
             rows = conn.execute(
@@ -387,8 +411,12 @@ class AnalysisCache:
     def store(self, cls: type, answers: dict[str, str | None], run: CheckRun) -> bool:
         if not cacheable(cls) or run.status != "ran" or any(d is None for d in answers.values()):
             return False
-        trace = json.dumps(answers, sort_keys=True)
         env = check_environment(cls)
+        with self._conn() as conn:
+            conn.execute("INSERT OR REPLACE INTO check_costs VALUES (?,?,?,?)", (cls.ID, cls.VERSION, env, run.seconds))
+        if run.seconds < self.min_reuse_seconds:
+            return False  # rerunning it costs less than recording, storing and replaying its inputs
+        trace = json.dumps(answers, sort_keys=True)
         now = time.time()
         with self._conn() as conn:
             conn.execute("INSERT OR REPLACE INTO check_runs VALUES (?,?,?,?,?,?,?,?)",

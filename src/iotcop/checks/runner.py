@@ -119,7 +119,8 @@ def run_checks(
         while pending and len(running) < jobs:
             index, cls = pending.pop(0)
             parent, child = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(cls, fw, child, cache is not None), daemon=True)
+            traced = cache is not None and cache.worth_tracing(cls)
+            proc = ctx.Process(target=_child, args=(cls, fw, child, traced), daemon=True)
             proc.start()
             child.close()
             running[parent] = (index, cls, proc, time.monotonic() + budgets.get(cls.ID, cls.TIMEOUT) * timeout_scale)
