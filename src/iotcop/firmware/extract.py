@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from iotcop.errors import InputError
-from iotcop.firmware.inventory import walk
+from iotcop.firmware.inventory import printable_name, walk
 from iotcop.firmware.sandbox import child_limits
 from iotcop.firmware.tree_safety import load_recorded_modes, refused_entries, save_modes, secure_tree
 from iotcop.model import ExtractionReport
@@ -158,7 +158,7 @@ def extract(
     unknown_ratio, readers = _chunks(tasks, source, extract_root)
     errors.extend(_unblob_errors(tasks))
 
-    roots = [(r.relative_to(extract_root).as_posix(), r) for r in find_roots(extract_root)]
+    roots = [(printable_name(r.relative_to(extract_root).as_posix()), r) for r in find_roots(extract_root)]
     partitions = find_partitions(extract_root, readers, {path for _, path in roots})
     if files == 0:
         status = "failed"
@@ -261,7 +261,7 @@ def _from_directory(source: Path, started: float) -> Extraction:
     roots = [source] if looks_like_rootfs(source) else find_roots(source)
     files, total = _tree_size(source)
     errors = [] if roots else [NO_ROOTFS]
-    labels = [(r.relative_to(source).as_posix() if r != source else ".", r) for r in roots]
+    labels = [(printable_name(r.relative_to(source).as_posix()) if r != source else ".", r) for r in roots]
     status = "complete" if roots else "partial" if files else "failed"
     if not files:
         errors = ["the directory is empty"]
@@ -375,9 +375,9 @@ def _chunks(tasks: list[dict], source: Path, extract_root: Path) -> tuple[float,
         path = task.get("task", {}).get("path", "")
         depth = task.get("task", {}).get("depth", 0)
         try:
-            shown = Path(path).relative_to(extract_root).as_posix()
+            shown = printable_name(Path(path).relative_to(extract_root).as_posix())
         except ValueError:
-            shown = Path(path).name
+            shown = printable_name(Path(path).name)
         for report in task.get("reports", []):
             kind = report.get("__typename__")
             if kind == "UnknownChunkReport" and depth == 0:

@@ -274,8 +274,17 @@ def walk(top: Path, *, skip: Callable[[Path], bool] = lambda p: False) -> Iterab
 
 
 def device_path(root_dir: Path, host_path: Path) -> str:
-    rel = host_path.relative_to(root_dir).as_posix()
+    rel = printable_name(host_path.relative_to(root_dir).as_posix())
     return "/" + rel if rel != "." else "/"
+
+
+def printable_name(name: str) -> str:
+    """A file name as valid UTF-8 text: bytes that are not UTF-8 (kept by the OS as surrogates) become \\xNN."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def build_firmware(work_dir: Path, roots: list[tuple[str, Path]], extract_dir: Path | None = None,
@@ -296,7 +305,7 @@ def build_firmware(work_dir: Path, roots: list[tuple[str, Path]], extract_dir: P
             entries.append(_metadata(host, device_path(root_dir, host), label, st))
     if extract_dir is not None:
         for host, st in walk(extract_dir, skip=lambda p: p in root_dirs):
-            rel = host.relative_to(extract_dir).as_posix()
+            rel = printable_name(host.relative_to(extract_dir).as_posix())
             entries.append(_metadata(host, f"{IMAGE_PREFIX}/{rel}", None, st))
     scanning = describe_files(entries, content, content.jobs if content else None)
     _apply_image_modes(work_dir, entries)

@@ -28,7 +28,8 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode() if isinstance(text, str) else text)
+            # A file name that is not UTF-8 must not stop a report: such bytes are written as \udcNN escapes.
+            fh.write(text.encode("utf-8", "backslashreplace") if isinstance(text, str) else text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
