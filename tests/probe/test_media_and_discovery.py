@@ -215,12 +215,12 @@ def test_upnp_description_is_fetched_only_from_the_probed_address():
     from iotcop.probe.safety import Budget
     from iotcop.probe.services import upnp
 
-    ctx = ProbeContext("10.77.0.1", Budget(seconds=5))
+    ctx = ProbeContext("127.0.0.9", Budget(seconds=5))  # nothing is sent: URL checks only
     result = ServiceResult(ServiceObservation(endpoint="udp/1900", service="ssdp"))
     upnp.examine(ctx, "http://192.0.2.7:5000/rootDesc.xml", result)  # another host: never contacted
     assert result.observation.facts["description"].startswith("not fetched") and ctx.budget.attempts == []
-    assert upnp.same_host(ctx, "https://10.77.0.1/d.xml") is None
-    assert upnp.same_host(ctx, "http://10.77.0.1:49152/d.xml?x=1") == ("10.77.0.1", 49152, "/d.xml?x=1")
+    assert upnp.same_host(ctx, "https://127.0.0.9/d.xml") is None
+    assert upnp.same_host(ctx, "http://127.0.0.9:49152/d.xml?x=1") == ("127.0.0.9", 49152, "/d.xml?x=1")
     assert upnp.parse_description(b'<!DOCTYPE r [<!ENTITY a "aaaa">]><root><device/></root>') is None
     parsed = upnp.parse_description(b'<root xmlns="urn:schemas-upnp-org:device-1-0"><device><friendlyName>R'
                                     b'</friendlyName><serviceList><service><serviceType>urn:x:service:Y:1'

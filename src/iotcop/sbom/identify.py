@@ -144,8 +144,11 @@ def _compiled() -> _Compiled:
 _COMPILED: _Compiled | None = None
 
 
-def _rules_for(entry: FileEntry) -> list[Rule]:
-    """The rules that apply to a file, by its name and place (not its content)."""
+def _rules_for(entry: FileEntry, assume_elf: bool = False) -> list[Rule]:
+    """The rules that apply to a file, by its name and place (not its content).
+
+    `assume_elf`: judge ELF-only rules as if the file were ELF (during the inventory, before entry.elf is set).
+    """
     global _COMPILED
     if _COMPILED is None:
         _COMPILED = _compiled()
@@ -154,10 +157,11 @@ def _rules_for(entry: FileEntry) -> list[Rule]:
         return []
     name = entry.name
     outside = entry.path.startswith(IMAGE_PREFIX)
+    is_elf = assume_elf or entry.elf is not None
     out = []
     for rule, name_re in zip(comp.rules, comp.name_res):
         if name_re.match(name):
-            if rule.elf_only and entry.elf is None and not rule.presence and not rule.name_patterns:
+            if rule.elf_only and not is_elf and not rule.presence and not rule.name_patterns:
                 continue
         elif not (outside and rule.outside_root):
             continue
@@ -195,22 +199,7 @@ class VersionSignatures(ContentScanner):
 
 def _rules_for_magic(entry: FileEntry) -> list[Rule]:
     # During the inventory entry.elf is not set yet when the scanners are chosen; the magic already says ELF.
-    if entry.elf is None and entry.magic == "elf":
-        return _rules_for_any(entry)
-    return _rules_for(entry)
-
-
-def _rules_for_any(entry: FileEntry) -> list[Rule]:
-    """_rules_for() treating the file as an ELF file."""
-    global _COMPILED
-    if _COMPILED is None:
-        _COMPILED = _compiled()
-    comp = _COMPILED
-    if entry.kind != "file" or entry.size == 0:
-        return []
-    outside = entry.path.startswith(IMAGE_PREFIX)
-    return [rule for rule, name_re in zip(comp.rules, comp.name_res)
-            if name_re.match(entry.name) or (outside and rule.outside_root)]
+    return _rules_for(entry, assume_elf=entry.magic == "elf")
 
 
 def _excerpt(data: bytes, m: re.Match) -> str:
