@@ -86,3 +86,18 @@ def serve(pages: dict[str, tuple[str, str]], *, tls: tuple[Path, Path] | None = 
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def manufacturer_site(folder: Path, policy: str, support_end: dt.date) -> Iterator[tuple[str, Path]]:
+    """(base URL, CA file): HTTPS pages a declaration points to: security.txt, the disclosure policy, the support page."""
+    ca, cert, key = make_ca_and_cert(folder)
+    pages: dict = {}
+    with serve(pages, tls=(cert, key)) as base:
+        expires = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        pages["/.well-known/security.txt"] = ("text/plain; charset=utf-8",
+                                              f"Contact: mailto:security@example.com\nExpires: {expires}\nPolicy: {base}/vdp\n")
+        pages["/vdp"] = ("text/html", policy)
+        pages["/support"] = ("text/html", f"<p>ICD-1 gets security updates until {support_end.day} "
+                                          f"{support_end.strftime('%B')} {support_end.year}.</p>")
+        yield base, ca

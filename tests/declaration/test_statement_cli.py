@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from PIL import Image
 
-from decl_webserver import make_ca_and_cert, serve
+from decl_webserver import manufacturer_site
 from iotcop.standards.catalogue import load_catalogue
 from test_verdicts import END, POLICY, declaration_text
 
@@ -26,14 +26,7 @@ ISSUED = dt.date.today().isoformat()
 def verified_scan(clean_image, cli, tmp_path_factory):
     """(report.json, decl.yaml): the clean image scanned with every declared page fetched and checked."""
     folder = tmp_path_factory.mktemp("statement")
-    ca, cert, key = make_ca_and_cert(folder)
-    pages: dict = {}
-    with serve(pages, tls=(cert, key)) as base:
-        expires = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        pages["/.well-known/security.txt"] = ("text/plain; charset=utf-8",
-                                              f"Contact: mailto:security@example.com\nExpires: {expires}\nPolicy: {base}/vdp\n")
-        pages["/vdp"] = ("text/html", POLICY)
-        pages["/support"] = ("text/html", f"<p>ICD-1 gets security updates until {END.day} {END.strftime('%B')} {END.year}.</p>")
+    with manufacturer_site(folder, POLICY, END) as (base, ca):
         decl = folder / "decl.yaml"
         decl.write_text(declaration_text(base))
         out = folder / "scan"

@@ -8,7 +8,7 @@ import shutil
 import pytest
 import yaml
 
-from decl_webserver import make_ca_and_cert, serve
+from decl_webserver import manufacturer_site
 from iotcop.declaration import load_declaration
 from iotcop.declaration.statement import StatementRefused, build_statement
 from iotcop.model import VerdictValue as V
@@ -47,14 +47,7 @@ def declaration_text(base: str, *, end: dt.date = END, services=None, sensors=No
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("site")
-    ca, cert, key = make_ca_and_cert(folder)
-    pages: dict = {}
-    with serve(pages, tls=(cert, key)) as base:
-        expires = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        pages["/.well-known/security.txt"] = ("text/plain; charset=utf-8",
-                                              f"Contact: mailto:security@example.com\nExpires: {expires}\nPolicy: {base}/vdp\n")
-        pages["/vdp"] = ("text/html", POLICY)
-        pages["/support"] = ("text/html", f"<p>ICD-1 gets security updates until {END.day} {END.strftime('%B')} {END.year}.</p>")
+    with manufacturer_site(folder, POLICY, END) as (base, ca):
         yield base, ca
 
 

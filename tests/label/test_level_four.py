@@ -35,7 +35,7 @@ TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "probe"))
 sys.path.insert(0, str(TESTS / "declaration"))
 import daemons  # noqa: E402
-from decl_webserver import make_ca_and_cert, serve  # noqa: E402
+from decl_webserver import manufacturer_site  # noqa: E402
 
 END = dt.date.today() + dt.timedelta(days=3 * 365)
 REGISTRY = "https://registry.example.invalid/products"
@@ -101,14 +101,7 @@ def declaration(base: str) -> dict:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("site")
-    ca, cert, key = make_ca_and_cert(folder)
-    pages: dict = {}
-    with serve(pages, tls=(cert, key)) as base:
-        expires = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        pages["/.well-known/security.txt"] = ("text/plain; charset=utf-8",
-                                              f"Contact: mailto:security@example.com\nExpires: {expires}\nPolicy: {base}/vdp\n")
-        pages["/vdp"] = ("text/html", POLICY)
-        pages["/support"] = ("text/html", f"<p>ICD-1 gets security updates until {END.day} {END.strftime('%B')} {END.year}.</p>")
+    with manufacturer_site(folder, POLICY, END) as (base, ca):
         yield base, ca
 
 
