@@ -12,8 +12,18 @@ import pytest
 from support import corpus_file, run_cli
 from surface_helpers import make_tree, run
 
-from iotcop.checks.hardening.binaries import BinaryHardening, bad_search_path, is_executable, libc_has_fortify
-from iotcop.checks.hardening.kernel_config import KernelHardening, extract_ikconfig, kernel_configs, parse_config
+from iotcop.checks.hardening.binaries import (
+    BinaryHardening,
+    bad_search_path,
+    is_executable,
+    libc_has_fortify,
+)
+from iotcop.checks.hardening.kernel_config import (
+    KernelHardening,
+    extract_ikconfig,
+    kernel_configs,
+    parse_config,
+)
 from iotcop.firmware.inventory import inventory_tree
 
 HOST_LIBC = Path("/lib/x86_64-linux-gnu/libc.so.6")

@@ -25,12 +25,13 @@ Rules:
 
 from __future__ import annotations
 
-import posixpath
 import re
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.surface import listing
+from iotcop.context import ScanContext
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
 
@@ -49,18 +50,21 @@ def is_executable(entry: FileEntry) -> bool:
     return elf.interpreter is not None or elf.elf_type == "EXEC" or elf.pie
 
 
+def _libc_fortify(fw: Firmware) -> tuple[bool | None, str | None]:
+    libcs = sorted((e for e in fw.elf_files() if _LIBC.match(e.name) and e.elf.elf_type == "DYN"), key=lambda e: e.path)
+    for entry in libcs:
+        data = fw.read_bytes(entry) or b""
+        if b"\x00__memcpy_chk\x00" in data or b"\x00__sprintf_chk\x00" in data or b"\x00__strcpy_chk\x00" in data:
+            return True, entry.path
+    return (False, libcs[0].path) if libcs else (None, None)
+
+
+LIBC_FORTIFY = DerivedFact("hardening.libc-fortify", _libc_fortify)
+
+
 def libc_has_fortify(fw: Firmware) -> tuple[bool | None, str | None]:
     """(libc exports __*_chk, path of the libc judged); (None, None) when no libc is found."""
-
-    def compute(fw: Firmware):
-        libcs = sorted((e for e in fw.elf_files() if _LIBC.match(e.name) and e.elf.elf_type == "DYN"), key=lambda e: e.path)
-        for entry in libcs:
-            data = fw.read_bytes(entry) or b""
-            if b"\x00__memcpy_chk\x00" in data or b"\x00__sprintf_chk\x00" in data or b"\x00__strcpy_chk\x00" in data:
-                return True, entry.path
-        return (False, libcs[0].path) if libcs else (None, None)
-
-    return fw.cached("hardening.libc-fortify", compute)
+    return LIBC_FORTIFY.of(fw)
 
 
 def bad_search_path(path: str) -> bool:
@@ -70,10 +74,10 @@ def bad_search_path(path: str) -> bool:
 class BinaryHardening(Check):
     ID = "hardening.binaries"
     VERSION = "1.1.0"
-    PROVISIONS = ("5.6-8",)
     SEVERITY = Severity.low
     TIMEOUT = 120.0
     NEEDS_ROOTFS = False
+    USES = (LIBC_FORTIFY,)
     DOC = CheckDoc(
         title="Programs built without exploit mitigations",
         why=(
@@ -85,7 +89,7 @@ class BinaryHardening(Check):
             "Build with -fstack-protector-strong -D_FORTIFY_SOURCE=2 -O2 -fPIE -pie -Wl,-z,relro,-z,now and a "
             "non-executable stack; do not set RPATH/RUNPATH to relative or writable folders."
         ),
-        references=("ETSI EN 303 645 V2.1.1, provision 5.6-8", "CWE-693", "CWE-426"),
+        references=("CWE-693", "CWE-426"),
         limitations=(
             "Facts come from program headers, the dynamic section and dynamic symbols: a program with no "
             "function that needs a canary, or no call FORTIFY covers, is reported without it, so those two "
@@ -96,7 +100,7 @@ class BinaryHardening(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         no_nx, no_pie, no_relro, partial_relro, no_canary, no_fortify, bad_paths = [], [], [], [], [], [], []
         fortify_libc, libc_path = libc_has_fortify(fw)
         executables = 0

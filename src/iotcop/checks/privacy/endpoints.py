@@ -6,14 +6,14 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Iterator
-from urllib.parse import urlsplit
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.surface import listing
+from iotcop.context import ScanContext
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Evidence, Severity
 
-CACHE_KEY = "privacy.cloud-endpoints"
 MAX_BYTES = 256 * 1024
 ENCRYPTED = frozenset({"https", "mqtts", "wss", "coaps", "amqps", "ssl", "tls"})
 _URL = re.compile(r"\b(https?|mqtts?|wss?|coaps?|amqps?|ssl|tls|tcp)://([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?([^\s'\"<>`,;)}\]]*)")
@@ -104,17 +104,20 @@ def _collect(fw: Firmware) -> tuple[Endpoint, ...]:
     return tuple(out)
 
 
+CLOUD_ENDPOINTS = DerivedFact("privacy.cloud-endpoints", _collect)
+
+
 def cloud_endpoints(fw: Firmware) -> tuple[Endpoint, ...]:
     """Remote endpoints assigned to settings in configuration files and scripts (memoised)."""
-    return fw.cached(CACHE_KEY, _collect)
+    return CLOUD_ENDPOINTS.of(fw)
 
 
 class CloudEndpoints(Check):
     ID = "privacy.cloud-endpoints"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.8-1",)
     SEVERITY = Severity.medium
     TIMEOUT = 90.0
+    USES = (CLOUD_ENDPOINTS,)
     DOC = CheckDoc(
         title="Cloud or telemetry endpoint over an unencrypted protocol",
         why=(
@@ -122,7 +125,7 @@ class CloudEndpoints(Check):
             "anyone on the path reads it (often personal data: names, locations, usage) and can change it."
         ),
         fix="Use https, mqtts (8883) or wss with certificate verification for every remote endpoint.",
-        references=("ETSI EN 303 645 V2.1.1, provisions 5.8-1, 6-4 and 6-5 (condition 6)", "CWE-319"),
+        references=("CWE-319",),
         limitations=(
             "Reads configuration files and scripts (not binaries, documentation or language libraries); a URL is "
             "taken as an endpoint only when it is assigned to a setting whose name says so (url, server, "
@@ -133,7 +136,7 @@ class CloudEndpoints(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         endpoints = cloud_endpoints(fw)
         telemetry = [e for e in endpoints if e.telemetry]
         if telemetry:

@@ -9,10 +9,11 @@ from typing import Iterator
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.services.boot import SHELLS, boot_commands
 from iotcop.checks.updates.fdt import find_fdts
+from iotcop.context import ScanContext
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
 
-CACHE_KEY = "surface.boot-settings"
 MAX_BYTES = 16 * 1024 * 1024
 _NAME_HINT = re.compile(r"u-?boot|uenv|bootenv|env|bootloader|\.dtb$|boot\.(?:cmd|scr|txt)$", re.I)
 # A binary environment starts after its CRC32 (and a flag byte on redundant ones).
@@ -60,9 +61,12 @@ def _settings(fw: Firmware) -> tuple[BootSetting, ...]:
     return tuple(out)
 
 
+BOOT_SETTINGS = DerivedFact("surface.boot-settings", _settings)
+
+
 def boot_settings(fw: Firmware) -> tuple[BootSetting, ...]:
     """U-Boot environment variables, boot-script setenv lines and DTB /chosen bootargs (memoised)."""
-    return fw.cached(CACHE_KEY, _settings)
+    return BOOT_SETTINGS.of(fw)
 
 
 def _console_shell(fw: Firmware, tty: str):
@@ -87,10 +91,10 @@ def _delay(value: str) -> int | None:
 class BootloaderConsole(Check):
     ID = "surface.bootloader-console"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.6-4",)
     SEVERITY = Severity.medium
     TIMEOUT = 90.0
     NEEDS_ROOTFS = True  # the console judgement reads inittab
+    USES = (BOOT_SETTINGS,)
     DOC = CheckDoc(
         title="Bootloader or kernel console open for debugging",
         why=(
@@ -102,7 +106,7 @@ class BootloaderConsole(Check):
             "Set bootdelay to 0 or -2 in production (or require bootstopkeysha256), remove init=/bin/sh and "
             "single-user arguments from bootargs, and disable the serial console in production builds."
         ),
-        references=("ETSI EN 303 645 V2.1.1, provision 5.6-4", "CWE-1191"),
+        references=("CWE-1191",),
         limitations=(
             "Reads U-Boot environments (binary with CRC, text and boot scripts) and device-tree /chosen "
             "bootargs found in the image; an environment kept only in a flash partition that is not part of the "
@@ -111,7 +115,7 @@ class BootloaderConsole(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         settings = boot_settings(fw)
         by_file: dict[str, dict[str, BootSetting]] = {}
         for s in settings:

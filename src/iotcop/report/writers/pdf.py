@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from iotcop.errors import InputError
+from iotcop.files import write_atomic
 from iotcop.model import Assessment
-from iotcop.report.json_report import write_atomic
 
 FORMAT = "pdf"
 DEFAULT = False  # slower than the other outputs; ask for it with --output pdf
@@ -21,7 +21,7 @@ def html_to_pdf(html: str, base_url: str | None = None) -> bytes:
 
 
 def write(assessment: Assessment, out_dir: Path, context) -> list[Path]:
-    from iotcop.outputs.html import render_html
+    from iotcop.report.writers.html import render_html
 
     path = out_dir / "report.pdf"
     write_atomic(path, html_to_pdf(render_html(assessment, getattr(context, "declaration", None))))

@@ -10,8 +10,8 @@ import html
 import json
 from pathlib import Path
 
+from iotcop.files import write_atomic
 from iotcop.model import Assessment, ConformanceView
-from iotcop.report.json_report import write_atomic
 
 FORMAT = "ts103701"
 DEFAULT = False

@@ -16,11 +16,11 @@ from render_tools import load_report
 
 from iotcop.label.make import build_label
 from iotcop.model import GroupVerdict, VerdictValue
-from iotcop.outputs.consumer import render_consumer
-from iotcop.outputs.html import render_html
-from iotcop.outputs.sarif import build_sarif
-from iotcop.report.statement import render_statement_html
 from iotcop.report.view import has_pass_evidence
+from iotcop.report.writers.consumer import render_consumer
+from iotcop.report.writers.html import render_html
+from iotcop.report.writers.sarif import build_sarif
+from iotcop.statement.render import render_statement_html
 
 pytestmark = pytest.mark.slow
 

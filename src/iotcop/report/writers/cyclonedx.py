@@ -13,8 +13,8 @@ import uuid
 from pathlib import Path
 
 from iotcop import __version__
+from iotcop.files import write_atomic
 from iotcop.model import Assessment
-from iotcop.report.json_report import write_atomic
 
 FORMAT = "cyclonedx"
 DEFAULT = True

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from iotcop.files import write_atomic
 from iotcop.model import Assessment, VerdictValue
-from iotcop.report.json_report import write_atomic
 from iotcop.report.view import (
     DeclarationView,
     catalogue,

@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from urllib.parse import quote
 
+from iotcop.files import write_atomic
 from iotcop.model import Assessment, Finding, Severity
-from iotcop.report.json_report import write_atomic
 from iotcop.report.view import catalogue, provision_rows, shown_assessment
 
 FORMAT = "sarif"
@@ -39,7 +39,7 @@ def device_uri(path: str) -> str:
 
 
 def _rules(assessment: Assessment) -> list[dict]:
-    from iotcop.checks.registry import all_checks
+    from iotcop.checks.discovery import all_checks
 
     cat = catalogue()
     known = {c.ID: c for c in all_checks()}

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from iotcop.files import write_atomic
 from iotcop.model import Assessment
-from iotcop.outputs.html import report_title
-from iotcop.report.json_report import write_atomic
-from iotcop.report.view import DeclarationView, guideline_results, jinja_env, psti_results, shown_assessment
+from iotcop.report.view import (
+    DeclarationView,
+    guideline_results,
+    jinja_env,
+    psti_results,
+    shown_assessment,
+)
+from iotcop.report.writers.html import report_title
 
 FORMAT = "consumer"
 DEFAULT = True

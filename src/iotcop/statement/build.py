@@ -125,9 +125,12 @@ def build_statement(assessment: Assessment, declaration: Declaration, *, signato
 
 
 def _standard_date(catalogue) -> str:
-    from iotcop.standards.catalogue import DATA_DIR, EN_FILE  # the date is in the catalogue header
-
     import yaml
+
+    from iotcop.standards.catalogue import (  # the date is in the catalogue header
+        DATA_DIR,
+        EN_FILE,
+    )
 
     meta = yaml.safe_load((DATA_DIR / EN_FILE).read_text()).get("catalogue", {})
     return str(meta.get("date", ""))

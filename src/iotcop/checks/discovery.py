@@ -7,10 +7,12 @@ import importlib
 import pkgutil
 
 import iotcop.checks as checks_pkg
-from iotcop.checks.base import Check
+from iotcop.checks.base import Check, MappedProvisions
 from iotcop.errors import CatalogueError
+from iotcop.standards.catalogue import load_catalogue
+from iotcop.standards.mapping import mapping, validate_mapping
 
-_INFRA_MODULES = {"base", "registry", "runner"}
+_INFRA_MODULES = {"base", "discovery", "runner"}
 
 
 @functools.cache
@@ -30,7 +32,9 @@ def all_checks() -> tuple[type[Check], ...]:
                     raise CatalogueError(f"check id {obj.ID} is defined twice ({other.__module__}, {obj.__module__})")
                 _validate_class(obj)
                 found[obj.ID] = obj
-    return tuple(found[k] for k in sorted(found))
+    checks = tuple(found[k] for k in sorted(found))
+    validate_mapping(mapping(), checks, load_catalogue(), exclude_prefix="probe.")
+    return checks
 
 
 def get_check(check_id: str) -> type[Check]:
@@ -42,10 +46,10 @@ def get_check(check_id: str) -> type[Check]:
 
 def _validate_class(cls: type[Check]) -> None:
     where = f"{cls.__module__}.{cls.__name__}"
-    for attr in ("ID", "PROVISIONS", "DOC"):
+    for attr in ("ID", "DOC"):
         if not hasattr(cls, attr):
             raise CatalogueError(f"check {where} lacks {attr}")
-    if not cls.PROVISIONS:
-        raise CatalogueError(f"check {cls.ID} declares no provisions")
+    if any("PROVISIONS" in vars(k) and not isinstance(vars(k)["PROVISIONS"], MappedProvisions) for k in cls.__mro__):
+        raise CatalogueError(f"check {where} sets PROVISIONS; its provisions belong in standards/data/mapping/")
     if "." not in cls.ID or cls.ID != cls.ID.lower():
         raise CatalogueError(f"check id {cls.ID!r} must be 'family.name' in lower case")

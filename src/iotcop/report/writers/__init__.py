@@ -4,7 +4,7 @@ Each module here defines:
     FORMAT: str            - the name used with `scan --output` ("json", "sarif", ...)
     DEFAULT: bool          - written by `scan --out DIR` when --output is not given
     write(assessment, out_dir, context) -> list[Path]
-Writers must write atomically (see iotcop.report.json_report.write_atomic) so a
+Writers must write atomically (see iotcop.report.writers.json.write_atomic) so a
 reader never sees half a file.
 """
 

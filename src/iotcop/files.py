@@ -1,25 +1,10 @@
-"""report.json: the Assessment as versioned, schema-checked JSON."""
+"""Writing files so that a reader never sees half of one."""
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import tempfile
 from pathlib import Path
-
-from iotcop.model import Assessment
-
-SCHEMA_PATH = Path(__file__).parent / "schema" / "report-1.schema.json"
-
-
-@functools.cache
-def report_schema() -> dict:
-    return json.loads(SCHEMA_PATH.read_text())
-
-
-def render(assessment: Assessment) -> str:
-    return json.dumps(assessment.to_json_dict(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 
 def write_atomic(path: Path, text: str | bytes) -> None:
@@ -39,9 +24,3 @@ def write_atomic(path: Path, text: str | bytes) -> None:
         except FileNotFoundError:
             pass
         raise
-
-
-def write_report(assessment: Assessment, out_dir: Path) -> Path:
-    path = out_dir / "report.json"
-    write_atomic(path, render(assessment))
-    return path

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from iotcop.outputs import OutputContext, write_outputs
+from iotcop.report.writers import OutputContext, write_outputs
 
 
 @pytest.fixture(scope="module")

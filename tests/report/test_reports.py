@@ -8,10 +8,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from render_tools import load_report, pdf_text, screenshot, chromium
+from render_tools import chromium, load_report, pdf_text, screenshot
 
-from iotcop.outputs.consumer import render_consumer
-from iotcop.outputs.sarif import build_sarif
+from iotcop.report.writers.consumer import render_consumer
 
 SCHEMA = Path(__file__).resolve().parents[1] / "data" / "sarif-schema-2.1.0.json"
 DECLARATION = {
