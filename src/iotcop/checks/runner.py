@@ -15,6 +15,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterable
 
 from iotcop.checks.base import Check
+from iotcop.checks.echoes import without_container_echoes
 from iotcop.firmware.model import Firmware
 from iotcop.model import CheckRun, Compliance, ConditionFact, Finding
 
@@ -48,6 +49,7 @@ def run_check_inline(cls: type[Check], fw: Firmware) -> CheckRun:
             error=f"{type(exc).__name__}: {exc}{where}",
         )
     run.seconds = round(time.perf_counter() - start, 4)
+    run.findings = without_container_echoes(run.findings, fw)
     run.findings.sort(key=Finding.sort_key)
     return run
 
