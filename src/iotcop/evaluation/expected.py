@@ -223,15 +223,19 @@ def parse_expected(data: Any, path: Path, known_provisions: set[str] | None = No
 
         known_provisions = set(load_catalogue().provisions)
     ids: set[str] = set()
-    facts: list[Fact] = []
-    for i, raw in enumerate(data["facts"]):
-        where = f"facts[{i}] ({raw['id']})"
+
+    def check_row(raw: dict, where: str) -> None:
         if raw["id"] in ids:
             problems.append(f"{where}: id used twice")
         ids.add(raw["id"])
         for p in raw.get("provisions", []):
             if p not in known_provisions:
                 problems.append(f"{where}.provisions: '{p}' is not an EN 303 645 provision")
+
+    facts: list[Fact] = []
+    for i, raw in enumerate(data["facts"]):
+        where = f"facts[{i}] ({raw['id']})"
+        check_row(raw, where)
         parts = tuple(filter(None, (_part(part, f"{where}.evidence[{j}]", problems) for j, part in enumerate(raw.get("evidence", [])))))
         facts.append(Fact(id=raw["id"], title=raw["title"], provisions=frozenset(raw.get("provisions", [])),
                           min_confidence=raw.get("min_confidence", "likely"), evidence=parts,
@@ -239,12 +243,7 @@ def parse_expected(data: Any, path: Path, known_provisions: set[str] | None = No
     negatives: list[Negative] = []
     for i, raw in enumerate(data["negatives"]):
         where = f"negatives[{i}] ({raw['id']})"
-        if raw["id"] in ids:
-            problems.append(f"{where}: id used twice")
-        ids.add(raw["id"])
-        for p in raw.get("provisions", []):
-            if p not in known_provisions:
-                problems.append(f"{where}.provisions: '{p}' is not an EN 303 645 provision")
+        check_row(raw, where)
         text = _regex(raw["text"], f"{where}.text", problems) if "text" in raw else None
         component = _regex(raw["component"], f"{where}.component", problems) if "component" in raw else None
         negatives.append(Negative(id=raw["id"], title=raw["title"],
