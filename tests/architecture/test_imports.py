@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("conformance",),
     ("report", "label", "statement", "demo"),
     ("scan",),
-    ("batch", "ui"),
+    ("batch", "ui", "evaluation"),
     ("registry",),
     ("commands", "cli"),
 ]

@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 
 from iotcop.cache.trace import Recorder, Replayer
 from iotcop.checks.base import Check
+from iotcop.checks.echoes import without_container_echoes
 from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
 from iotcop.model import CheckRun, Compliance, ConditionFact, Finding
@@ -49,6 +50,7 @@ def run_check_inline(cls: type[Check], fw: Firmware, ctx: ScanContext | None = N
             error=f"{type(exc).__name__}: {exc}{where}",
         )
     run.seconds = round(time.perf_counter() - start, 4)
+    run.findings = without_container_echoes(run.findings, fw)
     run.findings.sort(key=Finding.sort_key)
     return run
 

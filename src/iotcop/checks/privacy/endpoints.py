@@ -22,6 +22,9 @@ _ENDPOINT_KEY = re.compile(
     r"(?:url|uri|endpoint|server|host|broker|api|cloud|telemetry|analytics|report|upload|collector|ingest|push|metric|stat|log|track|notify|webhook|address|remote|backend|mqtt)",
     re.I,
 )
+# UPnP device-description links (UPnP Device Architecture: manufacturerURL, modelURL, presentationURL) are
+# advertised to control points for people to open; the device itself sends nothing there.
+_DESCRIPTION_LINK = re.compile(r"^(?:manufacturer|model|presentation)_?url$", re.I)
 _ASSIGNMENT = re.compile(r"^\s*(?:export\s+|option\s+|list\s+|set\s+)?[\"']?([A-Za-z_][\w.-]*)[\"']?\s*(?:=|:|\s)\s*")
 _TELEMETRY = re.compile(
     r"telemetry|analytics|metrics|tracking|tracker|stats?\.|crash|sentry|mixpanel|segment\.io|google-analytics|googletagmanager|amplitude|datadog|newrelic|"
@@ -97,7 +100,7 @@ def _collect(fw: Firmware) -> tuple[Endpoint, ...]:
                 is_json_value = re.search(r'"([\w.-]+)"\s*:\s*"[^"]*$', stripped[: u.start()])
                 if is_json_value:
                     key = is_json_value.group(1)
-                if not key or not _ENDPOINT_KEY.search(key) or _local(host) or _SKIP_HOSTS.search(host) or "$" in host or "%" in host:
+                if not key or not _ENDPOINT_KEY.search(key) or _DESCRIPTION_LINK.match(key) or _local(host) or _SKIP_HOSTS.search(host) or "$" in host or "%" in host:
                     continue
                 url = u.group(0)
                 out.append(Endpoint(entry.path, number, url, scheme, host.lower(), int(port) if port else None, key, bool(_TELEMETRY.search(url) or _TELEMETRY.search(key))))
@@ -114,7 +117,7 @@ def cloud_endpoints(fw: Firmware) -> tuple[Endpoint, ...]:
 
 class CloudEndpoints(Check):
     ID = "privacy.cloud-endpoints"
-    VERSION = "1.0.0"
+    VERSION = "1.0.1"
     SEVERITY = Severity.medium
     TIMEOUT = 90.0
     USES = (CLOUD_ENDPOINTS,)
@@ -129,7 +132,8 @@ class CloudEndpoints(Check):
         limitations=(
             "Reads configuration files and scripts (not binaries, documentation or language libraries); a URL is "
             "taken as an endpoint only when it is assigned to a setting whose name says so (url, server, "
-            "endpoint, broker ...) and points outside the local network.  Whether personal data is actually "
+            "endpoint, broker ...) and points outside the local network; UPnP device-description links "
+            "(manufacturerURL, modelURL, presentationURL) are advertised, not contacted, and are not endpoints.  Whether personal data is actually "
             "sent there is not known.  Telemetry is recognised by names (telemetry, analytics, metrics, crash "
             "reporting services) and establishes Annex B condition 6; comparing it with the declaration is "
             "left to the declaration input."

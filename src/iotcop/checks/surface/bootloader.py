@@ -42,12 +42,25 @@ def _candidate(entry: FileEntry) -> bool:
     return bool(_NAME_HINT.search(entry.name)) or entry.path.startswith("/boot/") or entry.magic == "dtb"
 
 
+def _linux_program(entry: FileEntry, data: bytes) -> bool:
+    """A program that runs under Linux on the device, e.g. fw_printenv/fw_setenv (u-boot-tools).
+
+    Such a program holds at most its own built-in default environment (used when the flash copy is
+    unreadable), not the environment the device boots with.  A U-Boot ELF has no interpreter, links no
+    shared library and does not read u-boot-tools' /etc/fw_env.config.
+    """
+    elf = entry.elf
+    return elf is not None and (elf.interpreter is not None or bool(elf.needed) or b"fw_env.config" in data)
+
+
 def _settings(fw: Firmware) -> tuple[BootSetting, ...]:
     out: list[BootSetting] = []
     for entry in fw.files():
         if not _candidate(entry):
             continue
         data = fw.read_bytes(entry, MAX_BYTES) or b""
+        if _linux_program(entry, data):
+            continue
         if any(k in data for k in _ENV_KEYS):
             for m in _PAIR.finditer(data):
                 out.append(BootSetting(entry.path, m.group(1).decode(), m.group(2).decode("utf-8", "replace"), "u-boot environment", m.start(1)))
@@ -90,7 +103,7 @@ def _delay(value: str) -> int | None:
 
 class BootloaderConsole(Check):
     ID = "surface.bootloader-console"
-    VERSION = "1.0.0"
+    VERSION = "1.0.1"
     SEVERITY = Severity.medium
     TIMEOUT = 90.0
     NEEDS_ROOTFS = True  # the console judgement reads inittab
@@ -111,7 +124,8 @@ class BootloaderConsole(Check):
             "Reads U-Boot environments (binary with CRC, text and boot scripts) and device-tree /chosen "
             "bootargs found in the image; an environment kept only in a flash partition that is not part of the "
             "image, or a stop key compiled into U-Boot (CONFIG_AUTOBOOT_STOP_STR) without its variable name in "
-            "the binary, is not seen.  Whether the serial pins are reachable on the board cannot be told."
+            "the binary, is not seen.  The default environment compiled into Linux programs (fw_printenv, "
+            "fw_setenv) is not taken for the device's.  Whether the serial pins are reachable on the board cannot be told."
         ),
     )
 
