@@ -74,7 +74,7 @@ def test_package_databases_merge_with_signatures(vulnerable_image, tmp_path):
     assert busybox.purl.startswith("pkg:deb/debian/busybox-static@") and "arch=mipsel" in busybox.purl
     methods = {e["method"] for e in busybox.evidence}
     assert methods == {"dpkg database", "version string"}
-    assert comps["dnsmasq"].version == "2.90" and comps["dnsmasq"].purl.startswith("pkg:opkg/dnsmasq@2.90-4")
+    assert comps["dnsmasq"].version == "2.90" and comps["dnsmasq"].purl.startswith("pkg:opkg/openwrt/dnsmasq@2.90-4")
     assert comps["zlib"].version == "1.2.13" and comps["zlib"].purl.startswith("pkg:apk/alpine/zlib@1.2.13-r0")
 
 

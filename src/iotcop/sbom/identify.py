@@ -14,7 +14,8 @@ import fnmatch
 import re
 import zlib
 from dataclasses import dataclass, field
-from urllib.parse import quote
+
+from packageurl import PackageURL
 
 from iotcop.firmware.content import ContentScanner
 from iotcop.firmware.model import FileEntry, Firmware
@@ -37,10 +38,13 @@ class Component:
     type: str = "application"
     purl: str | None = None
     package: str | None = None  # package name when a package database recorded it
-    package_version: str | None = None
+    package_version: str | None = None  # the full packaged version: epoch, upstream and distribution revision
     manager: str | None = None
     evidence: list[dict] = field(default_factory=list)
     sha256: str | None = None  # of the first file that proved it
+    source_package: str | None = None  # the distribution's source package (Debian: glibc for libc6)
+    distro: str | None = None  # "debian", "alpine", "openwrt" when the build is a distribution's
+    distro_release: str | None = None  # "12", "bookworm" ... when the image says which release
 
     @property
     def cpe(self) -> str | None:
@@ -62,8 +66,12 @@ class Component:
             "cpe": self.cpe,
             "evidence": self.evidence,
         }
-        if self.package:
+        if self.package or self.package_version:
             out["package"] = {"name": self.package, "version": self.package_version, "manager": self.manager}
+            if self.source_package:
+                out["package"]["source"] = self.source_package
+            if self.distro:
+                out["package"]["distro"] = self.distro + (f" {self.distro_release}" if self.distro_release else "")
         if self.sha256:
             out["sha256"] = self.sha256
         return out
@@ -75,13 +83,8 @@ def _cpe_escape(value: str) -> str:
 
 def _purl(kind: str, name: str, version: str | None, namespace: str | None = None,
           qualifiers: dict[str, str] | None = None) -> str:
-    path = f"{quote(namespace, safe='')}/" if namespace else ""
-    out = f"pkg:{kind}/{path}{quote(name, safe='')}"
-    if version:
-        out += "@" + quote(version, safe="")
-    if qualifiers:
-        out += "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in sorted(qualifiers.items()) if v)
-    return out
+    return PackageURL(type=kind, namespace=namespace, name=name, version=version or None,
+                      qualifiers={k: v for k, v in (qualifiers or {}).items() if v} or None).to_string()
 
 
 _LIBRARIES = {"openssl", "glibc", "musl", "uclibc", "uclibc-ng", "zlib", "sqlite", "mbedtls", "wolfssl", "expat"}
@@ -97,19 +100,45 @@ def _component_type(rule: Rule | None) -> str:
 
 # --------------------------------------------------------------------------- package databases
 
-def _package_components(packages: list[Package]) -> list[Component]:
+# Which distribution a package database belongs to, by the os-release ID; dpkg without one is Debian's.
+_DISTRO_OF_MANAGER = {"dpkg": "debian", "apk": "alpine", "opkg": "openwrt"}
+_PURL_NAMESPACE = {"debian": "debian", "ubuntu": "ubuntu", "raspbian": "raspbian", "alpine": "alpine",
+                   "openwrt": "openwrt"}
+
+
+def distribution(fw: Firmware) -> tuple[str | None, str | None]:
+    """(os-release ID, release) of the image: ("debian", "12"), ("openwrt", "19.07.7") ... or (None, None)."""
+    fields: dict[str, str] = {}
+    for path in ("/etc/os-release", "/usr/lib/os-release", "/etc/openwrt_release"):
+        text = fw.read_text(path, 64 * 1024) if fw.exists(path) else None
+        for line in (text or "").splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                fields.setdefault(key.strip(), value.strip().strip("\"'"))
+    distro = (fields.get("ID") or ("openwrt" if fields.get("DISTRIB_ID") else "")).lower() or None
+    release = fields.get("VERSION_CODENAME") or fields.get("VERSION_ID") or fields.get("DISTRIB_RELEASE")
+    if fw.exists("/etc/debian_version"):
+        text = (fw.read_text("/etc/debian_version", 4096) or "").strip()
+        distro = distro or "debian"
+        if release is None and re.match(r"^\d+(?:\.\d+)*$", text):
+            release = text.split(".")[0]
+    return distro, release
+
+
+def _package_components(packages: list[Package], fw: Firmware | None = None) -> list[Component]:
     by_rule = rules_by_package()
+    os_id, os_release = distribution(fw) if fw is not None else (None, None)
     out = []
     for pkg in packages:
-        rule = by_rule.get(pkg.name.lower())
+        rule = by_rule.get(pkg.name.lower()) or (by_rule.get(pkg.source.lower()) if pkg.source else None)
         scheme = {"dpkg": "deb", "opkg": "opkg", "apk": "apk"}[pkg.manager]
         version = upstream_version(pkg.version, scheme)
-        if pkg.manager == "dpkg":
-            purl = _purl("deb", pkg.name, pkg.version, "debian", {"arch": pkg.arch or ""})
-        elif pkg.manager == "apk":
-            purl = _purl("apk", pkg.name, pkg.version, "alpine", {"arch": pkg.arch or ""})
-        else:
-            purl = _purl("opkg", pkg.name, pkg.version, None, {"arch": pkg.arch or ""})
+        distro = _DISTRO_OF_MANAGER[pkg.manager]
+        if pkg.manager == "dpkg" and os_id in ("ubuntu", "raspbian"):
+            distro = os_id
+        release = os_release if (os_id or distro) == distro else None
+        qualifiers = {"arch": pkg.arch or "", "distro": f"{distro}-{release}" if release else ""}
+        purl = _purl(scheme, pkg.name, pkg.version, _PURL_NAMESPACE.get(distro), qualifiers)
         out.append(Component(
             name=rule.name if rule else pkg.name,
             version=version,
@@ -120,6 +149,9 @@ def _package_components(packages: list[Package]) -> list[Component]:
             package=pkg.name,
             package_version=pkg.version,
             manager=pkg.manager,
+            source_package=pkg.source or pkg.name,
+            distro=distro,
+            distro_release=release,
             evidence=[{"path": pkg.path, "line": pkg.line, "method": f"{pkg.manager} database",
                        "excerpt": f"Package: {pkg.name} Version: {pkg.version}"}],
         ))
@@ -278,9 +310,9 @@ def _merge(components: list[Component]) -> list[Component]:
         for ev in comp.evidence:
             if ev not in have.evidence:
                 have.evidence.append(ev)
-        if have.package is None and comp.package is not None:
-            have.package, have.package_version, have.manager, have.purl = (
-                comp.package, comp.package_version, comp.manager, comp.purl)
+        if have.package is None and comp.package is not None or (have.package_version is None and comp.package_version):
+            for attr in ("package", "package_version", "manager", "purl", "source_package", "distro", "distro_release"):
+                setattr(have, attr, getattr(comp, attr))
         have.sha256 = have.sha256 or comp.sha256
     # A name seen without a version is dropped when the same component has a version.
     versioned = {c.name for c in merged.values() if c.version}
@@ -293,7 +325,7 @@ def _merge(components: list[Component]) -> list[Component]:
 
 def identify_components(fw: Firmware) -> list[Component]:
     """Every component found in the image, with evidence, sorted by name and version."""
-    return _merge(_package_components(installed_packages(fw)) + _signature_components(fw))
+    return _merge(_package_components(installed_packages(fw), fw) + _signature_components(fw))
 
 
 def components_as_dicts(fw: Firmware) -> list[dict]:
