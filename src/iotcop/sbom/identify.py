@@ -125,9 +125,21 @@ def distribution(fw: Firmware) -> tuple[str | None, str | None]:
     return distro, release
 
 
+def _debian_release_of(packages: list[Package]) -> str | None:
+    """The Debian release most stable-update revisions name (`+deb12u3`, `~deb12u1` -> "12"), if any."""
+    counts: dict[str, int] = {}
+    for pkg in packages:
+        m = re.search(r"[+~]deb(\d+)u\d+", pkg.version) if pkg.manager == "dpkg" else None
+        if m:
+            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    return max(counts, key=counts.get) if counts else None
+
+
 def _package_components(packages: list[Package], fw: Firmware | None = None) -> list[Component]:
     by_rule = rules_by_package()
     os_id, os_release = distribution(fw) if fw is not None else (None, None)
+    if os_release is None:
+        os_release = _debian_release_of(packages)
     out = []
     for pkg in packages:
         rule = by_rule.get(pkg.name.lower()) or (by_rule.get(pkg.source.lower()) if pkg.source else None)
