@@ -257,6 +257,8 @@ def cve5_records(doc: dict, source_url: str | None = None) -> Iterator[Record]:
 
 # --------------------------------------------------------------------------- OSV
 
+_CVE = re.compile(r"CVE-\d{4}-\d{4,}")
+
 _OSV_ECOSYSTEMS = {"alpine": "apk", "debian": "deb", "openwrt": "opkg"}
 
 
@@ -265,6 +267,14 @@ def osv_records(doc: dict, source_url: str | None = None) -> Iterator[Record]:
     if not vid or doc.get("withdrawn"):
         return
     aliases = [a for a in doc.get("aliases", []) or [] if a != vid]
+    # Distribution records restate one CVE under their own id (DEBIAN-CVE-2023-4911, ALPINE-CVE-...,
+    # "upstream": [CVE]): filed under the CVE, they meet the upstream records of the same vulnerability.
+    upstream = [u for u in (doc.get("upstream") or []) + aliases if isinstance(u, str) and _CVE.fullmatch(u)]
+    own = _CVE.search(vid)
+    if not vid.startswith("CVE-") and (len(set(upstream)) == 1 or (own and not upstream)):
+        cve = upstream[0] if upstream else own.group(0)
+        aliases = sorted({vid, *aliases} - {cve})
+        vid = cve
     vector = score = None
     for sev in doc.get("severity", []) or []:
         if sev.get("type", "").startswith("CVSS_V3"):
@@ -313,8 +323,6 @@ def osv_records(doc: dict, source_url: str | None = None) -> Iterator[Record]:
 
 
 # --------------------------------------------------------------------------- Alpine secdb
-
-_CVE = re.compile(r"CVE-\d{4}-\d{4,}")
 
 
 def alpine_records(doc: dict, source_url: str | None = None, data_date: str | None = None) -> Iterator[Record]:
