@@ -74,3 +74,18 @@ def test_components_and_versions_from_content(trees, name):
         comp = next(c for c in comps if c.name == component and c.version == version)
         ev = next(e for e in comp.evidence if e["path"] == host)
         assert ev["method"] == "version string in another program"
+
+
+def test_vex_on_a_real_mips_router(trees):
+    # Pace V5471: MIPS, Linux 2.6.30, uClibc 0.9.30.3 with libc.so.0 a hard link of libuClibc-0.9.30.3.so.
+    from iotcop.vulns.db import STARTER_DB
+    from iotcop.vulns.vex import analyse
+
+    results = analyse(inventory_tree(trees["pace-v5471"]), STARTER_DB)
+    by = {(a.match.component.name, a.match.id): a for a in results}
+    arm = by[("linux_kernel", "CVE-2013-6282")]  # KEV text: "on ARM v6k/v7 platforms"
+    assert arm.state == "not_affected" and "mips" in arm.detail
+    overlay = by[("linux_kernel", "CVE-2023-0386")]  # OverlayFS came in Linux 3.18
+    assert overlay.state == "not_affected" and "2.6.30 predates" in overlay.detail
+    uclibc = [a for (name, _), a in by.items() if name == "uclibc"]
+    assert uclibc and all(a.justification != "code_not_reachable" for a in uclibc)

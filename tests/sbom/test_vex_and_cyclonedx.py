@@ -104,3 +104,4 @@ def test_cyclonedx_sbom_validates_and_carries_vex(vulnerable_image, tmp_path):
         len([d for d in details if d["group"] != "known-exploited"])
     assert all(f.provisions == ["5.2-3", "5.3-8"] for f in findings)
     assert all(v["sources"] for d in details for v in d["vulnerabilities"])
+

@@ -239,6 +239,9 @@ def _library_unused(fw: Firmware, comp: Component) -> str | None:
         return None
     names = {e.name for e in entries}
     targets = {e.path for e in entries}
+    # Hard links and copies (libc.so.0 beside libuClibc-0.9.30.3.so) are the same library under another name.
+    digests = {e.sha256 for e in entries if e.sha256}
+    names |= {e.name for e in fw.files() if e.sha256 in digests}
     for link in fw.entries:
         if link.kind == "symlink" and ".so" in link.name:
             resolved = fw.get(link.path)
