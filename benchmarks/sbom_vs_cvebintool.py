@@ -159,7 +159,9 @@ CBT_TO_IOTCOP = {"libcurl": "curl", "sqlite": "sqlite", "mbed_tls": "mbedtls", "
                  "freetype": "freetype", "libjpeg": "libjpeg", "gnupg": "gnupg", "kerberos_5": "krb5",
                  "thttpd": "thttpd", "mini_httpd": "mini_httpd", "proftpd": "proftpd", "netatalk": "netatalk",
                  "miniupnpc": "miniupnpc", "libsolv": "libsolv", "libssh": "libssh", "polarssl": "mbedtls",
-                 "lua": "lua", "strongswan": "strongswan", "net-snmp": "net-snmp", "hdparm": "hdparm"}
+                 "lua": "lua", "strongswan": "strongswan", "net-snmp": "net-snmp", "hdparm": "hdparm",
+                 "d-bus": "dbus", "libdbus": "dbus", "libflac": "flac", "pupnp": "libupnp",
+                 "router_advertisement_daemon": "radvd", "readymedia": "minidlna", "tuxera": "ntfs-3g"}
 
 
 def _symlink_free_copy(src: Path, dest: Path) -> None:
