@@ -33,11 +33,12 @@ EXPECTED = {
                  "ntfs-3g": "2014.2.15", "dosfstools": "4.0"},
     "pace-v5471": {"busybox": "1.17.2", "openssl": "1.0.0a", "dropbear": "0.52", "dnsmasq": "2.45",
                    "miniupnpd": "1.4", "lighttpd": "1.4.29", "samba": "3.0.37", "uclibc": "0.9.30.3",
-                   "linux_kernel": "2.6.30", "libpcap": "1.0.0"},
+                   "linux_kernel": "2.6.30", "libpcap": "1.0.0", "libjpeg": "8b"},
     "phicomm-k2p": {"busybox": "1.22.1", "openssl": "1.0.2", "dnsmasq": "2.71", "uclibc": "0.9.33.2",
                     "jquery": "1.12.4"},
     "tplink-mt7628": {"busybox": "1.19.2", "dropbear": "2012.55", "linux_kernel": "2.6.36", "radvd": "1.5",
-                      "openssl": "0.9.8zh", "ppp": "2.4.5", "xl2tpd": "1.1.12", "libupnp": "1.6.19"},
+                      "openssl": "0.9.8zh", "ppp": "2.4.5", "xl2tpd": "1.1.12", "libupnp": "1.6.19",
+                      "iptables": "1.4.17"},
 }
 # Found inside programs that are not the component's own file.
 EMBEDDED = {
