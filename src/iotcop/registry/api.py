@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Annotated
+from typing import Annotated, Callable, TypeVar
 
 from fastapi import APIRouter, Depends, File, Header, HTTPException, Path as PathParam, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from iotcop.registry import service
 from iotcop.registry.models import Label, LabelReport, Product, ScanJob, utcnow
@@ -30,6 +31,7 @@ from iotcop.registry.schemas import (
 )
 from iotcop.registry.service import Caller, RegistryError
 
+PRODUCT_LIST = TypeAdapter(list[ProductOut])
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 bearer = HTTPBearer(auto_error=False, description="A manufacturer API token (`iotcop registry manufacturer add`).")
 
@@ -40,12 +42,28 @@ ERRORS = {401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Probl
           413: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}}
 
 
-def db(request: Request):
-    with request.app.state.sessions() as session:
-        yield session
+T = TypeVar("T")
 
 
-DB = Annotated[Session, Depends(db)]
+async def in_session(request: Request, work: Callable[..., T], *args) -> T:
+    """work(session, *args) on a request thread, with a session opened and closed on that thread.
+
+    A connection is held only while the thread runs, never across an await: a request waiting for a thread
+    holds none, so the pool (sized to the threads) cannot run dry while threads wait for it.
+    """
+    factory = request.app.state.sessions
+
+    def run() -> T:
+        with factory() as session:
+            return work(session, *args)
+
+    return await run_in_threadpool(run)
+
+
+def json_response(model: BaseModel | list, status: int = 200, headers: dict | None = None) -> Response:
+    """Serialised on the request thread, so the event loop only sends bytes."""
+    body = PRODUCT_LIST.dump_json(model) if isinstance(model, list) else model.model_dump_json().encode()
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
@@ -74,7 +92,7 @@ def label_out(label: Label) -> LabelOut:
     return LabelOut(
         id=label.id, product_id=label.product_id, label_product_id=label.label_pid,
         firmware_version=label.firmware_version, firmware_sha256=label.firmware_sha256, level=label.level,
-        level_meaning=label.summary.get("level_meaning", ""), support_end=label.support_end,
+        level_meaning=label.level_meaning, support_end=label.support_end,
         support_active=service.support_active(label), issued_at=label.issued_at,
         published_at=label.published_at, revoked=label.revoked_at is not None,
         revoked_reason=label.revoked_reason, key_id=label.key_id,
@@ -89,8 +107,8 @@ def product_out(product: Product, latest: Label | None) -> ProductOut:
                       latest=label_out(latest) if latest else None)
 
 
-def product_detail(session: Session, product: Product, limit: int) -> ProductDetail:
-    versions = service.history(session, product.id, limit)
+def product_detail(product: Product, versions: list[Label]) -> ProductDetail:
+    """versions: service.history(), newest first."""
     rows = []
     for i, label in enumerate(versions):
         older = versions[i + 1] if i + 1 < len(versions) else None
@@ -106,37 +124,50 @@ def product_detail(session: Session, product: Product, limit: int) -> ProductDet
 
 
 @router.get("/products", response_model=list[ProductOut], responses=ERRORS)
-def list_products(session: DB, q: Annotated[str, Query(max_length=200, description="product, model or manufacturer")] = "",
-                  limit: Annotated[int, Query(ge=1, le=100)] = 50,
-                  offset: Annotated[int, Query(ge=0, le=100_000)] = 0):
-    return [product_out(p, latest) for p, latest in service.search_products(session, q, limit, offset)]
+async def list_products(request: Request,
+                        q: Annotated[str, Query(max_length=200, description="product, model or manufacturer")] = "",
+                        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+                        offset: Annotated[int, Query(ge=0, le=100_000)] = 0):
+    return await in_session(request, _list_products, q, limit, offset)
+
+
+def _list_products(session: Session, q: str, limit: int, offset: int) -> Response:
+    return json_response([product_out(p, latest) for p, latest in service.search_products(session, q, limit, offset)])
 
 
 @router.get("/products/{product_id}", response_model=ProductDetail, responses=ERRORS)
-def get_product(request: Request, session: DB, product_id: Annotated[str, PRODUCT_ID]):
+async def get_product(request: Request, product_id: Annotated[str, PRODUCT_ID]):
+    return await in_session(request, _get_product, product_id, request.app.state.settings.history_limit)
+
+
+def _get_product(session: Session, product_id: str, history_limit: int) -> Response:
     product = session.get(Product, product_id)
     if product is None:
         raise RegistryError(404, "no such product")
-    return product_detail(session, product, request.app.state.settings.history_limit)
+    return json_response(product_detail(product, service.history(session, product.id, history_limit)))
 
 
-def _label(session: Session, label_id: int) -> Label:
-    label = session.get(Label, label_id)
+def _label(session: Session, label_id: int, *columns) -> Label:
+    label = session.get(Label, label_id, options=[undefer(c) for c in columns])
     if label is None:
         raise RegistryError(404, "no such label")
     return label
 
 
 @router.get("/labels/{label_id}", response_model=LabelOut, responses=ERRORS)
-def get_label(session: DB, label_id: Annotated[int, LABEL_ID]):
-    return label_out(_label(session, label_id))
+async def get_label(request: Request, label_id: Annotated[int, LABEL_ID]):
+    return await in_session(request, lambda session: json_response(label_out(_label(session, label_id))))
 
 
 @router.get("/labels/{label_id}/label.json", responses={200: {"content": {"application/json": {}},
                                                               "description": "the signed label file, byte for byte"},
                                                          **ERRORS})
-def get_label_file(session: DB, label_id: Annotated[int, LABEL_ID]):
-    label = _label(session, label_id)
+async def get_label_file(request: Request, label_id: Annotated[int, LABEL_ID]):
+    return await in_session(request, _label_file, label_id)
+
+
+def _label_file(session: Session, label_id: int) -> Response:
+    label = _label(session, label_id, Label.label_json)
     return Response(label.label_json.encode("ascii"), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="label-{label.id}.json"'})
 
@@ -144,7 +175,11 @@ def get_label_file(session: DB, label_id: Annotated[int, LABEL_ID]):
 @router.get("/labels/{label_id}/report.json", responses={200: {"content": {"application/json": {}},
                                                                "description": "the report the label was made from"},
                                                           **ERRORS})
-def get_label_report(session: DB, label_id: Annotated[int, LABEL_ID]):
+async def get_label_report(request: Request, label_id: Annotated[int, LABEL_ID]):
+    return await in_session(request, _label_report, label_id)
+
+
+def _label_report(session: Session, label_id: int) -> Response:
     report = session.get(LabelReport, _label(session, label_id).id)
     if report is None:
         raise RegistryError(404, "no report stored for this label")
@@ -163,12 +198,11 @@ async def verify(request: Request):
         raise RegistryError(422, "send the label file (label.json) as the request body")
     if not body.lstrip().startswith(b"{"):
         raise RegistryError(422, "a label file is a JSON object")
-    return await run_in_threadpool(_verify, request, body)
+    return await in_session(request, _verify, body)
 
 
-def _verify(request: Request, body: bytes) -> VerifyOut:
-    with request.app.state.sessions() as session:
-        return verification_out(service.verify_label_bytes(session, body))
+def _verify(session: Session, body: bytes) -> Response:
+    return json_response(verification_out(service.verify_label_bytes(session, body)))
 
 
 def verification_out(v: service.Verification) -> VerifyOut:
@@ -204,21 +238,20 @@ async def publish(request: Request, who: CALLER,
     settings = request.app.state.settings
     label_bytes = await _read_upload(label, settings.max_label_bytes, "label", ("application/json",))
     report_bytes = await _read_upload(report, settings.max_report_bytes, "report", ("application/json",))
-    stored, created = await run_in_threadpool(_publish, request, who, label_bytes, report_bytes, idempotency_key)
-    return JSONResponse(PublishOut(created=created, label=stored).model_dump(mode="json"),
-                        status_code=201 if created else 200,
-                        headers={"Location": f"/api/v1/labels/{stored.id}"})
+    return await in_session(request, _publish, who, label_bytes, report_bytes, idempotency_key, client_of(request))
 
 
-def _publish(request: Request, who: Caller, label_bytes: bytes, report_bytes: bytes, key: str | None):
-    with request.app.state.sessions() as session:
-        label, created = service.publish_label(session, who, label_bytes, report_bytes, key, client_of(request))
-        return label_out(label), created
+def _publish(session: Session, who: Caller, label_bytes: bytes, report_bytes: bytes, key: str | None,
+             client: str | None) -> Response:
+    label, created = service.publish_label(session, who, label_bytes, report_bytes, key, client)
+    return json_response(PublishOut(created=created, label=label_out(label)), status=201 if created else 200,
+                         headers={"Location": f"/api/v1/labels/{label.id}"})
 
 
 @router.post("/labels/{label_id}/revoke", response_model=LabelOut, responses=ERRORS)
-def revoke(request: Request, session: DB, who: CALLER, label_id: Annotated[int, LABEL_ID], body: RevokeIn):
-    return label_out(service.revoke_label(session, who, label_id, body.reason, client_of(request)))
+async def revoke(request: Request, who: CALLER, label_id: Annotated[int, LABEL_ID], body: RevokeIn):
+    return await in_session(request, lambda session: json_response(
+        label_out(service.revoke_label(session, who, label_id, body.reason, client_of(request)))))
 
 
 def job_out(job: ScanJob) -> JobOut:
@@ -264,9 +297,9 @@ async def submit_scan(request: Request, who: CALLER,
             raise RegistryError(422, "firmware: empty")
         if decl is not None:
             (folder / "declaration").write_bytes(decl)
-        job, created = await run_in_threadpool(_store_job, request, who, job_id, firmware.filename or "firmware",
-                                               digest.hexdigest(), size, decl is not None,
-                                               idempotency_key or f"scan:{digest.hexdigest()}")
+        job, created = await in_session(request, _store_job, who, job_id, firmware.filename or "firmware",
+                                        digest.hexdigest(), size, decl is not None,
+                                        idempotency_key or f"scan:{digest.hexdigest()}", client_of(request))
     except BaseException:
         _remove(folder)
         raise
@@ -300,28 +333,27 @@ def _check_declaration(data: bytes) -> None:
             raise RegistryError(422, f"declaration: {exc}") from None
 
 
-def _store_job(request: Request, who: Caller, job_id: str, name: str, sha: str, size: int, has_decl: bool,
-               key: str) -> tuple[JobOut, bool]:
-    with request.app.state.sessions() as session:
+def _store_job(session: Session, who: Caller, job_id: str, name: str, sha: str, size: int, has_decl: bool,
+               key: str, client: str | None) -> tuple[JobOut, bool]:
+    existing = session.scalar(select(ScanJob).where(ScanJob.manufacturer_id == who.manufacturer.id,
+                                                    ScanJob.idempotency_key == key))
+    if existing is not None:
+        return job_out(existing), False
+    job = ScanJob(id=job_id, manufacturer_id=who.manufacturer.id, idempotency_key=key, status="queued",
+                  firmware_name=name[:255], firmware_sha256=sha, firmware_size=size, has_declaration=int(has_decl),
+                  attempts=0, created_at=utcnow())
+    session.add(job)
+    service.audit(session, who.actor, "scan.submit", f"scan:{job_id}", client, sha256=sha, size=size)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
         existing = session.scalar(select(ScanJob).where(ScanJob.manufacturer_id == who.manufacturer.id,
                                                         ScanJob.idempotency_key == key))
-        if existing is not None:
-            return job_out(existing), False
-        job = ScanJob(id=job_id, manufacturer_id=who.manufacturer.id, idempotency_key=key, status="queued",
-                      firmware_name=name[:255], firmware_sha256=sha, firmware_size=size, has_declaration=int(has_decl),
-                      attempts=0, created_at=utcnow())
-        session.add(job)
-        service.audit(session, who.actor, "scan.submit", f"scan:{job_id}", client_of(request), sha256=sha, size=size)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            existing = session.scalar(select(ScanJob).where(ScanJob.manufacturer_id == who.manufacturer.id,
-                                                            ScanJob.idempotency_key == key))
-            if existing is None:
-                raise
-            return job_out(existing), False
-        return job_out(job), True
+        if existing is None:
+            raise
+        return job_out(existing), False
+    return job_out(job), True
 
 
 def _own_job(session: Session, who: Caller, job_id: str) -> ScanJob:
@@ -332,12 +364,16 @@ def _own_job(session: Session, who: Caller, job_id: str) -> ScanJob:
 
 
 @router.get("/scans/{job_id}", response_model=JobOut, responses=ERRORS)
-def get_scan(session: DB, who: CALLER, job_id: Annotated[str, JOB_ID]):
-    return job_out(_own_job(session, who, job_id))
+async def get_scan(request: Request, who: CALLER, job_id: Annotated[str, JOB_ID]):
+    return await in_session(request, lambda session: json_response(job_out(_own_job(session, who, job_id))))
 
 
 @router.get("/scans/{job_id}/report", responses={200: {"content": {"application/json": {}}}, **ERRORS})
-def get_scan_report(session: DB, who: CALLER, job_id: Annotated[str, JOB_ID]):
+async def get_scan_report(request: Request, who: CALLER, job_id: Annotated[str, JOB_ID]):
+    return await in_session(request, _scan_report, who, job_id)
+
+
+def _scan_report(session: Session, who: Caller, job_id: str) -> Response:
     job = _own_job(session, who, job_id)
     if job.status != "done" or job.report_json is None:
         raise RegistryError(409, f"the scan is {job.status}" + (f": {job.error}" if job.error else ""))

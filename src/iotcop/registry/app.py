@@ -34,17 +34,29 @@ def _secret(session_factory) -> bytes:
         return bytes.fromhex(session.scalar(select(Meta.value).where(Meta.key == "csrf_secret")))
 
 
+def private_folder(path: Path) -> None:
+    """Uploads (unpublished firmware) are for the registry's eyes only."""
+    path.mkdir(parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
 def create_app(settings: Settings, start_jobs: bool = True) -> FastAPI:
     from iotcop.registry import api, pages
     from iotcop.registry.jobs import JobRunner
 
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, pool_size=settings.pool_size)
     migrate(engine)
     session_factory = sessions(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        settings.upload_dir.mkdir(parents=True, exist_ok=True)
+        import anyio.to_thread
+
+        # The pool holds a connection for every request thread (Settings.pool_size).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
+        private_folder(settings.data_dir)
+        private_folder(settings.upload_dir)
         if start_jobs:
             app.state.jobs.resume()
         try:

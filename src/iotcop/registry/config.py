@@ -43,11 +43,18 @@ class Settings:
     scan_engine: str = "local"  # "local" (subprocesses run by a thread pool) or "celery"
     celery_broker: str = ""
     history_limit: int = 50  # firmware versions shown on a product page
+    # Threads that serve requests (database work and page rendering).  Each holds at most one database
+    # connection, and only while it runs; the pool is sized from this, so no thread waits for a connection.
+    request_threads: int = 16
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
         if not self.db_url:
             self.db_url = default_db_url(self.data_dir)
+
+    @property
+    def pool_size(self) -> int:
+        return self.request_threads + self.scan_workers + 2  # + start-up and the job queue's bookkeeping
 
     @property
     def upload_dir(self) -> Path:

@@ -78,6 +78,7 @@ class SigningKey(Base):
 
 class Product(Base):
     __tablename__ = "products"
+    __table_args__ = (Index("ix_products_name_id", "name", "id"),)
     id: Mapped[str] = mapped_column(String(16), primary_key=True)  # from the manufacturer and model
     manufacturer_id: Mapped[int] = mapped_column(ForeignKey("manufacturers.id"), index=True)
     name: Mapped[str] = mapped_column(String(300))
@@ -104,14 +105,17 @@ class Label(Base):
     firmware_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
     firmware_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     level: Mapped[int] = mapped_column(Integer)
+    level_meaning: Mapped[str] = mapped_column(String(300), default="")
     support_end: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
     issued_at: Mapped[str] = mapped_column(String(40))
     published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    label_json: Mapped[str] = mapped_column(Text)  # the exact signed bytes (ASCII)
+    # The two large columns are loaded only when read: listings never need them.
+    label_json: Mapped[str] = mapped_column(Text, deferred=True, deferred_raiseload=True)  # the exact signed bytes
     report_sha256: Mapped[str] = mapped_column(String(64))
-    summary: Mapped[dict] = mapped_column(JSON)  # verdicts, findings, plain results, contact: see registry.publish
+    # verdicts, findings, plain results, contact: see service.summarise
+    summary: Mapped[dict] = mapped_column(JSON, deferred=True, deferred_raiseload=True)
     product: Mapped[Product] = relationship(lazy="joined")
 
 

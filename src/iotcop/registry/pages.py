@@ -13,13 +13,12 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from iotcop.registry import service
-from iotcop.registry.api import DB, label_out, product_detail
+from iotcop.registry.api import in_session, label_out, product_detail
 from iotcop.registry.models import Product
 from iotcop.registry.security import CSRF_COOKIE, CSRF_FIELD, csrf_form_value, csrf_valid
 from iotcop.registry.service import RegistryError
@@ -67,7 +66,11 @@ def contact_link(value: str | None) -> str | None:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(session: DB):
+async def home(request: Request):
+    return await in_session(request, _home)
+
+
+def _home(session: Session) -> HTMLResponse:
     items = service.feed_labels(session, limit=10)
     return render("home.html", title="Find a product's security label", counts=service.counts(session),
                   new=[label for kind, label in items if kind == "new"][:10],
@@ -75,8 +78,12 @@ def home(session: DB):
 
 
 @router.get("/search", response_class=HTMLResponse)
-def search(session: DB, q: Annotated[str, Query(max_length=200)] = "",
-           page: Annotated[int, Query(ge=1, le=1000)] = 1):
+async def search(request: Request, q: Annotated[str, Query(max_length=200)] = "",
+                 page: Annotated[int, Query(ge=1, le=1000)] = 1):
+    return await in_session(request, _search, q, page)
+
+
+def _search(session: Session, q: str, page: int) -> HTMLResponse:
     per_page = 25
     rows = service.search_products(session, q, per_page + 1, (page - 1) * per_page) if q.strip() else []
     return render("search.html", title=f"Search: {q}" if q else "Search", q=q, rows=rows[:per_page], page=page,
@@ -129,14 +136,11 @@ def _product_page(request: Request, session: Session, product: Product, selected
 
 def _render_product_page(request: Request, session: Session, product: Product, selected: int | None,
                          scanned: bool = False) -> HTMLResponse:
-    detail = product_detail(session, product, request.app.state.settings.history_limit)
+    history = service.history(session, product.id, request.app.state.settings.history_limit)
+    detail = product_detail(product, history)
     versions = detail.versions
     chosen = next((v for v in versions if v.label.id == selected), versions[0] if versions else None)
-    summary = {}
-    if chosen is not None:
-        from iotcop.registry.models import Label
-
-        summary = session.get(Label, chosen.label.id).summary
+    summary = next((label.summary for label in history if chosen and label.id == chosen.label.id), {})
     contact = summary.get("contact", {})
     return render("product.html", title=" ".join(x for x in (product.name, product.model) if x), product=product,
                   detail=detail, chosen=chosen, summary=summary, scanned=scanned, today=dt.date.today(),
@@ -144,8 +148,12 @@ def _render_product_page(request: Request, session: Session, product: Product, s
 
 
 @router.get("/products/{product_id}", response_class=HTMLResponse)
-def product_page(request: Request, session: DB, product_id: str,
-                 label: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None):
+async def product_page(request: Request, product_id: str,
+                       label: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None):
+    return await in_session(request, _product_by_id, request, product_id, label)
+
+
+def _product_by_id(session: Session, request: Request, product_id: str, label: int | None) -> HTMLResponse:
     product = session.get(Product, product_id) if len(product_id) == 16 else None
     if product is None:
         raise RegistryError(404, "There is no product with that id in this registry.")
@@ -153,8 +161,12 @@ def product_page(request: Request, session: DB, product_id: str,
 
 
 @router.get("/p/{label_pid}", response_class=HTMLResponse)
-def qr_target(request: Request, session: DB, label_pid: str):
+async def qr_target(request: Request, label_pid: str):
     """Where a label's QR code points: the product page, opened at the firmware version of that label."""
+    return await in_session(request, _qr_target, request, label_pid)
+
+
+def _qr_target(session: Session, request: Request, label_pid: str) -> HTMLResponse:
     label = service.find_by_label_pid(session, label_pid) if len(label_pid) <= 64 else None
     if label is None:
         raise RegistryError(404, "No label with that code is published in this registry. "
@@ -210,22 +222,25 @@ async def verify_submit(request: Request):
     if len(data) > limit:
         return _verify_page(request, status=413, result=None, pasted="",
                             error=f"That is larger than any label file ({limit} bytes at most).")
-    result = await run_in_threadpool(_verify_bytes, request, data)
+    result = await in_session(request, _verify_bytes, data)
     return _verify_page(request, result=result, pasted="")
 
 
-def _verify_bytes(request: Request, data: bytes):
-    with request.app.state.sessions() as session:
-        v = service.verify_label_bytes(session, data)
-        return {"status": v.status, "reason": v.reason, "signer": v.signer, "key_id": v.key_id,
-                "label": v.label or {}, "published": label_out(v.published) if v.published else None}
+def _verify_bytes(session: Session, data: bytes):
+    v = service.verify_label_bytes(session, data)
+    return {"status": v.status, "reason": v.reason, "signer": v.signer, "key_id": v.key_id,
+            "label": v.label or {}, "published": label_out(v.published) if v.published else None}
 
 
 # --- feed -------------------------------------------------------------------------------------
 
 
 @router.get("/feed.json")
-def feed(request: Request, session: DB):
+async def feed(request: Request):
+    return await in_session(request, _feed, request)
+
+
+def _feed(session: Session, request: Request) -> JSONResponse:
     base = request.app.state.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
     items = []
     for kind, label in service.feed_labels(session):
@@ -255,7 +270,8 @@ def feed(request: Request, session: DB):
 
 
 @router.get("/healthz")
-def healthz():
+async def healthz():
+    # On the event loop, never behind the request threads: it answers while every thread is busy.
     return {"ok": True}
 
 

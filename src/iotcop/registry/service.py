@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from iotcop.label.signing import ALGORITHM, LabelInvalid, key_id, verify_label
 from iotcop.model import Assessment
@@ -327,6 +327,7 @@ def publish_label(session: Session, caller: Caller, label_bytes: bytes, report_b
         label = Label(product_id=pid, manufacturer_id=m.id, idempotency_key=key, label_pid=p.id,
                       label_sha256=label_sha, key_id=kid, firmware_version=content.firmware.version,
                       firmware_sha256=content.firmware.sha256, level=content.level,
+                      level_meaning=content.level_meaning,
                       support_end=content.security_updates_until, issued_at=content.issued_at,
                       published_at=utcnow(), label_json=label_bytes.decode("ascii"), report_sha256=report_sha,
                       summary=summarise(assessment, content))
@@ -420,24 +421,40 @@ def _like_escape(text: str) -> str:
 
 
 def search_products(session: Session, query: str, limit: int = 50, offset: int = 0) -> list[tuple[Product, Label | None]]:
+    """Products whose name, model, type or registered manufacturer holds every word; two queries in all."""
     words = [w for w in query.lower().split() if w][:8]
     stmt = select(Product)
     for w in words:
         stmt = stmt.where(Product.search_text.like(f"%{_like_escape(w)}%", escape="\\"))
     stmt = stmt.order_by(Product.name, Product.id).limit(limit).offset(offset)
     products = session.scalars(stmt).all()
-    return [(p, latest_label(session, p.id)) for p in products]
+    latest = latest_labels(session, [p.id for p in products])
+    return [(p, latest.get(p.id)) for p in products]
+
+
+def _newest_first():
+    return (Label.published_at.desc(), Label.id.desc())
+
+
+def latest_labels(session: Session, product_ids: list[str]) -> dict[str, Label]:
+    """The newest label of each product, in one query (ix_labels_product_published serves it)."""
+    if not product_ids:
+        return {}
+    ranked = (select(Label.id, func.row_number().over(partition_by=Label.product_id, order_by=_newest_first())
+                     .label("rank"))
+              .where(Label.product_id.in_(product_ids)).subquery())
+    rows = session.scalars(select(Label).join(ranked, ranked.c.id == Label.id).where(ranked.c.rank == 1))
+    return {label.product_id: label for label in rows}
 
 
 def latest_label(session: Session, product_id: str) -> Label | None:
-    return session.scalar(select(Label).where(Label.product_id == product_id)
-                          .order_by(Label.published_at.desc(), Label.id.desc()).limit(1))
+    return latest_labels(session, [product_id]).get(product_id)
 
 
 def history(session: Session, product_id: str, limit: int) -> list[Label]:
-    """Newest first."""
-    return list(session.scalars(select(Label).where(Label.product_id == product_id)
-                                .order_by(Label.published_at.desc(), Label.id.desc()).limit(limit)))
+    """Newest first, with their summaries (the "what changed" lists compare them)."""
+    return list(session.scalars(select(Label).options(undefer(Label.summary)).where(Label.product_id == product_id)
+                                .order_by(*_newest_first()).limit(limit)))
 
 
 def support_active(label: Label, today: dt.date | None = None) -> bool | None:
@@ -501,6 +518,5 @@ def counts(session: Session) -> dict[str, int]:
 
 
 def find_by_label_pid(session: Session, pid: str) -> Label | None:
-    return session.scalar(select(Label).where(Label.label_pid == pid)
-                          .order_by(Label.published_at.desc(), Label.id.desc()).limit(1))
+    return session.scalar(select(Label).where(Label.label_pid == pid).order_by(*_newest_first()).limit(1))
 
