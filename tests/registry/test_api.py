@@ -196,7 +196,7 @@ def test_verification_valid_invalid_revoked(registry, key_dirs):
     second = label_for(report, {"name": "Epsilon Bulb", "model": "E27"}, "3.3", key)
     publish(c, token, second, report)
     with registry.session() as s:
-        revoke_key(s, json.loads(label)["signature"]["key_id"])
+        revoke_key(s, json.loads(label)["signature"]["key_id"], "private key leaked")
         s.commit()
     v = c.post("/api/v1/verify", content=second).json()
     assert v["status"] == "revoked" and "key" in v["reason"]

@@ -35,6 +35,12 @@ def _client(server: str, token: str, timeout: float):
 
     if not server.startswith(("http://", "https://")):
         raise InputError(f"--server {server!r}: expected http(s)://HOST[:PORT]")
+    token = token.strip()
+    if not token:
+        raise InputError("no API token: give --token TOKEN or set IOTCOP_TOKEN (`iotcop registry manufacturer add` "
+                         "prints one)")
+    if not token.isascii() or not token.isprintable() or " " in token:
+        raise InputError("the API token holds spaces or characters a token never has; copy it again")
     return httpx.Client(base_url=server.rstrip("/"), timeout=timeout,
                         headers={"Authorization": f"Bearer {token}", "User-Agent": "iotcop-publish"})
 

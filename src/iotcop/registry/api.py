@@ -89,13 +89,14 @@ def client_of(request: Request) -> str | None:
 
 
 def label_out(label: Label) -> LabelOut:
+    revoked = service.revocation(label)
     return LabelOut(
         id=label.id, product_id=label.product_id, label_product_id=label.label_pid,
         firmware_version=label.firmware_version, firmware_sha256=label.firmware_sha256, level=label.level,
         level_meaning=label.level_meaning, support_end=label.support_end,
         support_active=service.support_active(label), issued_at=label.issued_at,
-        published_at=label.published_at, revoked=label.revoked_at is not None,
-        revoked_reason=label.revoked_reason, key_id=label.key_id,
+        published_at=label.published_at, revoked=revoked is not None, revoked_at=revoked and revoked.at,
+        revoked_by=revoked and revoked.by, revoked_reason=revoked and revoked.reason, key_id=label.key_id,
         page_url=f"/products/{label.product_id}?label={label.id}", label_url=f"/api/v1/labels/{label.id}/label.json",
         report_url=f"/api/v1/labels/{label.id}/report.json",
     )

@@ -20,7 +20,7 @@ from iotcop import __version__
 from iotcop.registry.config import Settings
 from iotcop.registry.db import make_engine, migrate, sessions
 from iotcop.registry.models import Meta
-from iotcop.registry.security import SECURITY_HEADERS, BodyLimit, RateLimiter, SecurityHeaders
+from iotcop.registry.security import SECURITY_HEADERS, BodyLimit, PublicOrigin, RateLimiter, SecurityHeaders
 from iotcop.registry.service import RegistryError, _insert_ignore
 
 log = logging.getLogger("iotcop.registry")
@@ -132,4 +132,5 @@ def create_app(settings: Settings, start_jobs: bool = True) -> FastAPI:
     app.add_middleware(BodyLimit, default=1024 * 1024, by_prefix=limited)
     app.add_middleware(RateLimiter, read=settings.read_limit, write=settings.write_limit)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(PublicOrigin, public_url=settings.public_url)
     return app

@@ -46,9 +46,13 @@ class Meta(Base):
 
 
 class Manufacturer(Base):
+    """An account the registry's operator created (and checked the name of): the only manufacturer names shown."""
+
     __tablename__ = "manufacturers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # The name folded for comparison (case, width, spacing): unique, so "ACME  Ltd" cannot join beside "Acme Ltd".
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     keys: Mapped[list[SigningKey]] = relationship(back_populates="manufacturer", lazy="select")
 
@@ -73,6 +77,7 @@ class SigningKey(Base):
     public_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     manufacturer: Mapped[Manufacturer] = relationship(back_populates="keys", lazy="joined")
 
 
@@ -109,7 +114,7 @@ class Label(Base):
     support_end: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
     issued_at: Mapped[str] = mapped_column(String(40))
     published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     revoked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The two large columns are loaded only when read: listings never need them.
     label_json: Mapped[str] = mapped_column(Text, deferred=True, deferred_raiseload=True)  # the exact signed bytes
@@ -117,6 +122,18 @@ class Label(Base):
     # verdicts, findings, plain results, contact: see service.summarise
     summary: Mapped[dict] = mapped_column(JSON, deferred=True, deferred_raiseload=True)
     product: Mapped[Product] = relationship(lazy="joined")
+    # Loaded with every label: a revoked key revokes the label wherever it is shown.
+    signing_key: Mapped[SigningKey] = relationship(primaryjoin="foreign(Label.key_id) == SigningKey.key_id",
+                                                   lazy="joined", viewonly=True)
+
+
+class LabelProductId(Base):
+    """The product id a label's QR code names belongs to the manufacturer that first published it."""
+
+    __tablename__ = "label_product_ids"
+    label_pid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    manufacturer_id: Mapped[int] = mapped_column(ForeignKey("manufacturers.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class LabelReport(Base):

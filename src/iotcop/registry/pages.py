@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import secrets
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -38,7 +40,8 @@ def templates():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              autoescape=jinja2.select_autoescape(("html",), default=True),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(STATE_MARKS=STATE_MARKS, STATE_WORDS=STATE_WORDS)
+    env.globals.update(STATE_MARKS=STATE_MARKS, STATE_WORDS=STATE_WORDS, revocation=service.revocation,
+                       web_link=web_link)
     return env
 
 
@@ -55,13 +58,23 @@ def error_page(request: Request, status: int, message: str, headers=None) -> HTM
                   message=message, status_code=status)
 
 
-def contact_link(value: str | None) -> str | None:
-    if not value:
+def web_link(value) -> str | None:
+    """A declaration's URL as a link only when it is http(s) with a host; anything else is shown as text."""
+    if not isinstance(value, str) or len(value) > 2000 or any(c.isspace() or not c.isprintable() for c in value):
         return None
-    if value.startswith(("https://", "http://", "mailto:")):
+    parts = urlsplit(value)
+    return value if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def contact_link(value) -> str | None:
+    """A reporting contact: a web address, or an e-mail address (as mailto:)."""
+    if web_link(value):
         return value
-    if "@" in value and " " not in value:
-        return "mailto:" + value
+    if not isinstance(value, str):
+        return None
+    address = value[len("mailto:"):] if value.lower().startswith("mailto:") else value
+    if re.fullmatch(r"[^@\s<>\"'/:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", address):
+        return "mailto:" + address
     return None
 
 
@@ -124,7 +137,12 @@ def _product_page(request: Request, session: Session, product: Product, selected
 
     from iotcop.registry.models import Label
 
-    stamp = session.execute(select(func.count(Label.id), func.max(Label.id), func.max(Label.revoked_at))
+    from iotcop.registry.models import SigningKey
+
+    # A key revoked by the operator changes the page as much as a label revoked by its manufacturer.
+    stamp = session.execute(select(func.count(Label.id), func.max(Label.id), func.max(Label.revoked_at),
+                                   func.max(SigningKey.revoked_at))
+                            .outerjoin(SigningKey, SigningKey.key_id == Label.key_id)
                             .where(Label.product_id == product.id)).one()
     key = (str(request.app.state.csrf_secret[:8].hex()), product.id, selected, scanned, dt.date.today(), tuple(stamp))
     html = _PAGES.get(key)
@@ -191,7 +209,7 @@ def _verify_page(request: Request, status: int = 200, **values) -> HTMLResponse:
                       max_bytes=request.app.state.settings.max_label_bytes, **values)
     if fresh:
         response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="strict", path="/verify",
-                            secure=request.url.scheme == "https")
+                            secure=request.app.state.settings.public_url.startswith("https:"))
     return response
 
 
@@ -241,31 +259,37 @@ async def feed(request: Request):
 
 
 def _feed(session: Session, request: Request) -> JSONResponse:
-    base = request.app.state.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    base = request.app.state.settings.public_base
     items = []
     for kind, label in service.feed_labels(session):
         p = label.product
         name = " ".join(x for x in (p.name, p.model) if x)
         url = f"{base}/products/{p.id}?label={label.id}"
+        revoked = service.revocation(label)
+        when = label.published_at
         if kind == "new":
             title = f"New label: {name}, firmware {label.firmware_version or 'unknown'} (level {label.level})"
-            when = label.published_at
             item_id = f"{base}/labels/{label.id}/new"
-        else:
+        elif kind == "expiring":
             title = f"Security updates end soon: {name} on {label.support_end.isoformat()}"
-            when = label.published_at
             item_id = f"{base}/labels/{label.id}/expiring/{label.support_end.isoformat()}"
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
-        items.append({"id": item_id, "url": url, "title": title, "content_text": title,
+        else:
+            title = f"Label revoked: {name}, firmware {label.firmware_version or 'unknown'}"
+            when = revoked.at
+            item_id = f"{base}/labels/{label.id}/revoked"
+        text = title + (f". Revoked: {revoked.sentence}." if revoked else "")
+        items.append({"id": item_id, "url": url, "title": title, "content_text": text,
                       "date_published": when.isoformat(), "tags": [kind],
                       "_iotcop": {"label_id": label.id, "product_id": p.id, "level": label.level,
                                   "support_end": label.support_end.isoformat() if label.support_end else None,
-                                  "revoked": label.revoked_at is not None}})
+                                  "revoked": revoked is not None,
+                                  "revoked_at": revoked.at.isoformat() if revoked else None,
+                                  "revoked_by": revoked.by if revoked else None,
+                                  "revoked_reason": revoked.reason if revoked else None}})
     return JSONResponse({"version": "https://jsonfeed.org/version/1.1", "title": "iotcop label registry",
                          "home_page_url": base + "/", "feed_url": base + "/feed.json",
-                         "description": "Labels published in the last 30 days, and labels whose security "
-                                        "updates end in the next 90 days.", "items": items},
+                         "description": "Labels published or revoked in the last 30 days, and labels whose "
+                                        "security updates end in the next 90 days.", "items": items},
                         media_type="application/feed+json")
 
 

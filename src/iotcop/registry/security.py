@@ -12,6 +12,7 @@ import hmac
 import secrets
 import threading
 import time
+from urllib.parse import urlsplit
 
 from iotcop.registry.config import RateLimit
 
@@ -186,6 +187,27 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+class PublicOrigin:
+    """The app sees the configured public address as its own, whatever Host header a client sent.
+
+    Starlette builds redirects (e.g. a trailing slash) and request.base_url from the Host header and scheme;
+    replacing both here means no answer can carry a link to a host an attacker chose.
+    """
+
+    def __init__(self, app, public_url: str) -> None:
+        parts = urlsplit(public_url)
+        self.app = app
+        self.scheme = parts.scheme
+        self.host = parts.netloc.encode("ascii")
+        self.server = (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"host"] + [(b"host", self.host)]
+            scope = dict(scope, scheme=self.scheme, server=self.server, headers=headers)
+        await self.app(scope, receive, send)
 
 
 class RateLimiter:
