@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Annotated, Callable, TypeVar
 
-from fastapi import APIRouter, Depends, File, Header, HTTPException, Path as PathParam, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Header, HTTPException, Path as PathParam, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import select
@@ -30,6 +29,7 @@ from iotcop.registry.schemas import (
     VersionOut,
 )
 from iotcop.registry.service import Caller, RegistryError
+from iotcop.registry.uploads import PartRule, multipart_schema, read_parts
 
 PRODUCT_LIST = TypeAdapter(list[ProductOut])
 router = APIRouter(prefix="/api/v1", tags=["registry"])
@@ -214,32 +214,25 @@ def verification_out(v: service.Verification) -> VerifyOut:
 # --- manufacturer writes ----------------------------------------------------------------
 
 
-UNTYPED = ("", "application/octet-stream")  # a part sent without a type is judged by its content
-
-
-async def _read_upload(upload: UploadFile, limit: int, what: str, types: tuple[str, ...]) -> bytes:
-    media = (upload.content_type or "").split(";")[0].strip().lower()
-    if types and media not in types + UNTYPED:
-        raise RegistryError(415, f"{what}: expected {' or '.join(types)}, got {media or 'no type'}")
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise RegistryError(413, f"{what}: at most {limit} bytes")
-    if not data:
-        raise RegistryError(422, f"{what}: empty")
-    return data
+JSON_TYPES = ("application/json",)
+DECLARATION_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "application/json",
+                     "text/plain")
+FIRMWARE_TYPES = ("application/x-tar", "application/gzip", "application/zip")
 
 
 @router.post("/labels", status_code=201, response_model=PublishOut,
              responses={200: {"model": PublishOut, "description": "already published (a repeated submission)"},
-                        415: {"model": Problem}, **ERRORS})
-async def publish(request: Request, who: CALLER,
-                  label: Annotated[UploadFile, File(description="the signed label.json")],
-                  report: Annotated[UploadFile, File(description="the report.json the label was made from")],
-                  idempotency_key: IdempotencyKey = None):
+                        415: {"model": Problem}, **ERRORS},
+             openapi_extra=multipart_schema({"label": "the signed label.json",
+                                             "report": "the report.json the label was made from"},
+                                            required=("label", "report")))
+async def publish(request: Request, who: CALLER, idempotency_key: IdempotencyKey = None):
+    # The body is read only here, after CALLER has checked the token.
     settings = request.app.state.settings
-    label_bytes = await _read_upload(label, settings.max_label_bytes, "label", ("application/json",))
-    report_bytes = await _read_upload(report, settings.max_report_bytes, "report", ("application/json",))
-    return await in_session(request, _publish, who, label_bytes, report_bytes, idempotency_key, client_of(request))
+    parts = await read_parts(request, {"label": PartRule(settings.max_label_bytes, JSON_TYPES),
+                                       "report": PartRule(settings.max_report_bytes, JSON_TYPES)})
+    return await in_session(request, _publish, who, parts["label"].data, parts["report"].data, idempotency_key,
+                            client_of(request))
 
 
 def _publish(session: Session, who: Caller, label_bytes: bytes, report_bytes: bytes, key: str | None,
@@ -263,44 +256,29 @@ def job_out(job: ScanJob) -> JobOut:
                   report_url=f"/api/v1/scans/{job.id}/report" if job.status == "done" else None)
 
 
-DECLARATION_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "application/json",
-                     "text/plain")
-
-
 @router.post("/scans", status_code=202, response_model=JobOut,
              responses={200: {"model": JobOut, "description": "already submitted (a repeated submission)"},
-                        415: {"model": Problem}, **ERRORS})
-async def submit_scan(request: Request, who: CALLER,
-                      firmware: Annotated[UploadFile, File(description="the firmware image")],
-                      declaration: Annotated[UploadFile | None, File(description="manufacturer declaration")] = None,
-                      idempotency_key: IdempotencyKey = None):
+                        415: {"model": Problem}, **ERRORS},
+             openapi_extra=multipart_schema({"firmware": "the firmware image",
+                                             "declaration": "manufacturer declaration (YAML)"},
+                                            required=("firmware",)))
+async def submit_scan(request: Request, who: CALLER, idempotency_key: IdempotencyKey = None):
+    # The body is read only here, after CALLER has checked the token; the image streams into its job folder.
     settings = request.app.state.settings
-    media = (firmware.content_type or "").split(";")[0].strip().lower()
-    if media not in UNTYPED + ("application/x-tar", "application/gzip", "application/zip"):
-        raise RegistryError(415, f"firmware: expected application/octet-stream, got {media or 'no type'}")
-    decl = None
-    if declaration is not None and declaration.filename:
-        decl = await _read_upload(declaration, settings.max_declaration_bytes, "declaration", DECLARATION_TYPES)
-        await run_in_threadpool(_check_declaration, decl)
     job_id = uuid.uuid4().hex
     folder = request.app.state.jobs.job_dir(job_id)
     folder.mkdir(parents=True, exist_ok=True)
-    size, digest = 0, hashlib.sha256()
     try:
-        with open(folder / "firmware", "wb") as out:
-            while chunk := await firmware.read(1 << 20):
-                size += len(chunk)
-                if size > settings.max_firmware_bytes:
-                    raise RegistryError(413, f"firmware: at most {settings.max_firmware_bytes} bytes")
-                digest.update(chunk)
-                out.write(chunk)
-        if size == 0:
-            raise RegistryError(422, "firmware: empty")
-        if decl is not None:
-            (folder / "declaration").write_bytes(decl)
+        parts = await read_parts(request, {
+            "firmware": PartRule(settings.max_firmware_bytes, FIRMWARE_TYPES, to_file="firmware"),
+            "declaration": PartRule(settings.max_declaration_bytes, DECLARATION_TYPES, required=False)}, folder)
+        firmware, declaration = parts["firmware"], parts.get("declaration")
+        if declaration is not None:
+            await run_in_threadpool(_check_declaration, declaration.data)
+            (folder / "declaration").write_bytes(declaration.data)
         job, created = await in_session(request, _store_job, who, job_id, firmware.filename or "firmware",
-                                        digest.hexdigest(), size, decl is not None,
-                                        idempotency_key or f"scan:{digest.hexdigest()}", client_of(request))
+                                        firmware.sha256, firmware.size, declaration is not None,
+                                        idempotency_key or f"scan:{firmware.sha256}", client_of(request))
     except BaseException:
         _remove(folder)
         raise
@@ -308,8 +286,7 @@ async def submit_scan(request: Request, who: CALLER,
         request.app.state.jobs.submit(job.id)
     else:
         _remove(folder)
-    return JSONResponse(job.model_dump(mode="json"), status_code=202 if created else 200,
-                        headers={"Location": f"/api/v1/scans/{job.id}"})
+    return json_response(job, status=202 if created else 200, headers={"Location": f"/api/v1/scans/{job.id}"})
 
 
 def _remove(folder) -> None:

@@ -14,6 +14,8 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+from starlette.exceptions import HTTPException
+
 from iotcop.registry.config import RateLimit
 
 TOKEN_PREFIX = "iotcop_"
@@ -169,7 +171,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge()
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message) -> None:
@@ -180,13 +182,20 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted_receive, tracking_send)
-        except _TooLarge:
+        except BodyTooLarge:  # raised where nothing turned it into an answer
             if not started:
                 await _plain_response(send, 413, b'{"detail":"request body too large (limit %d bytes)"}' % limit)
 
 
-class _TooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """The body grew past its limit while it was read (a chunked body has no Content-Length to refuse early).
+
+    An HTTPException, so that whatever is reading the body (a form parser, FastAPI's JSON body) lets it
+    through to the 413 answer instead of calling the body malformed.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body too large (limit {limit} bytes)")
 
 
 class PublicOrigin:
