@@ -38,7 +38,7 @@ bearer = HTTPBearer(auto_error=False, description="A manufacturer API token (`io
 PRODUCT_ID = PathParam(pattern=r"^[0-9a-f]{16}$", description="registry product id")
 LABEL_ID = PathParam(ge=1, le=2**31 - 1)
 JOB_ID = PathParam(pattern=r"^[0-9a-f]{32}$")
-ERRORS = {401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem},
+ERRORS = {400: {"model": Problem}, 401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem},
           413: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}}
 
 

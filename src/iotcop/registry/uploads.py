@@ -159,7 +159,7 @@ async def read_parts(request: Request, rules: dict[str, PartRule], folder: Path 
         if part is None and rule.required:
             raise RegistryError(422, f"{name}: missing (send it as a multipart part named {name!r})")
         if part is not None and part.size == 0:
-            if rule.required:
+            if rule.required or part.filename:
                 raise RegistryError(422, f"{name}: empty")
-            del reader.parts[name]  # an optional part left empty (a form's unused file field) is absent
+            del reader.parts[name]  # an optional part without file or content (a form's unused field) is absent
     return reader.parts
