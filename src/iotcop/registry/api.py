@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Callable, TypeVar
 
@@ -15,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
 
 from iotcop.registry import service
+from iotcop.registry.cache import RenderCache
 from iotcop.registry.models import Label, LabelReport, Product, ScanJob, utcnow
 from iotcop.registry.schemas import (
     IDEMPOTENCY_PATTERN,
@@ -58,6 +60,15 @@ async def in_session(request: Request, work: Callable[..., T], *args) -> T:
             return work(session, *args)
 
     return await run_in_threadpool(run)
+
+
+def cached(cache: RenderCache, key: tuple, render: Callable[[], bytes]) -> bytes:
+    """The rendered answer for `key` (which must hold a stamp read from the database), rendering it if new."""
+    body = cache.get(key)
+    if body is None:
+        body = render()
+        cache.put(key, body)
+    return body
 
 
 def json_response(model: BaseModel | list, status: int = 200, headers: dict | None = None) -> Response:
@@ -129,11 +140,14 @@ async def list_products(request: Request,
                         q: Annotated[str, Query(max_length=200, description="product, model or manufacturer")] = "",
                         limit: Annotated[int, Query(ge=1, le=100)] = 50,
                         offset: Annotated[int, Query(ge=0, le=100_000)] = 0):
-    return await in_session(request, _list_products, q, limit, offset)
+    return await in_session(request, _list_products, request.app.state.render_cache, q, limit, offset)
 
 
-def _list_products(session: Session, q: str, limit: int, offset: int) -> Response:
-    return json_response([product_out(p, latest) for p, latest in service.search_products(session, q, limit, offset)])
+def _list_products(session: Session, cache: RenderCache, q: str, limit: int, offset: int) -> Response:
+    key = ("api/products", " ".join(q.lower().split()), limit, offset, dt.date.today(), service.generation(session))
+    body = cached(cache, key, lambda: PRODUCT_LIST.dump_json(
+        [product_out(p, latest) for p, latest in service.search_products(session, q, limit, offset)]))
+    return Response(body, media_type="application/json")
 
 
 @router.get("/products/{product_id}", response_model=ProductDetail, responses=ERRORS)

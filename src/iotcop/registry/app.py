@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iotcop import __version__
+from iotcop.registry.cache import RenderCache
 from iotcop.registry.config import Settings
 from iotcop.registry.db import make_engine, migrate, sessions
 from iotcop.registry.models import Meta
@@ -77,6 +78,7 @@ def create_app(settings: Settings, start_jobs: bool = True) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory
     app.state.csrf_secret = _secret(session_factory)
+    app.state.render_cache = RenderCache()
     app.state.jobs = JobRunner(settings, session_factory, active=start_jobs)
 
     app.include_router(api.router)

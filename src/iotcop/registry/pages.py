@@ -9,18 +9,16 @@ import datetime as dt
 import functools
 import re
 import secrets
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from iotcop.registry import service
-from iotcop.registry.api import in_session, label_out, product_detail
+from iotcop.registry.api import cached, in_session, label_out, product_detail
 from iotcop.registry.models import Product
 from iotcop.registry.security import CSRF_COOKIE, CSRF_FIELD, csrf_form_value, csrf_valid
 from iotcop.registry.service import RegistryError
@@ -80,10 +78,15 @@ def contact_link(value) -> str | None:
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request):
-    return await in_session(request, _home)
+    return await in_session(request, _home, request)
 
 
-def _home(session: Session) -> HTMLResponse:
+def _home(session: Session, request: Request) -> HTMLResponse:
+    key = ("home", dt.date.today(), service.generation(session))
+    return HTMLResponse(cached(request.app.state.render_cache, key, lambda: _render_home(session).body))
+
+
+def _render_home(session: Session) -> HTMLResponse:
     items = service.feed_labels(session, limit=10)
     return render("home.html", title="Find a product's security label", counts=service.counts(session),
                   new=[label for kind, label in items if kind == "new"][:10],
@@ -93,63 +96,36 @@ def _home(session: Session) -> HTMLResponse:
 @router.get("/search", response_class=HTMLResponse)
 async def search(request: Request, q: Annotated[str, Query(max_length=200)] = "",
                  page: Annotated[int, Query(ge=1, le=1000)] = 1):
-    return await in_session(request, _search, q, page)
+    return await in_session(request, _search, request, q, page)
 
 
-def _search(session: Session, q: str, page: int) -> HTMLResponse:
+def _search(session: Session, request: Request, q: str, page: int) -> HTMLResponse:
+    key = ("search", q, page, dt.date.today(), service.generation(session))
+    return HTMLResponse(cached(request.app.state.render_cache, key, lambda: _render_search(session, q, page).body))
+
+
+def _render_search(session: Session, q: str, page: int) -> HTMLResponse:
     per_page = 25
     rows = service.search_products(session, q, per_page + 1, (page - 1) * per_page) if q.strip() else []
     return render("search.html", title=f"Search: {q}" if q else "Search", q=q, rows=rows[:per_page], page=page,
                   more=len(rows) > per_page, today=dt.date.today())
 
 
-class PageCache:
-    """Rendered product pages, keyed by what they show: a new, revoked or removed label changes the key.
-
-    The key is read from the database on every request, so several server processes never serve a stale page.
-    """
-
-    def __init__(self, size: int = 1024) -> None:
-        self.size = size
-        self._pages: OrderedDict[tuple, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> str | None:
-        with self._lock:
-            html = self._pages.get(key)
-            if html is not None:
-                self._pages.move_to_end(key)
-            return html
-
-    def put(self, key: tuple, html: str) -> None:
-        with self._lock:
-            self._pages[key] = html
-            while len(self._pages) > self.size:
-                self._pages.popitem(last=False)
-
-
-_PAGES = PageCache()
-
-
 def _product_page(request: Request, session: Session, product: Product, selected: int | None,
                   scanned: bool = False) -> HTMLResponse:
     from sqlalchemy import func, select
 
-    from iotcop.registry.models import Label
+    from iotcop.registry.models import Label, SigningKey
 
-    from iotcop.registry.models import SigningKey
-
-    # A key revoked by the operator changes the page as much as a label revoked by its manufacturer.
+    # Keyed by the product's own labels (not the registry-wide generation), so publishing elsewhere keeps it;
+    # a key revoked by the operator changes the page as much as a label revoked by its manufacturer.
     stamp = session.execute(select(func.count(Label.id), func.max(Label.id), func.max(Label.revoked_at),
                                    func.max(SigningKey.revoked_at))
                             .outerjoin(SigningKey, SigningKey.key_id == Label.key_id)
                             .where(Label.product_id == product.id)).one()
-    key = (str(request.app.state.csrf_secret[:8].hex()), product.id, selected, scanned, dt.date.today(), tuple(stamp))
-    html = _PAGES.get(key)
-    if html is None:
-        html = _render_product_page(request, session, product, selected, scanned).body.decode()
-        _PAGES.put(key, html)
-    return HTMLResponse(html)
+    key = ("product", product.id, selected, scanned, dt.date.today(), tuple(stamp))
+    return HTMLResponse(cached(request.app.state.render_cache, key,
+                              lambda: _render_product_page(request, session, product, selected, scanned).body))
 
 
 def _render_product_page(request: Request, session: Session, product: Product, selected: int | None,
@@ -258,7 +234,13 @@ async def feed(request: Request):
     return await in_session(request, _feed, request)
 
 
-def _feed(session: Session, request: Request) -> JSONResponse:
+def _feed(session: Session, request: Request) -> Response:
+    key = ("feed", dt.date.today(), service.generation(session))
+    return Response(cached(request.app.state.render_cache, key, lambda: _render_feed(session, request).body),
+                    media_type="application/feed+json")
+
+
+def _render_feed(session: Session, request: Request) -> JSONResponse:
     base = request.app.state.settings.public_base
     items = []
     for kind, label in service.feed_labels(session):

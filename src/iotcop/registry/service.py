@@ -12,7 +12,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import Integer, Text, cast, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
@@ -27,6 +27,7 @@ from iotcop.registry.models import (
     LabelProductId,
     LabelReport,
     Manufacturer,
+    Meta,
     Product,
     SigningKey,
     utcnow,
@@ -49,6 +50,21 @@ def audit(session: Session, actor: str, action: str, target: str, client: str | 
           **detail: Any) -> None:
     session.add(AuditEntry(at=utcnow(), actor=actor[:220], action=action, target=str(target)[:255],
                            client=(client or None) and client[:64], detail=detail))
+
+
+# --- the write generation -----------------------------------------------------------
+
+GENERATION = "generation"
+
+
+def next_generation(session: Session) -> None:
+    """Called in every transaction that changes what a listing shows; committed with it."""
+    session.execute(update(Meta).where(Meta.key == GENERATION)
+                    .values(value=cast(cast(Meta.value, Integer) + 1, Text)))
+
+
+def generation(session: Session) -> int:
+    return int(session.scalar(select(Meta.value).where(Meta.key == GENERATION)) or 0)
 
 
 # --- accounts -----------------------------------------------------------------------
@@ -90,6 +106,7 @@ def add_manufacturer(session: Session, name: str, public_pem: bytes | None, acto
         add_key(session, m, public_pem, actor)
     token = add_token(session, m, actor)
     audit(session, actor, "manufacturer.add", f"manufacturer:{m.id}", name=name)
+    next_generation(session)
     return m, token
 
 
@@ -139,6 +156,7 @@ def revoke_key(session: Session, kid: str, reason: str, actor: str = "admin") ->
         key.revoked_at = utcnow()
         key.revoked_reason = reason
         audit(session, actor, "key.revoke", f"manufacturer:{key.manufacturer_id}", key_id=kid, reason=reason)
+        next_generation(session)
     return key
 
 
@@ -391,6 +409,7 @@ def publish_label(session: Session, caller: Caller, label_bytes: bytes, report_b
         session.add(LabelReport(label_id=label.id, body=report_bytes.decode("utf-8")))
         audit(session, caller.actor, "label.publish", f"label:{label.id}", client, product=pid,
               firmware=content.firmware.version, key_id=kid, idempotency_key=key)
+        next_generation(session)  # last: the row lock is held only until the commit just after
         session.commit()
     except IntegrityError:
         # A concurrent request with the same idempotency key (or the same label) won the race.
@@ -451,6 +470,7 @@ def revoke_label(session: Session, caller: Caller, label_id: int, reason: str, c
         label.revoked_at = utcnow()
         label.revoked_reason = reason
         audit(session, caller.actor, "label.revoke", f"label:{label.id}", client, reason=reason)
+        next_generation(session)
         session.commit()
     return label
 
