@@ -1,8 +1,8 @@
 """Rendered answers kept in memory, keyed by what they show.
 
-A key always holds a stamp read from the database on the request (the registry's write generation, or a
-product's labels), so a page changed by another server process is never served stale: only the rendering is
-saved, never the question of whether the data changed.
+A key always holds the registry's write generation, read from the database on the request (every publication,
+revocation or new manufacturer adds one), so a page changed by another server process is never served stale:
+only the rendering is saved, never the question of whether the data changed.
 """
 
 from __future__ import annotations

@@ -111,23 +111,6 @@ def _render_search(session: Session, q: str, page: int) -> HTMLResponse:
                   more=len(rows) > per_page, today=dt.date.today())
 
 
-def _product_page(request: Request, session: Session, product: Product, selected: int | None,
-                  scanned: bool = False) -> HTMLResponse:
-    from sqlalchemy import func, select
-
-    from iotcop.registry.models import Label, SigningKey
-
-    # Keyed by the product's own labels (not the registry-wide generation), so publishing elsewhere keeps it;
-    # a key revoked by the operator changes the page as much as a label revoked by its manufacturer.
-    stamp = session.execute(select(func.count(Label.id), func.max(Label.id), func.max(Label.revoked_at),
-                                   func.max(SigningKey.revoked_at))
-                            .outerjoin(SigningKey, SigningKey.key_id == Label.key_id)
-                            .where(Label.product_id == product.id)).one()
-    key = ("product", product.id, selected, scanned, dt.date.today(), tuple(stamp))
-    return HTMLResponse(cached(request.app.state.render_cache, key,
-                              lambda: _render_product_page(request, session, product, selected, scanned).body))
-
-
 def _render_product_page(request: Request, session: Session, product: Product, selected: int | None,
                          scanned: bool = False) -> HTMLResponse:
     history = service.history(session, product.id, request.app.state.settings.history_limit)
@@ -148,10 +131,16 @@ async def product_page(request: Request, product_id: str,
 
 
 def _product_by_id(session: Session, request: Request, product_id: str, label: int | None) -> HTMLResponse:
-    product = session.get(Product, product_id) if len(product_id) == 16 else None
-    if product is None:
-        raise RegistryError(404, "There is no product with that id in this registry.")
-    return _product_page(request, session, product, label)
+    # A cached page costs one read of the generation: a publication or revocation anywhere renders it anew.
+    key = ("product", product_id, label, dt.date.today(), service.generation(session))
+
+    def render() -> bytes:
+        product = session.get(Product, product_id) if len(product_id) == 16 else None
+        if product is None:
+            raise RegistryError(404, "There is no product with that id in this registry.")
+        return _render_product_page(request, session, product, label).body
+
+    return HTMLResponse(cached(request.app.state.render_cache, key, render))
 
 
 @router.get("/p/{label_pid}", response_class=HTMLResponse)
@@ -161,11 +150,16 @@ async def qr_target(request: Request, label_pid: str):
 
 
 def _qr_target(session: Session, request: Request, label_pid: str) -> HTMLResponse:
-    label = service.find_by_label_pid(session, label_pid) if len(label_pid) <= 64 else None
-    if label is None:
-        raise RegistryError(404, "No label with that code is published in this registry. "
-                                 "A label that is not published here cannot be confirmed.")
-    return _product_page(request, session, label.product, label.id, scanned=True)
+    key = ("qr", label_pid, dt.date.today(), service.generation(session))
+
+    def render() -> bytes:
+        label = service.find_by_label_pid(session, label_pid) if len(label_pid) <= 64 else None
+        if label is None:
+            raise RegistryError(404, "No label with that code is published in this registry. "
+                                     "A label that is not published here cannot be confirmed.")
+        return _render_product_page(request, session, label.product, label.id, scanned=True).body
+
+    return HTMLResponse(cached(request.app.state.render_cache, key, render))
 
 
 # --- verification -------------------------------------------------------------------------

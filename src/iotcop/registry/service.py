@@ -63,8 +63,11 @@ def next_generation(session: Session) -> None:
                     .values(value=cast(cast(Meta.value, Integer) + 1, Text)))
 
 
+_GENERATION_QUERY = select(Meta.value).where(Meta.key == GENERATION)  # built once: it runs on every cached read
+
+
 def generation(session: Session) -> int:
-    return int(session.scalar(select(Meta.value).where(Meta.key == GENERATION)) or 0)
+    return int(session.scalar(_GENERATION_QUERY) or 0)
 
 
 # --- accounts -----------------------------------------------------------------------
