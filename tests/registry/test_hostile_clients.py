@@ -17,7 +17,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 from registry_support import PUBLIC_URL, label_for, small_report
 
 from iotcop.label.signing import load_private_key

@@ -40,8 +40,7 @@ bearer = HTTPBearer(auto_error=False, description="A manufacturer API token (`io
 PRODUCT_ID = PathParam(pattern=r"^[0-9a-f]{16}$", description="registry product id")
 LABEL_ID = PathParam(ge=1, le=2**31 - 1)
 JOB_ID = PathParam(pattern=r"^[0-9a-f]{32}$")
-ERRORS = {400: {"model": Problem}, 401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem},
-          413: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}}
+ERRORS = {status: {"model": Problem} for status in (400, 401, 403, 404, 409, 413, 422, 429)}
 
 
 T = TypeVar("T")

@@ -215,7 +215,10 @@ async def verify_submit(request: Request):
 
 
 def _verify_bytes(session: Session, data: bytes):
-    v = service.verify_label_bytes(session, data)
+    try:
+        v = service.verify_label_bytes(session, data)
+    except RegistryError as exc:  # not JSON, not UTF-8, nested too deep: the form says so
+        v = service.Verification("invalid", exc.message)
     return {"status": v.status, "reason": v.reason, "signer": v.signer, "key_id": v.key_id,
             "label": v.label or {}, "published": label_out(v.published) if v.published else None}
 

@@ -550,7 +550,8 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_products(session: Session, query: str, limit: int = 50, offset: int = 0) -> list[tuple[Product, Label | None]]:
+def search_products(session: Session, query: str, limit: int = 50,
+                    offset: int = 0) -> list[tuple[Product, Label | None]]:
     """Products whose name, model, type or registered manufacturer holds every word; two queries in all."""
     words = [w for w in query.lower().split() if w][:8]
     stmt = select(Product)
