@@ -147,3 +147,20 @@ def test_cpio_image_gives_the_findings_of_the_same_tree_as_tar(tmp_path):
     assert as_cpio == as_tar
     suid = next(detail for title, detail in as_cpio.items() if title.startswith("Set-user-ID programs"))
     assert "/usr/bin/helper" in suid
+
+
+def test_own_squashfs_reader_keeps_modes_and_owners(tmp_path):
+    # The reader that opens what unsquashfs cannot (big-endian, vendor, LZMA v3) on a standard image.
+    from iotcop.formats.squashfs import extract as read_squashfs
+
+    root = tmp_path / "root"
+    make_tree(root)
+    image = build("squashfs", root, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert read_squashfs(image, out).errors == []
+    for rel, (mode, uid, gid) in TREE.items():
+        st = os.lstat(out / rel)
+        assert stat.S_IMODE(st.st_mode) == mode, rel  # (the reader adds owner rw; every mode here has it)
+        if AS_ROOT:
+            assert (st.st_uid, st.st_gid) == (uid, gid), rel
