@@ -164,3 +164,22 @@ def test_own_squashfs_reader_keeps_modes_and_owners(tmp_path):
         assert stat.S_IMODE(st.st_mode) == mode, rel  # (the reader adds owner rw; every mode here has it)
         if AS_ROOT:
             assert (st.st_uid, st.st_gid) == (uid, gid), rel
+
+
+def test_modes_are_never_applied_through_links_or_outside_the_output(tmp_path):
+    from iotcop.firmware.image_modes import ImageMode, restore
+
+    outside = tmp_path / "host"
+    outside.mkdir()
+    (outside / "passwd").write_text("x")
+    os.chmod(outside / "passwd", 0o644)
+    out = tmp_path / "out"
+    (out / "bin").mkdir(parents=True)
+    (out / "bin/prog").write_text("x")
+    (out / "etc").symlink_to(outside)  # an image's link to a host folder
+    (out / "bin/link").symlink_to(outside / "passwd")
+    hostile = [ImageMode("etc/passwd", 0o104777, 0, 0), ImageMode("../host/passwd", 0o104777, 0, 0),
+               ImageMode("/bin/link", 0o104777, 0, 0), ImageMode("bin/../../host/passwd", 0o104777, 0, 0)]
+    assert restore(out, hostile + [ImageMode("/bin/prog", 0o104750, 0, 0)]) == 1
+    assert stat.S_IMODE((outside / "passwd").stat().st_mode) == 0o644
+    assert stat.S_IMODE((out / "bin/prog").stat().st_mode) == 0o4750
