@@ -70,10 +70,10 @@ def cached(cache: RenderCache, key: tuple, render: Callable[[], bytes]) -> bytes
     return body
 
 
-def json_response(model: BaseModel | list, status: int = 200, headers: dict | None = None) -> Response:
+def json_response(model: BaseModel, status: int = 200, headers: dict | None = None) -> Response:
     """Serialised on the request thread, so the event loop only sends bytes."""
-    body = PRODUCT_LIST.dump_json(model) if isinstance(model, list) else model.model_dump_json().encode()
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+    return Response(model.model_dump_json().encode(), status_code=status, media_type="application/json",
+                    headers=headers)
 
 
 def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
