@@ -20,10 +20,10 @@ from iotcop.context import ScanContext
 from iotcop.errors import InputError
 from iotcop.firmware.content import ContentPass
 from iotcop.firmware.derived import DerivedFact
-from iotcop.firmware.extract import Extraction, Limits, extract
+from iotcop.firmware.extract import EmptyInput, Extraction, Limits, extract
 from iotcop.firmware.inventory import build_firmware
 from iotcop.firmware.model import Firmware
-from iotcop.model import Assessment, CheckRun, Target
+from iotcop.model import Assessment, CheckRun, ExtractionReport, Target
 from iotcop.profiles import get_profile, split_checks
 from iotcop.profiles import validate as profiles_validate
 from iotcop.report.writers import OutputContext, write_outputs
@@ -147,7 +147,11 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
             target = _target(source)
             progress.stage("Extracting")
             with timer("extract"):
-                extraction = extract(source, work_dir, options.limits, progress=progress.extracting)
+                try:
+                    extraction = extract(source, work_dir, options.limits, progress=progress.extracting)
+                except EmptyInput:
+                    extraction = Extraction(report=ExtractionReport(status="failed", errors=["the file is empty"]),
+                                            extract_dir=None)
             progress.stage("Inventory")
             with timer("inventory"):
                 fw = build_firmware(work_dir, extraction.roots, extraction.extract_dir, extraction.partitions,

@@ -21,6 +21,7 @@ from typing import Any
 
 from iotcop.declaration.paths import value_at
 from iotcop.model import Assessment, Finding, Verdict, VerdictValue
+from iotcop.report.findings import vulnerability_detail
 from iotcop.standards.catalogue import Catalogue, load_catalogue
 
 V = VerdictValue
@@ -200,6 +201,7 @@ class EvidenceItem:
     line: int | None = None
     excerpt: str | None = None
     severity: str | None = None
+    finding: str | None = None  # the finding's id, for a link to it
 
 
 @dataclass
@@ -249,8 +251,12 @@ def provision_rows(shown: Assessment) -> list[ProvisionRow]:
 
 def _finding_item(f: Finding) -> EvidenceItem:
     ev = f.evidence
-    text = f.title + (f": {ev.detail}" if ev.detail else "")
-    return EvidenceItem("finding", text, path=ev.path, line=ev.line, excerpt=ev.excerpt, severity=f.severity.value)
+    # A vulnerability finding's title already names its component, count and first ids: its JSON detail
+    # is shown as facts with the finding itself, never here.
+    detail = None if vulnerability_detail(f) is not None else ev.detail
+    text = f.title + (f": {detail}" if detail else "")
+    return EvidenceItem("finding", text, path=ev.path, line=ev.line, excerpt=ev.excerpt, severity=f.severity.value,
+                        finding=f.id)
 
 
 def verdict_counts(verdicts) -> dict[str, int]:
