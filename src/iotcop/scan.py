@@ -29,6 +29,7 @@ from iotcop.profiles import validate as profiles_validate
 from iotcop.report.writers import OutputContext, write_outputs
 from iotcop.sbom.identify import COMPONENTS, components_as_dicts
 from iotcop.standards.catalogue import load_catalogue
+from iotcop.triage.gate import accept, triage_record
 
 
 class Progress(Protocol):
@@ -67,6 +68,8 @@ class ScanOptions:
     profile: str | None = None  # scan profile (iotcop.profiles): label, standard (the default), deep
     views: tuple[str, ...] = ()  # extra views put into the report: "ts103701" (ETSI TS 103 701 test cases)
     cache: Any = None  # iotcop.cache.store.AnalysisCache: reuse check runs and per-file results (batch, diff)
+    baseline: Any = None  # iotcop.triage.baseline.Baseline: findings accepted on purpose (reason, expiry)
+    vex: tuple = ()  # iotcop.triage.vex.VexDocument: the user's VEX statements about known vulnerabilities
 
 
 @dataclass
@@ -74,6 +77,7 @@ class ScanResult:
     assessment: Assessment
     work_dir: Path | None
     firmware: Firmware | None = None
+    accepted: Any = None  # iotcop.triage.gate.Accepted: what the baseline accepted
 
 
 def file_sha256(path: Path) -> str:
@@ -129,7 +133,9 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
     progress = progress or _Silent()
     catalogue = load_catalogue()
     profiles_validate([c.ID for c in all_checks()])  # discovery stops here if the mapping data is inconsistent
-    ctx = ScanContext(profile=get_profile(options.profile), declaration=options.declaration, cache=options.cache)
+    statements = tuple(s for doc in options.vex for s in doc.statements)
+    ctx = ScanContext(profile=get_profile(options.profile), declaration=options.declaration, cache=options.cache,
+                      vex=statements)
     checks = select_checks(options.only_checks)
     if ctx.declaration is None:
         # Checks that compare the firmware with a declaration have nothing to compare without one.
@@ -191,18 +197,23 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
                     view = view_for_scan(assessment, inputs.runs, options.declaration, fw, inputs.declared_items)
                     assessment = assessment.model_copy(update={"ts103701": view})
             assessment.timings["assess"] = timer.timings["assess"]  # the report was built inside this stage
+            accepted = accept(assessment, options.baseline)
+            record = triage_record(accepted, options.baseline, list(options.vex))
+            if record is not None:
+                assessment = assessment.model_copy(update={"triage": record})
             if options.out_dir is not None:
                 with timer("outputs"):
                     try:
                         write_outputs(assessment, options.out_dir, options.outputs,
-                                      OutputContext(firmware=fw, declaration=options.declaration))
+                                      OutputContext(firmware=fw, declaration=options.declaration, vex=statements))
                     except OSError as exc:
                         if exc.errno == errno.ENOSPC:
                             raise InputError(f"no space left on the device holding {options.out_dir}; "
                                              "not every output was written (those present are complete)") from None
                         raise
                 assessment.timings["outputs"] = timer.timings["outputs"]  # for --timings; written files lack it
-            return ScanResult(assessment=assessment, work_dir=work_dir if options.keep_work else None, firmware=fw)
+            return ScanResult(assessment=assessment, work_dir=work_dir if options.keep_work else None, firmware=fw,
+                              accepted=accepted)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise InputError("no space left on the device holding the work directory (use --work-dir)") from None

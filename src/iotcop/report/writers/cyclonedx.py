@@ -15,6 +15,7 @@ from pathlib import Path
 from iotcop import __version__
 from iotcop.files import write_atomic
 from iotcop.model import Assessment
+from iotcop.triage.vex import SUPPRESSING
 
 FORMAT = "cyclonedx"
 DEFAULT = True
@@ -93,7 +94,7 @@ def _vulnerability(analysis, refs: dict[str, str]) -> dict | None:
     if m.description or m.title:
         out["description"] = m.description or m.title
     out["affects"] = [{"ref": ref, "versions": [{"version": m.component.version, "status": "affected"
-                                                 if analysis.state != "not_affected" else "unaffected"}]}]
+                                                 if analysis.state not in SUPPRESSING else "unaffected"}]}]
     analysis_out: dict = {"state": analysis.state}
     if analysis.justification:
         analysis_out["justification"] = analysis.justification
@@ -112,7 +113,7 @@ def _vulnerability(analysis, refs: dict[str, str]) -> dict | None:
     return out
 
 
-def build_bom(assessment: Assessment, firmware=None) -> dict:
+def build_bom(assessment: Assessment, firmware=None, vex=()) -> dict:
     components = [_component(c) for c in assessment.components]
     refs = {c["bom-ref"]: c["bom-ref"] for c in components}
     target = assessment.target
@@ -133,15 +134,16 @@ def build_bom(assessment: Assessment, firmware=None) -> dict:
         "dependencies": [{"ref": "firmware", "dependsOn": sorted(refs)}] + [{"ref": r} for r in sorted(refs)],
     }
     if firmware is not None:
-        from iotcop.vulns.vex import analyse_cached
+        from iotcop.vulns.vex import analyse_cached, with_statements
 
-        vulns = [v for v in (_vulnerability(a, refs) for a in analyse_cached(firmware)) if v]
+        analyses = with_statements(analyse_cached(firmware), vex)
+        vulns = [v for v in (_vulnerability(a, refs) for a in analyses) if v]
         bom["vulnerabilities"] = vulns
     return bom
 
 
 def write(assessment: Assessment, out_dir: Path, context) -> list[Path]:
     path = out_dir / FILENAME
-    bom = build_bom(assessment, getattr(context, "firmware", None))
+    bom = build_bom(assessment, getattr(context, "firmware", None), getattr(context, "vex", ()))
     write_atomic(path, json.dumps(bom, indent=2, ensure_ascii=False) + "\n")
     return [path]
