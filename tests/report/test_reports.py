@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from render_tools import chromium, load_report, pdf_text, screenshot
+from sarif_rules import github_problems
 
 from iotcop.report.writers.consumer import render_consumer
 
@@ -44,14 +45,17 @@ def test_sarif_validates_against_the_official_schema(demo_scans, variant):
     run = doc["runs"][0]
     fails = [r for r in run["results"] if r["kind"] == "fail"]
     assert len(fails) == len(report.findings)
+    assert github_problems(doc) == []
     rule_ids = {r["id"] for r in run["tool"]["driver"]["rules"]}
-    assert rule_ids == {c.id for c in report.checks}
+    components = {f"vulns.known-vulnerability/{c['name']}" for c in report.components}
+    assert {c.id for c in report.checks} <= rule_ids <= {c.id for c in report.checks} | components
     for rule in run["tool"]["driver"]["rules"]:
         assert any(t.startswith("EN303645:") for t in rule["properties"]["tags"])
     for r in fails:
-        for loc in r.get("locations", []):
+        for loc in r["locations"]:
             uri = loc["physicalLocation"]["artifactLocation"]["uri"]
-            assert not uri.startswith("/") and loc["physicalLocation"]["artifactLocation"]["uriBaseId"] == "DEVICE_ROOT"
+            assert not uri.startswith("/")
+            assert loc["physicalLocation"]["artifactLocation"].get("uriBaseId", "DEVICE_ROOT") == "DEVICE_ROOT"
     if variant == "vulnerable":
         uris = {loc["physicalLocation"]["artifactLocation"]["uri"] for r in fails for loc in r.get("locations", [])}
         assert "etc/shadow" in uris
