@@ -40,7 +40,7 @@ VERDICT_COLOURS = {
     "PASS": "#1b7f3b",
     "FAIL": "#b3261e",
     "DECLARED": "#2f5fb3",
-    "INCONCLUSIVE": "#b26a00",
+    "INCONCLUSIVE": "#8a5300",
     "NOT_TESTED": "#6b6b6b",
     "NOT_APPLICABLE": "#a9a9a9",
 }
