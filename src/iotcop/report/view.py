@@ -371,3 +371,94 @@ def guideline_results(shown: Assessment) -> list[PlainResult]:
             text = f"{subject}: not confirmed"
         out.append(PlainResult(f"cop-{g.id}", text, v, _state(v)))
     return out
+
+
+# --- one row per promise -------------------------------------------------------------
+
+# The worse verdict wins when a promise rests on two groups (a PSTI requirement and its guideline).
+_WORST_FIRST = ("FAIL", "NOT_TESTED", "INCONCLUSIVE", "DECLARED", "PASS", "NOT_APPLICABLE")
+
+
+def _combined(*verdicts: str) -> str:
+    return min(verdicts, key=_WORST_FIRST.index)
+
+
+def promise_results(shown: Assessment, decl: DeclarationView) -> list[PlainResult]:
+    """Each promise to the shopper once, in plain words: a PSTI requirement and the guideline that holds the same
+    promise are one row (passwords, reporting problems), so no two rows can say different things about it."""
+    psti = {r.id: r for r in psti_results(shown, decl)}
+    cop = {r.id: r for r in guideline_results(shown)}
+    out: list[PlainResult] = []
+    for pid, gid in (("psti-1", "cop-1"), ("psti-2", "cop-2"), ("psti-3", None)):
+        row = psti.get(pid)
+        if row is None:
+            continue
+        other = cop.pop(gid, None) if gid else None
+        verdict = _combined(row.verdict, other.verdict) if other else row.verdict
+        if verdict == row.verdict:
+            out.append(row)
+        elif verdict == "FAIL" and pid == "psti-1":
+            out.append(PlainResult(pid, "Default or guessable passwords were found", verdict, _state(verdict)))
+        else:  # the guideline is worse than the requirement: say so in the guideline's words
+            out.append(PlainResult(pid, other.text, verdict, _state(verdict)))
+    return out + list(cop.values())
+
+
+@dataclass
+class VulnerabilitySummary:
+    checked: bool  # the known-vulnerability check ran
+    components: int = 0  # components with at least one known vulnerability
+    known: int = 0  # distinct vulnerabilities precise records place in the installed versions
+    possible: int = 0  # further ones only approximate records suggest (to be reviewed)
+    known_exploited: int = 0  # of all those, actively exploited (CISA KEV)
+
+    def sentence(self) -> str:
+        if not self.checked:
+            return "Known vulnerabilities: not checked"
+        if not (self.known or self.possible):
+            return "No known vulnerability found in the identified software"
+        text = f"{self.known} known vulnerabilit{'y' if self.known == 1 else 'ies'} in {self.components} component" \
+               f"{'' if self.components == 1 else 's'}"
+        text += f", {self.known_exploited} actively exploited"
+        if self.possible:
+            text += f" ({self.possible} more possible)"
+        return text
+
+    def short(self) -> str:
+        """For the label, where a line holds about 55 characters."""
+        if not self.checked or not (self.known or self.possible):
+            return self.sentence()
+        return f"{self.known} known vulnerabilit{'y' if self.known == 1 else 'ies'}, {self.known_exploited} actively exploited"
+
+    def as_dict(self) -> dict:
+        return {"checked": self.checked, "components": self.components, "known": self.known,
+                "possible": self.possible, "known_exploited": self.known_exploited, "text": self.sentence(),
+                "short": self.short()}
+
+
+def vulnerability_summary(shown: Assessment) -> VulnerabilitySummary:
+    ran = any(c.id == "vulns.known-vulnerability" and c.status == "ran" for c in shown.checks)
+    known: set[tuple[str, str]] = set()
+    possible: set[tuple[str, str]] = set()
+    exploited: set[tuple[str, str]] = set()
+    for f in shown.findings:
+        vd = vulnerability_detail(f)
+        if vd is None:
+            continue
+        for v in vd.vulnerabilities:
+            key = (vd.component, v.id)
+            (possible if vd.group == "possible" else known).add(key)
+            if v.known_exploited:
+                exploited.add(key)
+    possible -= known
+    return VulnerabilitySummary(checked=ran or bool(known or possible), components=len({c for c, _ in known}),
+                                known=len(known), possible=len(possible), known_exploited=len(exploited))
+
+
+def product_title(name: str | None, model: str | None) -> str | None:
+    """Name and model once: "HomeRouter HR-100", but "IoTCop Demo Router ICD-1" when the name holds the model."""
+    if not name:
+        return model or None
+    if model and model.casefold() not in name.casefold():
+        return f"{name} {model}"
+    return name

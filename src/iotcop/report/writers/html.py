@@ -29,6 +29,7 @@ from iotcop.report.view import (
     catalogue,
     guideline_chart,
     jinja_env,
+    product_title,
     provision_rows,
     shown_assessment,
     verdict_counts,
@@ -41,7 +42,7 @@ SEVERITY_COLOURS = {"critical": "#7f1d1d", "high": "#b3261e", "medium": "#8a5300
 
 
 def report_title(assessment: Assessment, decl: DeclarationView) -> str:
-    parts = [decl.product_name, decl.model, decl.firmware_version and f"firmware {decl.firmware_version}"]
+    parts = [product_title(decl.product_name, decl.model), decl.firmware_version and f"firmware {decl.firmware_version}"]
     named = " ".join(str(p) for p in parts if p)
     return named or Path(assessment.target.path).name or assessment.target.path
 
