@@ -255,10 +255,16 @@ def _from_directory(source: Path, started: float) -> Extraction:
     roots = [source] if looks_like_rootfs(source) else find_roots(source)
     files, total = _tree_size(source)
     labels = [(printable_name(r.relative_to(source).as_posix()) if r != source else ".", r) for r in roots]
-    # A folder is taken as an extracted image: one without a root filesystem is not something iotcop can
-    # assess (a folder of documents would otherwise "pass" with a few loose-file checks).
-    status = "complete" if roots else "failed"
-    errors = [] if roots else ["the directory is empty"] if not files else [NOT_A_ROOTFS]
+    # A folder is taken as an extracted image.  One with no root filesystem and not even a part of one at its
+    # top (bin/, etc/, lib/ ...) is not something iotcop can assess: a folder of documents would otherwise
+    # "pass" with a few loose-file checks.  A partial tree (only bin/) keeps its loose-file checks.
+    try:
+        part_of_one = any(e.is_dir() and e.name in ROOT_MARKERS for e in os.scandir(source))
+    except OSError:
+        part_of_one = False
+    status = "complete" if roots else "partial" if files and part_of_one else "failed"
+    errors = ([] if roots else ["the directory is empty"] if not files else [NO_ROOTFS] if part_of_one
+              else [NOT_A_ROOTFS])
     report = ExtractionReport(
         status=status,
         files=files,
