@@ -211,3 +211,17 @@ def _synthetic_report():
                       target=Target(kind="rootfs", path="/x"), extraction=ExtractionReport(status="complete"),
                       findings=[], provisions=[Verdict(id=p, status="M", verdict=V.NOT_TESTED) for p in cat.provisions],
                       components=[])
+
+
+@pytest.mark.slow
+def test_one_row_per_promise_never_contradicts_the_psti_rows(demo_scans):
+    from iotcop.report.view import DeclarationView, promise_results, shown_assessment
+
+    for variant in ("clean", "vulnerable"):
+        shown = shown_assessment(load_report(demo_scans[variant]))
+        rows = promise_results(shown, DeclarationView())
+        assert [r.id for r in rows] == ["psti-1", "psti-2", "psti-3"] + [f"cop-{g.id}" for g in shown.guidelines]
+        texts = {r.id: r.text.lower() for r in rows}
+        # passwords and reporting are spoken of once, in the PSTI rows
+        assert "default password" not in texts["cop-1"] and "password" in texts["psti-1"]
+        assert "report" in texts["psti-2"] and "reported problems" in texts["cop-2"]

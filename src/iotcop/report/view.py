@@ -375,33 +375,35 @@ def guideline_results(shown: Assessment) -> list[PlainResult]:
 
 # --- one row per promise -------------------------------------------------------------
 
-# The worse verdict wins when a promise rests on two groups (a PSTI requirement and its guideline).
-_WORST_FIRST = ("FAIL", "NOT_TESTED", "INCONCLUSIVE", "DECLARED", "PASS", "NOT_APPLICABLE")
-
-
-def _combined(*verdicts: str) -> str:
-    return min(verdicts, key=_WORST_FIRST.index)
+# What a guideline promises beyond the PSTI requirement it contains: its row speaks of that part only, so the
+# passwords and reporting rows of PSTI are never contradicted by a guideline row about the same provisions.
+_BEYOND_PSTI = {
+    "1": ("Logins are protected (sound authentication, limits on guessing)", "Login protection"),
+    "2": ("Reported security problems are acted on in time", "Handling reported problems"),
+}
 
 
 def promise_results(shown: Assessment, decl: DeclarationView) -> list[PlainResult]:
-    """Each promise to the shopper once, in plain words: a PSTI requirement and the guideline that holds the same
-    promise are one row (passwords, reporting problems), so no two rows can say different things about it."""
-    psti = {r.id: r for r in psti_results(shown, decl)}
-    cop = {r.id: r for r in guideline_results(shown)}
-    out: list[PlainResult] = []
-    for pid, gid in (("psti-1", "cop-1"), ("psti-2", "cop-2"), ("psti-3", None)):
-        row = psti.get(pid)
-        if row is None:
+    """Each promise to the shopper once, in plain words: the three PSTI requirements, then each guideline for
+    what it asks beyond them (a guideline's verdict rolled up over its provisions outside the PSTI ones)."""
+    from iotcop.assess import roll_up
+
+    cat = catalogue()
+    by_id = {v.id: v for v in shown.provisions}
+    in_psti = {p for g in shown.psti for p in g.provisions}
+    out = psti_results(shown, decl)
+    for r, g in zip(guideline_results(shown), shown.guidelines):
+        rest = [p for p in g.provisions if p not in in_psti]
+        if len(rest) == len(g.provisions) or not rest or not all(p in by_id and p in cat.provisions for p in rest):
+            out.append(r)
             continue
-        other = cop.pop(gid, None) if gid else None
-        verdict = _combined(row.verdict, other.verdict) if other else row.verdict
-        if verdict == row.verdict:
-            out.append(row)
-        elif verdict == "FAIL" and pid == "psti-1":
-            out.append(PlainResult(pid, "Default or guessable passwords were found", verdict, _state(verdict)))
-        else:  # the guideline is worse than the requirement: say so in the guideline's words
-            out.append(PlainResult(pid, other.text, verdict, _state(verdict)))
-    return out + list(cop.values())
+        part = roll_up(g.model_copy(update={"provisions": rest}), cat, by_id)
+        met, subject = _BEYOND_PSTI.get(str(g.id), _GUIDELINE_WORDS.get(str(g.id), (g.title, g.title)))
+        v = part.verdict.value
+        text = met if v in MET else f"{subject}: problem found" if v == "FAIL" else \
+            f"{subject}: does not apply" if v == "NOT_APPLICABLE" else f"{subject}: not confirmed"
+        out.append(PlainResult(r.id, text, v, _state(v)))
+    return out
 
 
 @dataclass
