@@ -209,13 +209,21 @@ def detail_text(f: Finding, top: int = 3, description_chars: int | None = 100) -
     vd = vulnerability_detail(f)
     if vd is not None:
         return vd.text(top, description_chars)
-    detail = f.evidence.detail
-    if detail and detail.lstrip().startswith(("{", "[")):
-        try:  # an unknown JSON detail is still shown as words, never as a dict
-            return _flatten(json.loads(detail))
-        except ValueError:
-            pass
-    return detail
+    return detail_words(f.evidence.detail)
+
+
+def detail_words(detail: str | None, top: int = 3) -> str | None:
+    """Any evidence detail as words: a vulnerability list as facts, another JSON value flattened, text as it is
+    (for outputs that hold an Evidence without its finding, such as TS 103 701 test units)."""
+    if not detail or not detail.lstrip().startswith(("{", "[")):
+        return detail
+    vd = _parse_detail(detail)
+    if vd is not None:
+        return vd.text(top)
+    try:  # an unknown JSON detail is still shown as words, never as a dict
+        return _flatten(json.loads(detail))
+    except ValueError:
+        return detail
 
 
 def _flatten(value: Any) -> str:
