@@ -273,7 +273,7 @@ check_shell=NO
     @contextmanager
     def capture(self, path: Path, snaplen: int = 0):
         """tcpdump on the device's side of the link, written unbuffered to PATH."""
-        argv = ["tcpdump", "-i", self.veth_device, "-U", "-n", "-w", str(path), "-Z", "root"]
+        argv = ["tcpdump", "-i", self.veth_device, "-U", "--immediate-mode", "-B", "32768", "-n", "-w", str(path), "-Z", "root"]
         if snaplen:
             argv += ["-s", str(snaplen)]
         log = self.tmp / "tcpdump.log"

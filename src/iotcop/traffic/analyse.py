@@ -169,6 +169,7 @@ class Analyzer:
         self.sensors: Counter = Counter()
         self.truncated: set[str] = set()
         self.udp_seen: dict[tuple[str, str, int], float] = {}
+        self.dhcp: dict = {"servers": set(), "sent": set(), "messages": 0}
 
     # -- helpers --------------------------------------------------------------------------------------
     def _rel(self, t: float) -> float:
@@ -333,6 +334,9 @@ class Analyzer:
             server, sport_srv, client = dst, dport, src
             if len(self.udp_seen) < LIMITS["streams"]:
                 self.udp_seen.setdefault((client, server, sport_srv), t)
+        if app == "dhcp" or 67 in (sport, dport):
+            self._dhcp(p, t, src, sport)
+            return
         svc = self._service(server, sport_srv, "udp")
         if app:
             svc.protocols[app] += 1
@@ -342,6 +346,15 @@ class Analyzer:
             self._coap(p, t, server, sport_srv, client, src)
 
     # -- protocols ------------------------------------------------------------------------------------
+    def _dhcp(self, p: dict, t: float, src: str, sport: int) -> None:
+        """DHCP goes between 0.0.0.0 and broadcast: kept apart and given to the server as a peer afterwards."""
+        if sport == 67 and not _is_local_scope(src):
+            self.dhcp["servers"].add(src)
+        for key, name in (("dhcp_option_hostname", "hostname"), ("dhcp_option_vendor_class_id", "vendor class")):
+            if p.get(key) and len(self.dhcp["sent"]) < 10:
+                self.dhcp["sent"].add(f"{name} {_list(p.get(key))[0]}")
+        self.dhcp["messages"] += 1
+
     def _tls(self, p: dict, st: _Stream, client_side: bool) -> None:
         types = [_num(x) for x in _list(p.get("tls_handshake_type"))]
         server = f"{st.server}:{st.dport}"
@@ -583,6 +596,13 @@ class Analyzer:
                 other, direction = server, "from device"
             if other is not None and other in peers:
                 self._add_service(peers[other], svc, port, transport, direction)
+        for server in sorted(self.dhcp["servers"]):
+            if server == device:
+                continue
+            peer = peers.get(server) or peers.setdefault(server, PeerObservation(address=server))
+            peer.services.append({"endpoint": "udp/67", "protocol": "dhcp", "direction": "from device",
+                                  "connections": self.dhcp["messages"], "protocols": ["dhcp"],
+                                  "sent": sorted(self.dhcp["sent"])})
         for rec in self.tls.values():
             host = rec.server.rsplit(":", 1)[0]
             peer = peers.get(host) or (peers.get(rec.client) if rec.client != device else None)

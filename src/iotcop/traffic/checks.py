@@ -193,9 +193,10 @@ def evaluate(report: TrafficReport, declaration=None) -> dict[str, tuple[list[Fi
         statement = (f"every application exchange in the capture used TLS ({', '.join(versions)}) with AEAD or "
                      f"strong suites: {len(negotiated)} server(s), no clear-text application protocol")
         out[check.ID][1].append(_proof(check, "5.5-1", statement, where))
-        pd = get_traffic_check("traffic.personal-data-in-clear")
-        for p in pd.PROVISIONS:
-            out[pd.ID][1].append(_proof(pd, p, "no application data left the device in clear text: " + statement, where))
+        for other in ("traffic.personal-data-in-clear", "traffic.cleartext-credentials"):
+            for p in get_traffic_check(other).PROVISIONS:
+                out[other][1].append(_proof(get_traffic_check(other), p,
+                                            "no application data crossed the network in clear text: " + statement, where))
 
     check = get_traffic_check("traffic.update-channel")
     for u in report.updates:

@@ -33,15 +33,15 @@ _PERSONAL_KEYS = {
     "mac": "network", "macaddress": "network", "imei": "identity", "serial": "device",
 }
 SENSITIVE_CATEGORIES = frozenset({"health", "location"})
-# sensor readings (EN 303 645 5.8-3): a key that carries a measurement of the surroundings
+# sensor readings (EN 303 645 5.8-3): a key that carries a measurement, named by the declaration's sensor types
 SENSOR_KEYS = {
     "temperature": "temperature", "temp": "temperature", "humidity": "humidity", "pressure": "pressure",
-    "motion": "motion", "pir": "motion", "occupancy": "presence", "presence": "presence", "audio": "microphone",
+    "motion": "motion", "pir": "motion", "occupancy": "motion", "presence": "motion", "audio": "microphone",
     "sound": "microphone", "noise": "microphone", "volume": "microphone", "image": "camera", "snapshot": "camera",
-    "video": "camera", "lux": "light", "light": "light", "illuminance": "light", "co2": "air quality",
-    "voc": "air quality", "pm25": "air quality", "door": "contact", "contact": "contact", "accel": "accelerometer",
+    "video": "camera", "lux": "light", "light": "light", "illuminance": "light", "co2": "other",
+    "voc": "other", "pm25": "other", "door": "proximity", "proximity": "proximity", "accel": "accelerometer",
     "accelerometer": "accelerometer", "gyro": "gyroscope", "lat": "location", "latitude": "location",
-    "lon": "location", "longitude": "location", "gps": "location", "heartrate": "heart rate", "pulse": "heart rate",
+    "lon": "location", "longitude": "location", "gps": "location", "heartrate": "other", "pulse": "other",
 }
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b")
 _PHONE = re.compile(r"(?<![\w.])\+[1-9][0-9 ()-]{7,17}[0-9](?![\w.])")
