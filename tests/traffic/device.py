@@ -131,6 +131,30 @@ def reconnect(mode: str, seconds: float) -> None:
                 delay = min(delay * 2, 8.0)
 
 
+def bulk(rounds: int, big_every: int) -> None:
+    """Benchmark traffic: per round an update check over HTTP and HTTPS and a telemetry POST; every BIG_EVERY
+    rounds the large image over HTTP and over HTTPS."""
+    for i in range(rounds):
+        for scheme in ("http", "https"):
+            conn = _connection(scheme, f"update.{DOMAIN}")
+            conn.request("GET", f"/fw/version.json?round={i}")
+            conn.getresponse().read()
+            conn.close()
+        conn = _connection("http", f"telemetry.{DOMAIN}")
+        conn.request("POST", "/api/telemetry", body=json.dumps({**PERSONAL, "seq": i}),
+                     headers={"Content-Type": "application/json"})
+        conn.getresponse().read()
+        conn.close()
+        if big_every and i % big_every == 0:
+            for scheme in ("http", "https"):
+                conn = _connection(scheme, f"update.{DOMAIN}", timeout=60)
+                conn.request("GET", "/fw/big.bin")
+                resp = conn.getresponse()
+                while resp.read(1 << 20):
+                    pass
+                conn.close()
+
+
 def main(argv: list[str]) -> None:
     action = argv[0]
     if action == "boot":
@@ -145,6 +169,8 @@ def main(argv: list[str]) -> None:
         coap()
     elif action == "ftp":
         ftp(argv[1], argv[2])
+    elif action == "bulk":
+        bulk(int(argv[1]), int(argv[2]))
     elif action == "reconnect":
         reconnect(argv[1], float(argv[2]))
     else:

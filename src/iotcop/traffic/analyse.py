@@ -49,22 +49,10 @@ def value_names(field_name: str) -> dict[int, str]:
     return _all_value_names().get(field_name, {})
 
 
-@functools.cache
 def _all_value_names() -> dict[str, dict[int, str]]:
-    wanted = ("tls.handshake.ciphersuite", "tls.alert_message.desc")
-    try:
-        out = subprocess.run(["tshark", "-G", "values"], capture_output=True, text=True, timeout=60).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    table: dict[str, dict[int, str]] = {w: {} for w in wanted}
-    for line in out.splitlines():
-        parts = line.split("\t")
-        if len(parts) == 4 and parts[0] == "V" and parts[1] in table:
-            try:
-                table[parts[1]][int(parts[2], 0)] = parts[3]
-            except ValueError:
-                pass
-    return table
+    from iotcop.traffic.dissect import tshark_info
+
+    return tshark_info()["values"]
 
 
 def _list(value) -> list:

@@ -13,7 +13,9 @@ read at all is an InputError (exit 2).
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -61,12 +63,54 @@ class Dissection:
     stderr: list[str] = field(default_factory=list)
 
 
+VALUE_TABLES = ("tls.handshake.ciphersuite", "tls.alert_message.desc")
+
+
 def tshark_version() -> str:
+    return tshark_info()["version"]
+
+
+@functools.cache
+def tshark_info() -> dict:
+    """tshark's version line and its names for cipher suites and TLS alerts (`tshark -G values`).
+
+    Asking tshark costs about a second (it loads every dissector), so the answer is kept in the user's cache
+    folder, keyed by the tshark binary's size and modification time.
+    """
     exe = shutil.which(TSHARK)
     if exe is None:
-        return ""
-    out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout
-    return out.splitlines()[0] if out else ""
+        return {"version": "", "values": {}}
+    st = os.stat(exe)
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "iotcop"
+    cache = base / f"tshark-{st.st_size}-{int(st.st_mtime)}.json"
+    try:
+        data = json.loads(cache.read_text())
+        return {"version": str(data["version"]),
+                "values": {k: {int(n): str(v) for n, v in data["values"][k].items()} for k in VALUE_TABLES}}
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        pass
+    try:
+        version = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60).stdout
+        out = subprocess.run([exe, "-G", "values"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"version": "", "values": {}}
+    values: dict[str, dict[int, str]] = {w: {} for w in VALUE_TABLES}
+    for line in out.splitlines():
+        if not line.startswith("V\ttls."):
+            continue
+        parts = line.split("\t")
+        if len(parts) == 4 and parts[1] in values:
+            try:
+                values[parts[1]][int(parts[2], 0)] = parts[3]
+            except ValueError:
+                pass
+    info = {"version": version.splitlines()[0] if version else "", "values": values}
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(info))
+    except OSError:
+        pass  # a read-only home: tshark is asked again next time
+    return info
 
 
 def command(path: Path, decode_as: tuple[str, ...] = ()) -> list[str]:
