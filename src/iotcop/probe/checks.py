@@ -78,6 +78,17 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
+        "probe.plaintext-login", ("5.5-1",), Severity.high,
+        CheckDoc(
+            title="A login service without encryption is open",
+            why="Telnet, and FTP without AUTH TLS, carry the user name and password in clear text: an open one is "
+                "itself a channel that does not use best-practice cryptography.",
+            fix="Remove telnet; serve files over SFTP or FTPS (AUTH TLS); administer over SSH or HTTPS.",
+            limitations="FTP counts as encrypted when its FEAT answer lists AUTH TLS; whether a client is forced to "
+                        "use it is not tried.",
+        ),
+    ),
+    ProbeCheck(
         "probe.tls-config", ("5.5-1",), Severity.medium,
         CheckDoc(
             title="Weak TLS configuration",

@@ -125,7 +125,13 @@ def probe_port(ctx: ProbeContext, port: int) -> ServiceResult:
         if kind == "ssh":
             return ssh.probe(ctx, port, banner)
         if kind == "telnet":
-            return telnet.probe(ctx, port, banner)
+            result = telnet.probe(ctx, port, banner)
+            result.issues.append(Issue("probe.plaintext-login", endpoint, title="Telnet login service open",
+                                       detail="telnet has no encryption: the login prompt "
+                                              f"({_printable(banner[:40]) or 'option negotiation'}) takes the "
+                                              "password in clear text"))
+            result.checks_ran.add("probe.plaintext-login")
+            return result
         if kind == "ftp":
             return ftp.probe(ctx, port, banner)
         if kind == "mqtt":
