@@ -149,6 +149,8 @@ def test_reconnection_with_backoff_passes(tmp_path):
     history = [c for t in report["traffic"] for c in t["connections"] if c["endpoint"].endswith("tcp/443")]
     assert history and history[0]["reconnected"] and history[0]["backoff"] is True
     assert verdicts(report)["5.9-3"] == "PASS"
+    view, _ = traffic_json(str(capture), "--view", "ts103701")
+    assert cases(view)["5.9-3-1"]["verdict"] == cases(view)["5.9-3-2"]["verdict"] == "PASS"
 
 
 def test_reconnection_storm_fails(tmp_path):
@@ -157,6 +159,8 @@ def test_reconnection_storm_fails(tmp_path):
     history = [c for t in report["traffic"] for c in t["connections"] if c["endpoint"].endswith("tcp/443")]
     assert history and history[0]["backoff"] is False and history[0]["outages"][0]["failed_attempts"] >= 8
     assert verdicts(report)["5.9-3"] == "FAIL"
+    view, _ = traffic_json(str(capture), "--view", "ts103701")
+    assert cases(view)["5.9-3-1"]["verdict"] == cases(view)["5.9-3-2"]["verdict"] == "FAIL"
 
 
 # -- bad input ------------------------------------------------------------------------------------------
@@ -222,3 +226,53 @@ def test_scan_with_traffic_names_the_firmware_file_holding_the_password(insecure
     assert rows["update.vendor.example"]["status"] == "in the firmware"
     assert rows["update.vendor.example"]["firmware"][0]["path"] == "/usr/bin/cloudd"
     assert rows["telemetry.vendor.example"]["status"] == "not in the firmware"
+
+
+# -- TS 103 701 test cases decided by the traffic ------------------------------------------------------
+
+TRAFFIC_DECIDED = ("5.1-3-1", "5.3-7-1", "5.5-1-1", "5.5-6-1", "5.5-7-1", "5.8-1-1", "5.8-2-1", "5.5-7-2", "5.8-1-2")
+
+
+def cases(report: dict) -> dict[str, dict]:
+    return {c["id"]: c for c in report["ts103701"]["test_cases"]}
+
+
+def test_conformance_cases_pass_on_the_secure_capture(secure_capture):
+    report, _ = traffic_json(str(secure_capture), "--view", "ts103701")
+    got = cases(report)
+    for cid in TRAFFIC_DECIDED + ("5.3-5-1",):
+        assert got[cid]["verdict"] == "PASS", (cid, got[cid]["note"], [u["note"] for u in got[cid]["units"]])
+        assert got[cid]["coverage"] == "automated"
+    assert all(u["source"] == "traffic" for u in got["5.5-1-1"]["units"])
+    assert "the claim (declaration): INCONCLUSIVE" in got["5.5-1-1"]["units"][0]["note"]
+
+
+def test_conformance_cases_fail_on_the_insecure_capture(insecure_capture):
+    report, _ = traffic_json(str(insecure_capture), "--view", "ts103701")
+    got = cases(report)
+    for cid in TRAFFIC_DECIDED:
+        assert got[cid]["verdict"] == "FAIL", (cid, got[cid]["note"])
+        failed = [u for u in got[cid]["units"] if u["verdict"] == "FAIL"]
+        assert failed and all("traffic" in u["source"] for u in failed) and all(u["findings"] for u in failed)
+
+
+def test_update_checking_claim_fails_even_when_the_traffic_shows_checks(secure_capture, tmp_path):
+    decl = tmp_path / "updates.yaml"
+    decl.write_text(DECLARATION.replace("@PERSONAL@", "true").replace("@TELEMETRY@", "true").replace("@SENSORS@", "[]")
+                    + "ixit:\n  update_mechanisms:\n    - {name: ota, check_after_boot: false, check_interval_hours: 24}\n")
+    report, _ = traffic_json(str(secure_capture), "--declaration", str(decl), "--view", "ts103701")
+    unit = cases(report)["5.3-5-1"]["units"][0]
+    assert unit["verdict"] == "FAIL" and unit["source"] == "declaration"
+    assert "the traffic evidence alone would pass" in unit["note"]
+
+
+def test_telemetry_cases_follow_the_declaration_against_the_traffic(insecure_capture, tmp_path):
+    silent, _ = traffic_json(str(insecure_capture), "--declaration", str(_declaration(tmp_path, honest=False)),
+                             "--view", "ts103701")
+    assert cases(silent)["6-5-1"]["verdict"] == "FAIL" and cases(silent)["6-4-1"]["verdict"] == "FAIL"
+    honest, _ = traffic_json(str(insecure_capture), "--declaration", str(_declaration(tmp_path, honest=True)),
+                             "--view", "ts103701")
+    assert cases(honest)["6-5-1"]["verdict"] == "PASS", cases(honest)["6-5-1"]
+    units = {u["unit"]: u for u in cases(honest)["6-5-2"]["units"]}
+    assert units["6-5-2a"]["verdict"] == units["6-5-2d"]["verdict"] == "PASS"
+    assert units["6-5-2d"]["source"] == "traffic"

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.console import Console
 
 
 def capture_assessment(captures: list[Path], reports, runs):
@@ -48,10 +49,13 @@ def register(cli: click.Group) -> None:
     @click.option("--decode-as", "decode_as", multiple=True, metavar="RULE",
                   help="tshark decode-as rule for a service on a non-standard port, e.g. tcp.port==11883,mqtt "
                        "(repeatable).")
+    @click.option("--view", "view", type=click.Choice(["ts103701"]),
+                  help="Also assess as ETSI TS 103 701 test cases (the captures as the only evidence besides the "
+                       "declaration).")
     @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), help="Write report.json here.")
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
     @click.option("--quiet", "-q", is_flag=True, help="No summary; the exit code tells the result.")
-    def traffic(captures, device_address, declaration_file, decode_as, out_dir, fmt, quiet) -> None:
+    def traffic(captures, device_address, declaration_file, decode_as, view, out_dir, fmt, quiet) -> None:
         """Analyse pcap/pcapng captures of the device's traffic: peers, TLS, clear-text secrets, updates, outages.
 
         Reads the captures with tshark; nothing is sent on the network. A capture cut short is analysed up to
@@ -71,6 +75,12 @@ def register(cli: click.Group) -> None:
         for line in warnings:
             print(f"iotcop: warning: {line}", file=sys.stderr)
         assessment = capture_assessment(list(captures), reports, runs)
+        if declaration is not None:
+            assessment.declaration = declaration.summary()
+        if view == "ts103701":
+            from iotcop.conformance import view_for_scan
+
+            assessment.ts103701 = view_for_scan(assessment, runs, declaration)
         if out_dir is not None:
             write_outputs(assessment, out_dir, ("json",), OutputContext())
         if fmt == "json":
@@ -79,6 +89,10 @@ def register(cli: click.Group) -> None:
             sys.stdout.write(render(assessment))
         elif not quiet:
             print_traffic(assessment)
+            if assessment.ts103701 is not None:
+                from iotcop.conformance.terminal import print_view
+
+                print_view(Console(highlight=False, soft_wrap=False), assessment.ts103701)
         sys.exit(exit_code_for(assessment))
 
 
