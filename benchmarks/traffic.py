@@ -6,7 +6,8 @@ update checks over HTTP and HTTPS, telemetry POSTs with personal fields, and eve
 large image over HTTP and HTTPS, until the capture reaches --size MB.  Then, on the same file:
 
   iotcop      the whole analysis (tshark with the needed fields, streamed; peers, TLS, secrets ...)
-  tshark -e   tshark alone writing the same fields as EK JSON to /dev/null
+  tshark -e   tshark alone writing the same fields as EK JSON to /dev/null (with the session reset iotcop
+              uses, -M, and without it: tshark's memory then grows with the capture)
   tshark -q   tshark alone dissecting without output
   scapy, dpkt reading every packet (and, for dpkt, parsing TLS ClientHellos and HTTP requests)
 
@@ -110,7 +111,10 @@ def main() -> None:
         rows = []
         exe = str(Path(sys.executable).with_name("iotcop"))
         rows.append(("iotcop traffic", *measure([exe, "traffic", str(capture), "--format", "json", "--quiet"])))
-        rows.append(("tshark -T ek -e (same fields)", *measure(command(capture))))
+        argv = command(capture)
+        rows.append(("tshark -T ek -e (same fields)", *measure(argv)))
+        at = argv.index("-M")
+        rows.append(("  the same without -M reset", *measure(argv[:at] + argv[at + 2:])))
         rows.append(("tshark -q (dissect only)", *measure(["tshark", "-r", str(capture), "-q"])))
         for name, code in (("scapy PcapReader", SCAPY), ("dpkt (+TLS/HTTP parse)", DPKT)):
             mod = name.split()[0]

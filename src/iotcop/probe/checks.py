@@ -78,6 +78,17 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
+        "probe.unauthenticated-config", ("5.5-5",), Severity.high,
+        CheckDoc(
+            title="A configuration change is accepted without authentication",
+            why="Anyone on the network can change security-relevant settings: a UPnP gateway that adds a port "
+                "mapping for any caller opens its firewall to the Internet.",
+            fix="Require authentication for configuration changes, or disable UPnP port forwarding.",
+            limitations="Tried with UPnP IGD AddPortMapping for the prober's own address only (one port, 60 s lease, "
+                        "deleted at once); a refusal counts only as SOAP error 606 or HTTP 401/403.",
+        ),
+    ),
+    ProbeCheck(
         "probe.plaintext-login", ("5.5-1",), Severity.high,
         CheckDoc(
             title="A login service without encryption is open",

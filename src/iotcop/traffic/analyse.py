@@ -232,7 +232,7 @@ class Analyzer:
             self._dns(p, t, src, dst)
 
     def _tcp(self, p: dict, t: float, src: str, dst: str, app: str | None) -> None:
-        sid = str(_list(p.get("tcp_stream"))[-1])
+        sid = f"{p.get('_session', 0)}:{_list(p.get('tcp_stream'))[-1]}"
         sport, dport = _num(_list(p.get("tcp_srcport"))[-1]), _num(_list(p.get("tcp_dstport"))[-1])
         syn, ack = _true(p.get("tcp_flags_syn")), _true(p.get("tcp_flags_ack"))
         rst, fin = _true(p.get("tcp_flags_reset")), _true(p.get("tcp_flags_fin"))
