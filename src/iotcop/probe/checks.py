@@ -78,6 +78,19 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
+        "probe.unauthenticated-functions", ("5.5-4",), Severity.high,
+        CheckDoc(
+            title="A web function of the firmware answers without authentication",
+            why="CGI programs and API endpoints the firmware serves give access to device functions; answering "
+                "them without a login lets anyone on the network use them.",
+            fix="Require authentication for every handler except the login page itself.",
+            limitations="Only the firmware's web roots (/www, /var/www, cgi-bin ...) are read; each handler gets one GET "
+                        "without parameters; handlers whose name suggests a state change (reboot, reset, upgrade ...) "
+                        "are not requested; at most 30 per service and 60 in all.",
+        ),
+        NEEDS_FIRMWARE=True,
+    ),
+    ProbeCheck(
         "probe.unauthenticated-config", ("5.5-5",), Severity.high,
         CheckDoc(
             title="A configuration change is accepted without authentication",

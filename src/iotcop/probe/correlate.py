@@ -155,4 +155,18 @@ def probe_and_correlate(host: str, options, fw, declaration=None) -> tuple[Devic
         declared = [{"name": s.name, "protocol": s.protocol, "port": s.port} for s in services]
     reachable = any(r.status != "skipped" for r in result.runs)
     run = correlate(fw, result.report, declared, probe_ran=reachable)
-    return result.report, result.runs + [run]
+    runs = result.runs + [run]
+    if fw is not None:
+        import time
+
+        from iotcop.probe.functions import probe_functions
+
+        budget = (options or ProbeOptions()).budget
+        if reachable:
+            runs.append(probe_functions(fw, result.report, deadline=time.monotonic() + max(5.0, budget / 3)))
+        else:
+            check = get_probe_check("probe.unauthenticated-functions")
+            runs.append(CheckRun(check=check.ID, version=check.VERSION, status="skipped",
+                                 provisions=list(check.PROVISIONS), error="the device could not be probed",
+                                 source="device"))
+    return result.report, runs

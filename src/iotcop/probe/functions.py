@@ -1,0 +1,154 @@
+"""Functions the firmware's web server offers, tried on the live device without credentials (5.5-4).
+
+With `scan FW --device HOST`, the dynamic handlers of the firmware's web roots (CGI programs and scripts,
+PHP, ASP, Lua, JSON endpoints) become URLs; each is asked once with a plain GET, no credentials, no
+parameters, on every HTTP(S) service the probe found.  Names that could change the device (reboot,
+reset, upgrade, erase ...) are never requested.  At most MAX_ENDPOINTS URLs per service and
+MAX_REQUESTS in all, inside the probe's time budget.
+
+  401/403, or a redirect to a login page, or a login form      refused (positive evidence)
+  200 with anything else                                       open: a finding
+  404                                                          not served by the device
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import ssl
+import time
+
+from iotcop.checks.surface.debug_pages import WEB_ROOTS
+from iotcop.model import CheckRun, Compliance, DeviceReport, Evidence, ProbeAttempt
+from iotcop.probe.checks import get_probe_check
+from iotcop.probe.engine import finding_from
+from iotcop.probe.context import Issue
+
+CHECK_ID = "probe.unauthenticated-functions"
+MAX_ENDPOINTS = 30
+MAX_REQUESTS = 60
+REQUEST_TIMEOUT = 3.0
+_DYNAMIC = ("cgi", "php", "asp", "aspx", "lua", "sh", "pl", "jsp", "json", "shtml", "fcgi", "htm", "html", "xml")
+_HANDLER_EXT = ("cgi", "php", "asp", "aspx", "lua", "sh", "pl", "jsp", "json", "fcgi")
+_CHANGES_DEVICE = re.compile(r"reboot|reset|factory|erase|format|upgrade|flash|delete|remove|restart|shutdown|"
+                             r"poweroff|halt|logout|restore|defaults?\b", re.I)
+_INTERESTING = re.compile(r"admin|config|setting|system|wifi|wlan|wireless|network|user|passw|status|api|device|"
+                          r"camera|stream|ddns|firewall|port|wan|lan|dhcp|backup", re.I)
+_LOGIN_PAGE = re.compile(rb"type\s*=\s*[\"']?password|<form[^>]*(?:login|signin|logon|auth)", re.I)
+_LOGIN_URL = re.compile(r"login|signin|logon|auth", re.I)
+
+
+def web_endpoints(fw) -> tuple[list[tuple[str, str]], list[str]]:
+    """(URL path, device path) of the firmware's dynamic web handlers, most relevant first; and the ones left
+    out because requesting them could change the device."""
+    found: dict[str, str] = {}
+    skipped: list[str] = []
+    for entry in fw.files():
+        path = entry.path
+        url = None
+        for root in WEB_ROOTS:
+            if path.startswith(root):
+                url = "/" + path[len(root):]
+                break
+        if url is None and "/cgi-bin/" in path:
+            url = path[path.index("/cgi-bin/"):]
+        if url is None:
+            continue
+        name = entry.name
+        ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        in_cgi = "/cgi-bin/" in url
+        if not (in_cgi or ext in _HANDLER_EXT):
+            continue
+        if _CHANGES_DEVICE.search(name):
+            skipped.append(url)
+            continue
+        found.setdefault(url, path)
+    ordered = sorted(found.items(), key=lambda kv: (not _INTERESTING.search(kv[0]), kv[0].count("/"), kv[0]))
+    return ordered, sorted(skipped)
+
+
+def _get(address: str, port: int, tls: bool, url: str) -> tuple[int, dict[str, str], bytes] | None:
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(address, port, timeout=REQUEST_TIMEOUT, context=ctx)
+    else:
+        conn = http.client.HTTPConnection(address, port, timeout=REQUEST_TIMEOUT)
+    try:
+        conn.request("GET", url, headers={"User-Agent": "iotcop-probe"})
+        resp = conn.getresponse()
+        body = resp.read(65536)
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+def judge(status: int, headers: dict[str, str], body: bytes) -> str:
+    if status in (401, 403, 407):
+        return "refused"
+    if status in (404, 410):
+        return "absent"
+    if 300 <= status < 400:
+        return "refused" if _LOGIN_URL.search(headers.get("location", "")) else "redirect"
+    if status == 200:
+        return "login page" if _LOGIN_PAGE.search(body) else "open"
+    return f"error {status}"
+
+
+def probe_functions(fw, device: DeviceReport, deadline: float) -> CheckRun:
+    check = get_probe_check(CHECK_ID)
+    endpoints, skipped = web_endpoints(fw)
+    services = [s for s in device.services if s.service in ("http", "https")]
+    started = time.monotonic()
+    if not endpoints:
+        return CheckRun(check=CHECK_ID, version=check.VERSION, status="skipped", provisions=list(check.PROVISIONS),
+                        error="the firmware's web roots hold no dynamic handler (CGI, PHP, ASP, Lua ...)",
+                        source="device")
+    issues: list[Issue] = []
+    refused: list[str] = []
+    requests = 0
+    cut = False
+    for svc in services:
+        port = int(svc.endpoint.split("/")[1])
+        for url, where in endpoints[:MAX_ENDPOINTS]:
+            if requests >= MAX_REQUESTS or time.monotonic() > deadline:
+                cut = True
+                break
+            requests += 1
+            answer = _get(device.address, port, svc.service == "https", url)
+            at = round(time.monotonic() - started, 3)
+            outcome = judge(*answer) if answer else "no answer"
+            device.attempts.append(_attempt(svc.endpoint, "request", outcome, f"GET {url} (no credentials)", at))
+            if outcome == "open":
+                issues.append(Issue(CHECK_ID, svc.endpoint, title=f"Web function {url} answers without authentication",
+                                    detail=f"GET {url} returned 200 ({len(answer[2])} bytes) without credentials; the "
+                                           f"firmware serves it from {where}",
+                                    excerpt=answer[2][:120].decode("utf-8", "replace")))
+            elif outcome in ("refused", "login page"):
+                refused.append(f"{svc.endpoint} {url}")
+    findings = [finding_from(check, i) for i in issues]
+    for f, i in zip(findings, issues):
+        path = next(w for u, w in endpoints if f"GET {u} " in (i.detail or ""))
+        f.related.append(Evidence(path=path, detail="the handler in the firmware"))
+    compliance = []
+    if refused and not issues and not cut:
+        statement = (f"{len(refused)} web function(s) the firmware serves refused access without credentials "
+                     f"({', '.join(refused[:4])}{' ...' if len(refused) > 4 else ''})")
+        compliance = [Compliance(check=CHECK_ID, provision=p, statement=statement,
+                                 evidence=[Evidence(path=r.split()[0], detail=r.split()[1]) for r in refused[:5]])
+                      for p in check.PROVISIONS]
+    for url in skipped[:20]:
+        device.attempts.append(_attempt("-", "skip", "not requested", f"{url}: its name says it could change the device",
+                                        round(time.monotonic() - started, 3)))
+    status = "timeout" if cut and not findings else "ran"
+    return CheckRun(check=CHECK_ID, version=check.VERSION, status=status, provisions=list(check.PROVISIONS),
+                    findings=findings, compliance=compliance, seconds=round(time.monotonic() - started, 3),
+                    error="stopped by the request limit or the time budget" if status == "timeout" else None,
+                    source="device")
+
+
+def _attempt(service: str, action: str, result: str, detail: str, at: float) -> ProbeAttempt:
+    return ProbeAttempt(service=service, action=action, result=result, detail=detail, at=at)
