@@ -234,6 +234,7 @@ class DeviceReport(BaseModel):
     services: list[ServiceObservation] = Field(default_factory=list)
     attempts: list[ProbeAttempt] = Field(default_factory=list)
     correlation: list[dict] = Field(default_factory=list)  # firmware boot command <-> open endpoint
+    outage: dict | None = None  # the resilience step (probe --outage): what was done and what answered when
 
 
 class TlsObservation(BaseModel):

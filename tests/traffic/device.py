@@ -155,6 +155,38 @@ def bulk(rounds: int, big_every: int) -> None:
                 conn.close()
 
 
+def appliance(mode: str, seconds: float) -> None:
+    """A device with a local web interface (port 8080) and a connection to its cloud service.  resilient: the local
+    interface stays up through cloud outages and the connection is retried with back-off; fragile: the first failed
+    cloud connection stops the local interface and the device gives up."""
+    import http.server
+    import threading
+
+    class Local(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("0.0.0.0", 8080), Local)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    deadline = time.monotonic() + seconds
+    delay = 0.5
+    while time.monotonic() < deadline:
+        try:
+            conn = _connection("https", f"telemetry.{DOMAIN}", timeout=1.0)
+            conn.request("GET", "/fw/version.json")
+            conn.getresponse().read()
+            conn.close()
+            delay = 0.5
+            time.sleep(1.0)
+        except (OSError, http.client.HTTPException):
+            if mode == "fragile":
+                server.shutdown()
+                server.server_close()
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 4.0)
+
+
 def main(argv: list[str]) -> None:
     action = argv[0]
     if action == "boot":
@@ -169,6 +201,8 @@ def main(argv: list[str]) -> None:
         coap()
     elif action == "ftp":
         ftp(argv[1], argv[2])
+    elif action == "appliance":
+        appliance(argv[1], float(argv[2]))
     elif action == "bulk":
         bulk(int(argv[1]), int(argv[2]))
     elif action == "reconnect":

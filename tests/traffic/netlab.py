@@ -7,6 +7,9 @@
                                                  password, 8883 over TLS), chronyd (NTP), vsftpd (21),
                                                  coap-server (5683)
 
+With gateway=True a third namespace routes between the two (device 10.203.0.2 -> 10.203.0.1 gateway
+10.203.1.1 -> 10.203.1.2 cloud): the place where iotcop runs for the resilience step (probe --outage).
+
 Every daemon is a real Debian program.  Names under vendor.example resolve to the cloud through
 dnsmasq (the device namespace's resolv.conf is /etc/netns/<name>/resolv.conf, which `ip netns exec`
 mounts over /etc/resolv.conf).  Nothing leaves the two namespaces; close() kills what was started (by
@@ -86,11 +89,14 @@ def make_pki(folder: Path) -> dict[str, Path]:
 
 
 class NetLab:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, gateway: bool = False) -> None:
         self.tmp = tmp
         tag = secrets.token_hex(3)
-        self.cloud_ns, self.device_ns = f"iotcop-{tag}-c", f"iotcop-{tag}-d"
+        self.cloud_ns, self.device_ns, self.gateway_ns = f"iotcop-{tag}-c", f"iotcop-{tag}-d", f"iotcop-{tag}-g"
         self.veth_cloud, self.veth_device = f"ic{tag}", f"id{tag}"
+        self.gateway = gateway
+        self.gw_lan, self.gw_wan = f"gl{tag}", f"gw{tag}"  # the gateway's sides towards the device and the cloud
+        self.cloud_ip = "10.203.1.2" if gateway else CLOUD
         self.procs: list[tuple[str, subprocess.Popen]] = []
         self.pki: dict[str, Path] = {}
         self.mqtt_user, self.mqtt_password = "device", "Mq7-" + secrets.token_urlsafe(9)
@@ -106,15 +112,29 @@ class NetLab:
         run("ip", "netns", "add", self.cloud_ns)
         self.created = True
         run("ip", "netns", "add", self.device_ns)
-        run("ip", "link", "add", self.veth_cloud, "netns", self.cloud_ns, "type", "veth", "peer", "name",
-            self.veth_device, "netns", self.device_ns)
-        for ns, dev, addr in ((self.cloud_ns, self.veth_cloud, CLOUD), (self.device_ns, self.veth_device, DEVICE)):
+        if not self.gateway:
+            run("ip", "link", "add", self.veth_cloud, "netns", self.cloud_ns, "type", "veth", "peer", "name",
+                self.veth_device, "netns", self.device_ns)
+            links = ((self.cloud_ns, self.veth_cloud, CLOUD), (self.device_ns, self.veth_device, DEVICE))
+        else:
+            run("ip", "netns", "add", self.gateway_ns)
+            run("ip", "link", "add", self.veth_device, "netns", self.device_ns, "type", "veth", "peer", "name",
+                self.gw_lan, "netns", self.gateway_ns)
+            run("ip", "link", "add", self.veth_cloud, "netns", self.cloud_ns, "type", "veth", "peer", "name",
+                self.gw_wan, "netns", self.gateway_ns)
+            links = ((self.cloud_ns, self.veth_cloud, self.cloud_ip), (self.device_ns, self.veth_device, DEVICE),
+                     (self.gateway_ns, self.gw_lan, "10.203.0.1"), (self.gateway_ns, self.gw_wan, "10.203.1.1"))
+        for ns, dev, addr in links:
             run("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
             run("ip", "-n", ns, "link", "set", dev, "up")
             run("ip", "-n", ns, "link", "set", "lo", "up")
+        if self.gateway:
+            run("ip", "netns", "exec", self.gateway_ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+            run("ip", "-n", self.device_ns, "route", "add", "default", "via", "10.203.0.1")
+            run("ip", "-n", self.cloud_ns, "route", "add", "10.203.0.0/24", "via", "10.203.1.1")
         resolv = Path("/etc/netns") / self.device_ns
         resolv.mkdir(parents=True, exist_ok=True)
-        (resolv / "resolv.conf").write_text(f"nameserver {CLOUD}\n")
+        (resolv / "resolv.conf").write_text(f"nameserver {self.cloud_ip}\noptions timeout:1 attempts:1\n")
         return self
 
     def close(self) -> None:
@@ -122,7 +142,7 @@ class NetLab:
             _stop(proc)
         self.procs.clear()
         if self.created:
-            for ns in (self.cloud_ns, self.device_ns):
+            for ns in (self.cloud_ns, self.device_ns) + ((self.gateway_ns,) if self.gateway else ()):
                 subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
             shutil.rmtree(Path("/etc/netns") / self.device_ns, ignore_errors=True)
             self.created = False
@@ -156,8 +176,12 @@ class NetLab:
             raise RuntimeError(f"{argv[0]} failed ({done.returncode}): {(done.stderr or done.stdout)[-1500:]}")
         return done
 
-    def device_background(self, name: str, argv: list[str]) -> subprocess.Popen:
-        return self.start(name, self.device_ns, argv)
+    def device_background(self, name: str, argv: list[str], ready=None) -> subprocess.Popen:
+        return self.start(name, self.device_ns, argv, ready=ready)
+
+    def in_gateway(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess:
+        return subprocess.run(self._ns(self.gateway_ns, argv), capture_output=True, text=True, timeout=timeout,
+                              cwd=self.tmp)
 
     def cloud_listening(self, port: int, udp: bool = False) -> bool:
         out = subprocess.run(self._ns(self.cloud_ns, ["ss", "-ulnH" if udp else "-tlnH"]), capture_output=True,
@@ -170,7 +194,7 @@ class NetLab:
         if "dns" in services:
             self.start("dnsmasq", self.cloud_ns, [
                 "dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces",
-                f"--listen-address={CLOUD}", f"--address=/{DOMAIN}/{CLOUD}", "--log-facility=-", "-u", "root",
+                f"--listen-address={self.cloud_ip}", f"--address=/{DOMAIN}/{self.cloud_ip}", "--log-facility=-", "-u", "root",
                 f"--dhcp-range=10.203.0.50,10.203.0.60,1h", f"--dhcp-leasefile={self.tmp}/leases",
                 f"--pid-file={self.tmp}/dnsmasq.pid"], ready=lambda: self.cloud_listening(53, udp=True))
         if "web" in services:
@@ -199,17 +223,17 @@ class NetLab:
         for d in (www, www / "fw", www / "api"):
             d.chmod(0o755)
         conf = f"""server.document-root = "{www}"
-server.bind = "{CLOUD}"
+server.bind = "{self.cloud_ip}"
 server.port = 80
 server.errorlog = "{self.tmp}/lighttpd-error.log"
 server.modules = ( "mod_openssl" )
 mimetype.assign = ( ".bin" => "application/octet-stream", ".json" => "application/json", "" => "text/plain" )
-$SERVER["socket"] == "{CLOUD}:443" {{
+$SERVER["socket"] == "{self.cloud_ip}:443" {{
   ssl.engine = "enable"
   ssl.pemfile = "{self.pki['pem']}"
   ssl.openssl.ssl-conf-cmd = ( "MinProtocol" => "TLSv1.2" )
 }}
-$SERVER["socket"] == "{CLOUD}:8443" {{
+$SERVER["socket"] == "{self.cloud_ip}:8443" {{
   ssl.engine = "enable"
   ssl.pemfile = "{self.pki['weak_pem']}"
   ssl.openssl.ssl-conf-cmd = ( "MinProtocol" => "TLSv1", "CipherString" => "ALL:@SECLEVEL=0" )

@@ -35,10 +35,19 @@ def register(cli: click.Group) -> None:
     @click.option("--udp", "udp", metavar="LIST", help="UDP services to query as SERVICE:PORT, e.g. snmp:161,coap:5683 "
                                                       "(default: snmp:161, ssdp:1900, mdns:5353, coap:5683, coap:5684).")
     @click.option("--allow-range", is_flag=True, help="Accept a network or broadcast-looking address (never multicast).")
+    @click.option("--outage", metavar="link:IFACE|dns",
+                  help="Resilience step on a test network you control (iotcop on the device's gateway, as root): take "
+                       "IFACE down, or drop the device's DNS, then watch the device through it and after.")
+    @click.option("--outage-seconds", type=click.FloatRange(1, 600), default=20, show_default=True)
+    @click.option("--recovery-seconds", type=click.FloatRange(1, 600), default=30, show_default=True,
+                  help="How long after the outage the device has to answer again.")
+    @click.option("--capture-interface", metavar="IFACE",
+                  help="With --outage: record the device's traffic here (tcpdump) and analyse it like 'iotcop traffic'.")
     @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), help="Write report.json here.")
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
     @click.option("--quiet", "-q", is_flag=True, help="No summary; the exit code tells the result.")
-    def probe(host, budget, ports, udp, allow_range, out_dir, fmt, quiet) -> None:
+    def probe(host, budget, ports, udp, allow_range, out_dir, fmt, quiet, outage=None, outage_seconds=20.0,
+              recovery_seconds=30.0, capture_interface=None) -> None:
         """Probe one device on the network: open ports, services, default logins, TLS, brute-force protection.
 
         Only HOST is contacted. Every connection and login try is logged in the report (device.attempts).
@@ -48,8 +57,15 @@ def register(cli: click.Group) -> None:
         from iotcop.probe.report import device_assessment
         from iotcop.scan import exit_code_for
 
+        plan = None
+        if outage is not None:
+            from iotcop.probe.outage import parse_outage
+
+            plan = parse_outage(outage, outage_seconds, recovery_seconds, capture_interface)
         result = run_probe(host, ProbeOptions(budget=budget, ports=ports, udp=_udp_option(udp), allow_range=allow_range))
+        traffic = _outage_step(plan, result) if plan is not None else None
         assessment = device_assessment(host, result)
+        assessment.traffic = traffic
         if out_dir is not None:
             write_outputs(assessment, out_dir, ("json",), OutputContext())
         if fmt == "json":
@@ -59,6 +75,31 @@ def register(cli: click.Group) -> None:
         elif not quiet:
             print_device(assessment)
         sys.exit(exit_code_for(assessment))
+
+
+def _outage_step(plan, result):
+    """Run the outage, add its runs (and those of its capture) to the probe's; the capture's report, if any."""
+    import shutil
+    import tempfile
+
+    from iotcop.probe.outage import run_outage, traffic_recovery
+
+    work = Path(tempfile.mkdtemp(prefix="iotcop-outage-"))
+    try:
+        outcome = run_outage(plan, result.report, work)
+        result.report.outage = outcome.facts
+        result.runs.extend(outcome.runs)
+        if outcome.capture is None or not outcome.capture.exists():
+            return None
+        from iotcop.traffic.evidence import traffic_evidence
+
+        reports, runs, _ = traffic_evidence([outcome.capture], device=result.report.address)
+        reports[0].capture = f"{plan.capture_interface} during the outage"
+        traffic_recovery(result.runs, reports[0], outcome.facts)
+        result.runs.extend(r for r in runs if r.check == "traffic.reconnection")
+        return reports
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def print_device(assessment) -> None:

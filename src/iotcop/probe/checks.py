@@ -32,6 +32,7 @@ class ProbeCheck:
     DOC: CheckDoc
     VERSION: str = "1.0.0"
     NEEDS_FIRMWARE: bool = False  # True: only meaningful with `iotcop scan FW --device HOST`
+    STEP: str | None = None  # an optional step that adds the run when asked for ("outage": probe --outage)
 
 
 PROBE_CHECKS: tuple[ProbeCheck, ...] = (
@@ -153,6 +154,30 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
                         "ports through variables the boot parser does not evaluate.",
         ),
         NEEDS_FIRMWARE=True,
+    ),
+    ProbeCheck(
+        "probe.outage-local-function", ("5.9-2",), Severity.medium,
+        CheckDoc(
+            title="The device's local functions during a network outage",
+            why="A device that stops serving its local interface when its Internet link or DNS fails leaves the user "
+                "without control exactly when the network is down.",
+            fix="Keep local functions independent of cloud connectivity.",
+            limitations="Only with probe --outage on a test network the user controls (iotcop on the device's "
+                        "gateway); local functions are the TCP services the probe found, checked by connecting.",
+        ),
+        STEP="outage",
+    ),
+    ProbeCheck(
+        "probe.outage-recovery", ("5.9-1",), Severity.medium,
+        CheckDoc(
+            title="The device's recovery after a network outage",
+            why="After the link or DNS comes back the device must work again on its own: answer locally and "
+                "re-establish its connections to its services.",
+            fix="Retry connections with back-off and keep local services running through outages.",
+            limitations="Watched for the recovery window only (--recovery-seconds); connections are judged from a "
+                        "capture when --capture-interface is given.",
+        ),
+        STEP="outage",
     ),
     ProbeCheck(
         "probe.security-txt", ("5.2-1",), Severity.info,

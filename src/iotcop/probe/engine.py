@@ -216,8 +216,8 @@ def _endpoint_key(obs: ServiceObservation) -> tuple:
 def _runs(results: list[ServiceResult], reachable: bool, cut_short: bool, seconds: float) -> list[CheckRun]:
     runs = []
     for check in PROBE_CHECKS:
-        if check.NEEDS_FIRMWARE:
-            continue  # added by the correlation when a firmware is scanned with the device
+        if check.NEEDS_FIRMWARE or check.STEP:
+            continue  # added by the correlation when a firmware is scanned with the device, or by its step
         findings, compliance = [], []
         for r in results:
             for issue in r.issues:
