@@ -20,6 +20,11 @@ from iotcop.traffic.sensitive import SENSITIVE_CATEGORIES
 
 MAPPING_FILE = Path(__file__).parent / "data" / "mapping.yaml"
 NEEDS_DECLARATION = {"traffic.declared-endpoints"}
+# personal data category (sensitive.py) -> words that name it in a declaration's personal_data.categories
+_CATEGORY_WORDS = {"contact": ("contact", "e-mail", "email", "phone"), "identity": ("name", "identity", "owner", "user"),
+                   "location": ("location", "gps", "position"), "address": ("address", "postal"),
+                   "health": ("health", "heart", "fitness", "medical"), "network": ("network", "ssid", "mac"),
+                   "device": ("device", "serial")}
 _TELEMETRY_WORDS = ("telemetry", "analytics", "metrics", "stats", "track", "collect", "report", "events", "log")
 
 TRAFFIC_CHECKS: tuple[ProbeCheck, ...] = (
@@ -267,6 +272,20 @@ def _declared(report: TrafficReport, declaration, out) -> None:
                                  f"but {declaration.where('personal_data.processed')} says none is processed",
                                  title="Personal data sent that the declaration says is not processed",
                                  provisions=["6-4"], related=[Evidence(path=declaration.where("personal_data.processed"))]))
+    elif personal and pd is not None and pd.processed and report.complete:
+        declared_words = " ".join(pd.categories).lower()
+        seen = sorted({i.category for i in personal if i.category})
+        undeclared = [c for c in seen if not any(w in declared_words for w in _CATEGORY_WORDS.get(c, (c,)))]
+        if undeclared:
+            findings.append(_finding(check, personal[0].endpoint, "personal data of categories the declaration does not "
+                                     f"list leaves the device: {', '.join(undeclared)} (declared: "
+                                     f"{', '.join(pd.categories) or 'none'})",
+                                     title="Personal data sent beyond the declared categories", provisions=["6-4"],
+                                     related=[Evidence(path=declaration.where("personal_data.categories"))]))
+        else:
+            proofs.append(_proof(check, "6-4", f"every personal data category seen in the traffic ({', '.join(seen)}) is "
+                                               f"a declared one ({declaration.where('personal_data.categories')})",
+                                 report.capture))
     telemetry_hosts = sorted({n for p in report.peers for n in p.names if any(w in n for w in _TELEMETRY_WORDS)})
     reports_sensors = bool(report.sensors) or bool(personal)
     tel = getattr(declaration, "telemetry", None)
