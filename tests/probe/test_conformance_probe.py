@@ -27,3 +27,46 @@ def test_brute_force_protection_decides_5_1_5_1(tmp_path, delay, verdict):
     assert case.verdict == verdict, case
     assert case.coverage == "automated" and case.units[0].source == "probe"
     assert "decided by the probe evidence" in case.units[0].note
+
+
+DECLARATION = """schema: iotcop.declaration/1
+product: {name: "VendorCam", type: "camera"}
+manufacturer: {name: "Vendor Ltd", address: "1 Example Street, London"}
+model_designation: "CAM-100"
+firmware_version: "1.2.0"
+network_services:
+@SERVICES@
+"""
+
+
+@pytest.mark.parametrize("declared, verdict", [(True, "PASS"), (False, "FAIL")])
+def test_open_services_against_firmware_and_declaration_decide_5_6_1_1_and_5_6_5_1(tmp_path, declared, verdict):
+    import json
+    import subprocess
+
+    from test_functions import make_firmware, start_web
+
+    fw = make_firmware(tmp_path / "rootfs")
+    (fw / "etc" / "init.d").mkdir(parents=True)
+    (fw / "etc" / "init.d" / "rcS").write_text("#!/bin/sh\nmount -a\n/usr/sbin/lighttpd -f /etc/lighttpd.conf\n")
+    (fw / "etc" / "init.d" / "rcS").chmod(0o755)
+    services = '  - {name: "http", protocol: tcp, port: 80, purpose: "local web interface"}' if declared else \
+        '  - {name: "ssh", protocol: tcp, port: 22, purpose: "maintenance"}'
+    decl = tmp_path / "decl.yaml"
+    decl.write_text(DECLARATION.replace("@SERVICES@", services))
+    web = start_web(tmp_path / "web", fw / "www", protected=True)
+    try:
+        done = subprocess.run([str(Path(sys.executable).with_name("iotcop")), "scan", str(fw), "--device", "127.0.0.1",
+                               "--device-ports", str(web.port), "--device-budget", "30", "--declaration", str(decl),
+                               "--no-fetch", "--check", "declared", "--format", "json", "--quiet", "--view",
+                               "ts103701"], capture_output=True, text=True, timeout=300)
+    finally:
+        web.stop()
+    assert done.returncode in (0, 1), done.stderr
+    report = json.loads(done.stdout)
+    rows = {r["service"]: r for r in report["device"]["correlation"]}
+    assert rows["http"]["status"] == "started by the firmware"
+    cases = {c["id"]: c for c in report["ts103701"]["test_cases"]}
+    for cid in ("5.6-1-1", "5.6-5-1"):
+        assert cases[cid]["verdict"] == verdict, (cid, cases[cid])
+        assert cases[cid]["units"][0]["source"].startswith(("probe", "firmware+probe"))
