@@ -70,3 +70,18 @@ def test_open_services_against_firmware_and_declaration_decide_5_6_1_1_and_5_6_5
     for cid in ("5.6-1-1", "5.6-5-1"):
         assert cases[cid]["verdict"] == verdict, (cid, cases[cid])
         assert cases[cid]["units"][0]["source"].startswith(("probe", "firmware+probe"))
+
+
+@pytest.mark.parametrize("hardened, verdict", [(True, "PASS"), (False, "FAIL")])
+def test_access_without_credentials_decides_5_6_2_1(tmp_path, hardened, verdict):
+    broker = daemons.start_mosquitto(tmp_path, hardened)
+    try:
+        result = run_probe("127.0.0.1", ProbeOptions(budget=30, ports=str(broker.port), udp={}))
+    finally:
+        broker.stop()
+    view = view_for_scan(device_assessment("127.0.0.1", result), result.runs)
+    case = next(c for c in view.test_cases if c.id == "5.6-2-1")
+    assert case.verdict == verdict, case
+    assert all(u.source == "probe" for u in case.units)
+    if hardened:
+        assert "refused it" in case.units[0].note

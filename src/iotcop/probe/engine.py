@@ -4,6 +4,7 @@ budget, and turn what they saw into probe-check runs (CheckRun, source "device")
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from iotcop.probe.services import ftp, http, mqtt, rtsp, ssh, telnet, tls
 SERVICE_CONCURRENCY = 8
 RTSP_OPTIONS = b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: iotcop\r\n\r\n"
 _CUT = object()  # a probe the budget stopped or never started
+_VERSION_IN_BANNER = re.compile(r"\d+\.\d+")
 
 
 @dataclass
@@ -236,10 +238,25 @@ def _runs(results: list[ServiceResult], reachable: bool, cut_short: bool, second
             status, error = "timeout", "the time budget ended before this probe could run"
         else:
             status, error = "ran", None
+        if check.ID == "probe.unauthenticated-access" and status == "ran" and not findings and not cut_short:
+            compliance.extend(_refused_everywhere(check, results))
         runs.append(CheckRun(check=check.ID, version=check.VERSION, status=status, provisions=list(check.PROVISIONS),
                              findings=findings, compliance=compliance, error=error, seconds=round(seconds, 3),
                              source="device"))
     return runs
+
+
+def _refused_everywhere(check, results: list[ServiceResult]) -> list[Compliance]:
+    """Positive evidence for 5.6-2 from a completed probe: every service examined for access without credentials
+    (anonymous FTP and MQTT, HTTP status pages, RTSP streams, CoAP resources) refused it."""
+    looked = [r for r in results if check.ID in r.checks_ran and check.ID not in r.checks_cut]
+    examined = sorted({r.observation.endpoint + " " + r.observation.service for r in looked})
+    if not examined or any(_VERSION_IN_BANNER.search(r.observation.banner or "") for r in looked):
+        return []  # a banner naming a software version is itself a disclosure: no positive evidence then
+    statement = (f"{len(examined)} service(s) examined for access without credentials refused it: "
+                 + ", ".join(examined[:6]) + (" ..." if len(examined) > 6 else ""))
+    return [Compliance(check=check.ID, provision="5.6-2", statement=statement,
+                       evidence=[Evidence(path=e.split()[0], detail=statement) for e in examined[:6]])]
 
 
 def finding_from(check, issue: Issue) -> Finding:
