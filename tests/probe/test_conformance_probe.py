@@ -85,3 +85,30 @@ def test_access_without_credentials_decides_5_6_2_1(tmp_path, hardened, verdict)
     assert all(u.source == "probe" for u in case.units)
     if hardened:
         assert "refused it" in case.units[0].note
+
+
+@pytest.mark.parametrize("model, verdict", [("CAM-100", "PASS"), ("CAM-200", "FAIL")])
+def test_announced_model_against_the_declared_one_decides_5_3_16_1(tmp_path, model, verdict):
+    import json
+
+    avahi = daemons.start_avahi(tmp_path / "avahi", publish_services=True)  # TXT model=CAM-100
+    try:
+        root = tmp_path / "rootfs"
+        (root / "etc").mkdir(parents=True)
+        (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+        decl = tmp_path / "decl.yaml"
+        decl.write_text(DECLARATION.replace("CAM-100", model).replace("network_services:\n@SERVICES@\n", ""))
+        done = daemons.in_netns(avahi, [str(Path(sys.executable).with_name("iotcop")), "scan", str(root), "--device",
+                                        daemons.NETNS_LAN, "--device-ports", "1", "--device-budget", "20",
+                                        "--declaration", str(decl), "--no-fetch", "--check", "declared", "--format",
+                                        "json", "--quiet", "--view", "ts103701"], timeout=300)
+    finally:
+        avahi.stop()
+    assert done.returncode in (0, 1), done.stderr
+    report = json.loads(done.stdout)
+    case = next(c for c in report["ts103701"]["test_cases"] if c["id"] == "5.3-16-1")
+    assert case["verdict"] == verdict, case
+    assert case["units"][0]["source"] == "probe"
+    if verdict == "FAIL":
+        [finding] = [f for f in report["findings"] if f["check"] == "probe.model-designation"]
+        assert "'CAM-100'" in finding["evidence"]["detail"] and "'CAM-200'" in finding["evidence"]["detail"]

@@ -180,6 +180,17 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         STEP="outage",
     ),
     ProbeCheck(
+        "probe.model-designation", ("5.3-16",), Severity.low,
+        CheckDoc(
+            title="The device announces a model designation other than the declared one",
+            why="The model designation lets a user find the support period and the updates that apply; the "
+                "device and its documentation must name the same model.",
+            fix="Announce the model designation printed on the label and declared (UPnP modelName, mDNS TXT).",
+            limitations="Only UPnP descriptions and mDNS TXT records are read; the label itself needs a person.",
+        ),
+        STEP="declaration",
+    ),
+    ProbeCheck(
         "probe.security-txt", ("5.2-1",), Severity.info,
         CheckDoc(
             title="The device publishes a vulnerability disclosure contact",

@@ -167,6 +167,10 @@ def probe_and_correlate(host: str, options, fw, declaration=None) -> tuple[Devic
     reachable = any(r.status != "skipped" for r in result.runs)
     run = correlate(fw, result.report, declared, probe_ran=reachable)
     runs = result.runs + [run]
+    if declaration is not None and reachable:
+        from iotcop.probe.model_designation import model_run
+
+        runs.append(model_run(result.report, declaration))
     if fw is not None:
         import time
 
