@@ -68,3 +68,17 @@ def test_password_evidence_decides_5_1_1_1(tmp_path, files, verdict):
     case = cases["5.1-1-1"]
     assert case["verdict"] == verdict, case
     assert case["units"][0]["source"] == "firmware"
+
+
+WEB_DAEMON = {"etc/init.d/rcS": "#!/bin/sh\nmount -a\n/usr/sbin/lighttpd -f /etc/lighttpd.conf\n",
+              "usr/sbin/lighttpd": "#!/bin/true\n"}
+
+
+@pytest.mark.parametrize("conf, verdict", [('server.username = "www-data"\nserver.port = 80\n', "PASS"),
+                                           ("server.port = 80\n", "FAIL")])
+def test_daemon_privileges_decide_5_6_7_1(tmp_path, conf, verdict):
+    files = {**WEB_DAEMON, "etc/lighttpd.conf": conf,
+             "etc/passwd": BASE["etc/passwd"] + "www-data:x:33:33::/var/www:/bin/false\n"}
+    case = scan_view(tmp_path, files, "surface.root-daemons")["5.6-7-1"]
+    assert case["verdict"] == verdict, case
+    assert case["units"][0]["source"] == "firmware"
