@@ -63,3 +63,49 @@ def test_outage_step(tmp_path, mode):
     else:
         assert outage["during"]["8080"] < outage["samples_during"] / 2 and outage["local_back_after"] is None
         assert verdicts["5.9-2"]["verdict"] == "FAIL" and verdicts["5.9-1"]["verdict"] == "FAIL"
+
+
+@pytest.mark.parametrize("comes_back", [True, False])
+def test_link_and_power_steps_decide_the_5_9_cases(tmp_path, comes_back):
+    """Two steps in one probe: the upstream link down, then the device's power cut (its processes ended by id) and
+    restored (started again) by the commands the user gives; a device that does not come back fails."""
+    missing = netlab.missing_programs()
+    if missing:
+        pytest.fail(f"missing programs {missing}: run scripts/setup")
+    lab = netlab.NetLab(tmp_path / "lab", gateway=True).up()
+    pidfile = lab.tmp / "appliance.pid"
+    start = (f"cd {lab.tmp} && setsid ip netns exec {lab.device_ns} env IOTCOP_IFACE={lab.veth_device} "
+             f"{sys.executable} {netlab.DEVICE_SCRIPT} appliance resilient 120 >> {lab.tmp}/appliance.log 2>&1 "
+             f"< /dev/null & echo $! > {pidfile}")
+    try:
+        lab.start_cloud(("dns", "web"))
+        first = lab.device_background("device", ["env", f"IOTCOP_IFACE={lab.veth_device}", sys.executable,
+                                                 str(netlab.DEVICE_SCRIPT), "appliance", "resilient", "120"],
+                                      ready=lambda: _listening(lab, 8080))
+        pidfile.write_text(f"{first.pid}\n")
+        time.sleep(2)
+        done = lab.in_gateway([EXE, "probe", netlab.DEVICE, "--ports", "8080", "--udp", "", "--budget", "20",
+                               "--outage", f"link:{lab.gw_wan}", "--outage", "power", "--outage-seconds", "4",
+                               "--recovery-seconds", "10", "--power-off", f"kill $(cat {pidfile})",
+                               "--power-on", start if comes_back else "true", "--view", "ts103701", "--format", "json"],
+                              timeout=240)
+    finally:
+        try:
+            import os
+            import signal
+
+            os.kill(int(pidfile.read_text().split()[0]), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+        lab.close()
+    assert done.returncode in (0, 1), done.stderr
+    report = json.loads(done.stdout)
+    steps = report["device"]["outage"]["steps"]
+    assert [s["kind"] for s in steps] == ["link", "power"]
+    verdicts = {v["id"]: v["verdict"] for v in report["provisions"]}
+    expected = "PASS" if comes_back else "FAIL"
+    assert verdicts["5.9-1"] == expected and verdicts["5.9-2"] == expected
+    cases = {c["id"]: c for c in report["ts103701"]["test_cases"]}
+    for cid in ("5.9-1-1", "5.9-1-2", "5.9-2-1", "5.9-2-2"):
+        assert cases[cid]["verdict"] == expected, (cid, cases[cid])
+        assert all(u["source"] in ("probe", "same_as") for u in cases[cid]["units"]), cases[cid]

@@ -180,6 +180,19 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         STEP="outage",
     ),
     ProbeCheck(
+        "probe.power-recovery", ("5.9-1", "5.9-2"), Severity.medium,
+        CheckDoc(
+            title="The device's recovery after a power loss",
+            why="After a power cut the device must come back on its own, serve locally and reconnect, without the "
+                "user setting it up again.",
+            fix="Keep configuration in persistent storage and start every service and connection at boot.",
+            limitations="Only with probe --outage power and the user's --power-off/--power-on commands (a switched "
+                        "socket or bench supply); recovery is judged by the TCP services answering again, and with a "
+                        "capture by the device's connections coming back.",
+        ),
+        STEP="outage",
+    ),
+    ProbeCheck(
         "probe.model-designation", ("5.3-16",), Severity.low,
         CheckDoc(
             title="The device announces a model designation other than the declared one",

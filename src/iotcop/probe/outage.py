@@ -6,7 +6,9 @@ iotcop must run on the device's gateway (the machine that routes the device's tr
 
   link:IFACE  sets IFACE (the gateway's upstream link) down for the set time, then up again;
   dns         drops the device's DNS queries (UDP and TCP port 53, forwarded or to the gateway itself) with an
-              nftables table of its own, removed afterwards.
+              nftables table of its own, removed afterwards;
+  power       runs the user's --power-off command (a switched socket, a PDU, a bench supply), waits, runs
+              --power-on, and watches the device come back (recovery after power loss, 5.9-1 and 5.9-2).
 
 Before, during and after the outage the TCP services the probe found open are connected to once a second
 (the device's local functions, 5.9-2); for RECOVERY seconds after the outage the device must answer again
@@ -41,11 +43,13 @@ CONNECT_TIMEOUT = 1.0
 
 @dataclass
 class OutagePlan:
-    kind: str  # link or dns
+    kind: str  # link, dns or power
     interface: str | None
     seconds: float
     recovery: float = 30.0
     capture_interface: str | None = None
+    power_off: str | None = None  # shell commands for kind "power"
+    power_on: str | None = None
 
 
 @dataclass
@@ -55,8 +59,13 @@ class OutageResult:
     capture: Path | None = None
 
 
-def parse_outage(spec: str, seconds: float, recovery: float, capture_interface: str | None) -> OutagePlan:
+def parse_outage(spec: str, seconds: float, recovery: float, capture_interface: str | None,
+                 power_off: str | None = None, power_on: str | None = None) -> OutagePlan:
     kind, _, iface = spec.partition(":")
+    if kind == "power" and not iface:
+        if not power_off or not power_on:
+            raise InputError("--outage power needs --power-off and --power-on commands")
+        return OutagePlan("power", None, seconds, recovery, capture_interface, power_off, power_on)
     if kind == "link" and iface:
         if not Path("/sys/class/net", iface).exists():
             raise InputError(f"--outage link:{iface}: no such network interface on this machine")
@@ -65,7 +74,7 @@ def parse_outage(spec: str, seconds: float, recovery: float, capture_interface: 
         if shutil.which("nft") is None:
             raise InputError("--outage dns needs nftables (the 'nft' command)")
         return OutagePlan("dns", None, seconds, recovery, capture_interface)
-    raise InputError(f"--outage {spec!r}: expected link:INTERFACE or dns")
+    raise InputError(f"--outage {spec!r}: expected link:INTERFACE, dns or power")
 
 
 def _answers(address: str, ports: list[int]) -> dict[int, bool]:
@@ -85,7 +94,18 @@ def _run(argv: list[str]) -> None:
         raise InputError(f"{' '.join(argv[:4])}: {(done.stderr or done.stdout).strip().splitlines()[-1][:200]}")
 
 
+def _shell(command: str, what: str) -> None:
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()
+        raise InputError(f"{what} failed (exit {done.returncode}): {tail[-1][:200] if tail else command[:100]}")
+
+
 def _start(plan: OutagePlan, address: str) -> None:
+    if plan.kind == "power":
+        _shell(plan.power_off, "--power-off")
+        return
     if plan.kind == "link":
         _run(["ip", "link", "set", "dev", plan.interface, "down"])
         return
@@ -103,6 +123,9 @@ def _start(plan: OutagePlan, address: str) -> None:
 
 
 def _end(plan: OutagePlan) -> None:
+    if plan.kind == "power":
+        _shell(plan.power_on, "--power-on")
+        return
     if plan.kind == "link":
         subprocess.run(["ip", "link", "set", "dev", plan.interface, "up"], capture_output=True, timeout=30)
     else:
@@ -172,6 +195,8 @@ def run_outage(plan: OutagePlan, device: DeviceReport, workdir: Path) -> OutageR
 
 
 def _judge(plan: OutagePlan, device: DeviceReport, before, during, back) -> list[CheckRun]:
+    if plan.kind == "power":
+        return [_power_run(plan, device, before, back)]
     local = get_probe_check("probe.outage-local-function")
     recovery = get_probe_check("probe.outage-recovery")
     served = [p for p, ok in before.items() if ok]
@@ -214,12 +239,34 @@ def _judge(plan: OutagePlan, device: DeviceReport, before, during, back) -> list
     return [local_run, rec_run]
 
 
+def _power_run(plan: OutagePlan, device: DeviceReport, before, back) -> CheckRun:
+    check = get_probe_check("probe.power-recovery")
+    served = [p for p, ok in before.items() if ok]
+    if not served:
+        return CheckRun(check=check.ID, version=check.VERSION, status="skipped", provisions=list(check.PROVISIONS),
+                        error="no TCP service of the device answered before the power was cut", source="device")
+    what = f"power off for {plan.seconds:g} s"
+    if back is None:
+        finding = finding_from(check, Issue(check.ID, device.address, title="The device did not recover after a power loss",
+                                            detail=f"its services ({', '.join(f'tcp/{p}' for p in served)}) did not answer "
+                                                   f"within {plan.recovery:g} s after {what}"))
+        return CheckRun(check=check.ID, version=check.VERSION, status="ran", provisions=list(check.PROVISIONS),
+                        findings=[finding], source="device")
+    statement = f"the device answered again on {', '.join(f'tcp/{p}' for p in served)} {back:g} s after {what}"
+    proofs = [Compliance(check=check.ID, provision=p, statement=statement,
+                         evidence=[Evidence(path=device.address, detail=statement)]) for p in check.PROVISIONS]
+    return CheckRun(check=check.ID, version=check.VERSION, status="ran", provisions=list(check.PROVISIONS),
+                    compliance=proofs, source="device")
+
+
 def traffic_recovery(runs: list[CheckRun], report, facts: dict) -> None:
     """With a capture: the device's own connections to its services must come back after the outage (5.9-1)."""
-    recovery = next(r for r in runs if r.check == "probe.outage-recovery")
+    recovery = next((r for r in runs if r.check in ("probe.outage-recovery", "probe.power-recovery")), None)
+    if recovery is None:
+        return
     if recovery.status != "ran" and not report.connections:
         return
-    check = get_probe_check("probe.outage-recovery")
+    check = get_probe_check(recovery.check)
     outbound = [c for c in report.connections if c.outages]
     reconnected = [c for c in outbound if c.reconnected]
     lost = [c for c in outbound if not c.reconnected]
