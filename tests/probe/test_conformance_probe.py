@@ -85,6 +85,11 @@ def test_access_without_credentials_decides_5_6_2_1(tmp_path, hardened, verdict)
     assert all(u.source == "probe" for u in case.units)
     if hardened:
         assert "refused it" in case.units[0].note
+    else:  # anyone may publish the device's topics: 5.5-5 fails on the same evidence
+        config = next(c for c in view.test_cases if c.id == "5.5-5-1")
+        assert config.verdict == "FAIL" and config.units[0].source == "probe"
+        functional = next(c for c in view.test_cases if c.id == "5.5-5-2")
+        assert functional.verdict == "FAIL" and functional.units[1].verdict == "FAIL"
 
 
 @pytest.mark.parametrize("model, verdict", [("CAM-100", "PASS"), ("CAM-200", "FAIL")])

@@ -182,7 +182,10 @@ def test_upnp_gateway_description_and_open_port_forwarding_control(tmp_path, sta
 
 def test_upnp_gateway_refusing_port_mappings_passes_5_5_5(tmp_path, started):
     started.append(daemons.start_miniupnpd(tmp_path, allow_lan=False))
-    report = probe_in_netns(started[0], daemons.NETNS_LAN, "--ports", "5000", "--udp", "ssdp:1900")
+    report = probe_in_netns(started[0], daemons.NETNS_LAN, "--ports", "5000", "--udp", "ssdp:1900", "--view",
+                            "ts103701")
+    case = next(c for c in report["ts103701"]["test_cases"] if c["id"] == "5.5-5-1")
+    assert case["verdict"] == "PASS" and case["units"][0]["source"] == "probe"
     ssdp = next(s for s in report["device"]["services"] if s["endpoint"] == "udp/1900")
     assert ssdp["facts"]["add_port_mapping"] == "refused: HTTP 500, UPnP error 606"
     verdicts = {v["id"]: v for v in report["provisions"]}

@@ -92,6 +92,17 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         NEEDS_FIRMWARE=True,
     ),
     ProbeCheck(
+        "probe.authenticated-access", ("5.5-4",), Severity.medium,
+        CheckDoc(
+            title="A web function refuses the valid test credentials",
+            why="Authentication that does not let the legitimate user in is broken: users then look for ways around "
+                "it, and the manufacturer for ways to switch it off.",
+            fix="Make every protected function accept the credentials of an authorised user.",
+            limitations="Only with scan --device-credentials; HTTP Basic only; at most 10 functions.",
+        ),
+        NEEDS_FIRMWARE=True,
+    ),
+    ProbeCheck(
         "probe.unauthenticated-config", ("5.5-5",), Severity.high,
         CheckDoc(
             title="A configuration change is accepted without authentication",

@@ -178,7 +178,8 @@ def probe_and_correlate(host: str, options, fw, declaration=None) -> tuple[Devic
 
         budget = (options or ProbeOptions()).budget
         if reachable:
-            runs.append(probe_functions(fw, result.report, deadline=time.monotonic() + max(5.0, budget / 3)))
+            runs.extend(probe_functions(fw, result.report, deadline=time.monotonic() + max(5.0, budget / 3),
+                                        credentials=(options or ProbeOptions()).test_credentials))
         else:
             check = get_probe_check("probe.unauthenticated-functions")
             runs.append(CheckRun(check=check.ID, version=check.VERSION, status="skipped",

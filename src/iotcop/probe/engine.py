@@ -31,6 +31,7 @@ class ProbeOptions:
     udp: dict[int, str] | None = None  # port -> service; None: the common UDP ports
     allow_range: bool = False
     credentials: tuple[tuple[str, str], ...] | None = None
+    test_credentials: tuple[str, str] | None = None  # the user's own login, to show authenticated access works
 
 
 @dataclass

@@ -9,6 +9,10 @@ MAX_REQUESTS in all, inside the probe's time budget.
   401/403, or a redirect to a login page, or a login form      refused (positive evidence)
   200 with anything else                                       open: a finding
   404                                                          not served by the device
+
+With test credentials from the user (scan --device-credentials USER:PASSWORD), each function refused without
+them (at most 10) is asked again with HTTP Basic: granted is positive evidence that authenticated access works
+(probe.authenticated-access), still refused a finding.
 """
 
 from __future__ import annotations
@@ -67,7 +71,8 @@ def web_endpoints(fw) -> tuple[list[tuple[str, str]], list[str]]:
     return ordered, sorted(skipped)
 
 
-def _get(address: str, port: int, tls: bool, url: str) -> tuple[int, dict[str, str], bytes] | None:
+def _get(address: str, port: int, tls: bool, url: str, credentials: tuple[str, str] | None = None
+         ) -> tuple[int, dict[str, str], bytes] | None:
     if tls:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
@@ -76,7 +81,13 @@ def _get(address: str, port: int, tls: bool, url: str) -> tuple[int, dict[str, s
     else:
         conn = http.client.HTTPConnection(address, port, timeout=REQUEST_TIMEOUT)
     try:
-        conn.request("GET", url, headers={"User-Agent": "iotcop-probe"})
+        headers = {"User-Agent": "iotcop-probe"}
+        if credentials is not None:
+            import base64
+
+            token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        conn.request("GET", url, headers=headers)
         resp = conn.getresponse()
         body = resp.read(65536)
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
@@ -98,7 +109,56 @@ def judge(status: int, headers: dict[str, str], body: bytes) -> str:
     return f"error {status}"
 
 
-def probe_functions(fw, device: DeviceReport, deadline: float) -> CheckRun:
+def probe_functions(fw, device: DeviceReport, deadline: float,
+                    credentials: tuple[str, str] | None = None) -> list[CheckRun]:
+    """The unauthenticated run, and with the user's test credentials the authenticated one."""
+    run, refused = _unauthenticated(fw, device, deadline)
+    if credentials is None:
+        return [run]
+    return [run, _authenticated(device, refused, credentials, deadline)]
+
+
+AUTH_CHECK_ID = "probe.authenticated-access"
+MAX_AUTHENTICATED = 10
+
+
+def _authenticated(device: DeviceReport, refused: list[tuple[str, int, bool, str]], credentials: tuple[str, str],
+                   deadline: float) -> CheckRun:
+    """Each function refused without credentials asked again with the user's test credentials (HTTP Basic)."""
+    check = get_probe_check(AUTH_CHECK_ID)
+    started = time.monotonic()
+    granted, denied = [], []
+    for endpoint, port, tls, url in refused[:MAX_AUTHENTICATED]:
+        if time.monotonic() > deadline + 10:
+            break
+        answer = _get(device.address, port, tls, url, credentials)
+        outcome = judge(*answer) if answer else "no answer"
+        device.attempts.append(_attempt(endpoint, "request", "granted" if outcome == "open" else outcome,
+                                        f"GET {url} (test credentials of {credentials[0]!r})",
+                                        round(time.monotonic() - started, 3)))
+        (granted if outcome == "open" else denied).append(f"{endpoint} {url}")
+    if not granted and not denied:
+        return CheckRun(check=check.ID, version=check.VERSION, status="skipped", provisions=list(check.PROVISIONS),
+                        error="no function was refused without credentials, so none was asked with them",
+                        source="device")
+    findings, compliance = [], []
+    for item in denied:
+        findings.append(finding_from(check, Issue(AUTH_CHECK_ID, item.split()[0],
+                                                  title="A function refuses the valid test credentials",
+                                                  detail=f"GET {item.split()[1]} with the credentials of "
+                                                         f"{credentials[0]!r} was still refused")))
+    if granted and not denied:
+        statement = (f"{len(granted)} function(s) refused without credentials were granted with the test credentials "
+                     f"of {credentials[0]!r} ({', '.join(granted[:4])})")
+        compliance = [Compliance(check=AUTH_CHECK_ID, provision=p, statement=statement,
+                                 evidence=[Evidence(path=g.split()[0], detail=g.split()[1]) for g in granted[:5]])
+                      for p in check.PROVISIONS]
+    return CheckRun(check=check.ID, version=check.VERSION, status="ran", provisions=list(check.PROVISIONS),
+                    findings=findings, compliance=compliance, seconds=round(time.monotonic() - started, 3),
+                    source="device")
+
+
+def _unauthenticated(fw, device: DeviceReport, deadline: float) -> tuple[CheckRun, list[tuple[str, int, bool, str]]]:
     check = get_probe_check(CHECK_ID)
     endpoints, skipped = web_endpoints(fw)
     services = [s for s in device.services if s.service in ("http", "https")]
@@ -106,9 +166,10 @@ def probe_functions(fw, device: DeviceReport, deadline: float) -> CheckRun:
     if not endpoints:
         return CheckRun(check=CHECK_ID, version=check.VERSION, status="skipped", provisions=list(check.PROVISIONS),
                         error="the firmware's web roots hold no dynamic handler (CGI, PHP, ASP, Lua ...)",
-                        source="device")
+                        source="device"), []
     issues: list[Issue] = []
     refused: list[str] = []
+    refused_targets: list[tuple[str, int, bool, str]] = []
     requests = 0
     cut = False
     for svc in services:
@@ -129,6 +190,7 @@ def probe_functions(fw, device: DeviceReport, deadline: float) -> CheckRun:
                                     excerpt=answer[2][:120].decode("utf-8", "replace")))
             elif outcome in ("refused", "login page"):
                 refused.append(f"{svc.endpoint} {url}")
+                refused_targets.append((svc.endpoint, port, svc.service == "https", url))
     findings = [finding_from(check, i) for i in issues]
     for f, i in zip(findings, issues):
         path = next(w for u, w in endpoints if f"GET {u} " in (i.detail or ""))
@@ -147,7 +209,7 @@ def probe_functions(fw, device: DeviceReport, deadline: float) -> CheckRun:
     return CheckRun(check=CHECK_ID, version=check.VERSION, status=status, provisions=list(check.PROVISIONS),
                     findings=findings, compliance=compliance, seconds=round(time.monotonic() - started, 3),
                     error="stopped by the request limit or the time budget" if status == "timeout" else None,
-                    source="device")
+                    source="device"), refused_targets
 
 
 def _attempt(service: str, action: str, result: str, detail: str, at: float) -> ProbeAttempt:
