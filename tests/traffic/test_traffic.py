@@ -89,6 +89,10 @@ def test_insecure_capture_fails_its_provisions(insecure_capture):
     for pid in FAIL_ON_INSECURE:
         assert v[pid] == "FAIL", pid
     assert v["5.3-10"] == "INCONCLUSIVE"  # an image over HTTP may still be signed
+    import jsonschema
+    from iotcop.report.json_report import report_schema
+
+    jsonschema.validate(report, report_schema())
     assert done.returncode == 1
     assert report["target"]["kind"] == "capture"
     checks = {c["id"]: c for c in report["checks"]}
