@@ -12,6 +12,7 @@ import daemons  # noqa: E402
 from iotcop.conformance import view_for_scan  # noqa: E402
 from iotcop.probe.engine import ProbeOptions, run_probe  # noqa: E402
 from iotcop.probe.report import device_assessment  # noqa: E402
+from test_functions import DECLARATION  # noqa: E402 - one product declaration for the probe's conformance tests
 
 
 @pytest.mark.parametrize("delay, verdict", [(1, "PASS"), (0, "FAIL")])
@@ -29,14 +30,6 @@ def test_brute_force_protection_decides_5_1_5_1(tmp_path, delay, verdict):
     assert "decided by the probe evidence" in case.units[0].note
 
 
-DECLARATION = """schema: iotcop.declaration/1
-product: {name: "VendorCam", type: "camera"}
-manufacturer: {name: "Vendor Ltd", address: "1 Example Street, London"}
-model_designation: "CAM-100"
-firmware_version: "1.2.0"
-network_services:
-@SERVICES@
-"""
 
 
 @pytest.mark.parametrize("declared, verdict", [(True, "PASS"), (False, "FAIL")])
@@ -53,7 +46,7 @@ def test_open_services_against_firmware_and_declaration_decide_5_6_1_1_and_5_6_5
     services = '  - {name: "http", protocol: tcp, port: 80, purpose: "local web interface"}' if declared else \
         '  - {name: "ssh", protocol: tcp, port: 22, purpose: "maintenance"}'
     decl = tmp_path / "decl.yaml"
-    decl.write_text(DECLARATION.replace("@SERVICES@", services))
+    decl.write_text(DECLARATION.split("network_services:")[0] + "network_services:\n" + services + "\n")
     web = start_web(tmp_path / "web", fw / "www", protected=True)
     try:
         done = subprocess.run([str(Path(sys.executable).with_name("iotcop")), "scan", str(fw), "--device", "127.0.0.1",
@@ -102,7 +95,7 @@ def test_announced_model_against_the_declared_one_decides_5_3_16_1(tmp_path, mod
         (root / "etc").mkdir(parents=True)
         (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
         decl = tmp_path / "decl.yaml"
-        decl.write_text(DECLARATION.replace("CAM-100", model).replace("network_services:\n@SERVICES@\n", ""))
+        decl.write_text(DECLARATION.split("network_services:")[0].replace("CAM-100", model))
         done = daemons.in_netns(avahi, [str(Path(sys.executable).with_name("iotcop")), "scan", str(root), "--device",
                                         daemons.NETNS_LAN, "--device-ports", "1", "--device-budget", "20",
                                         "--declaration", str(decl), "--no-fetch", "--check", "declared", "--format",

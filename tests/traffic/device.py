@@ -111,7 +111,9 @@ def ftp(user: str, password: str) -> None:
         conn.storbinary("STOR device.log", io.BytesIO(b"boot ok\n"))
 
 
-def reconnect(mode: str, seconds: float) -> None:
+def keep_connected(mode: str, seconds: float, on_failure=None) -> None:
+    """Fetch from the telemetry service once a second for SECONDS; after a failure retry with a doubling delay
+    (backoff), every 0.1 s (hammer), or stop when ON_FAILURE says so."""
     host = f"telemetry.{DOMAIN}"
     deadline = time.monotonic() + seconds
     delay = 0.5
@@ -124,11 +126,17 @@ def reconnect(mode: str, seconds: float) -> None:
             delay = 0.5
             time.sleep(1.0)
         except (OSError, http.client.HTTPException):
+            if on_failure is not None and on_failure():
+                return
             if mode == "hammer":
                 time.sleep(0.1)
             else:
                 time.sleep(delay)
                 delay = min(delay * 2, 8.0)
+
+
+def reconnect(mode: str, seconds: float) -> None:
+    keep_connected(mode, seconds)
 
 
 def bulk(rounds: int, big_every: int) -> None:
@@ -168,23 +176,15 @@ def appliance(mode: str, seconds: float) -> None:
 
     server = http.server.ThreadingHTTPServer(("0.0.0.0", 8080), Local)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    deadline = time.monotonic() + seconds
-    delay = 0.5
-    while time.monotonic() < deadline:
-        try:
-            conn = _connection("https", f"telemetry.{DOMAIN}", timeout=1.0)
-            conn.request("GET", "/fw/version.json")
-            conn.getresponse().read()
-            conn.close()
-            delay = 0.5
-            time.sleep(1.0)
-        except (OSError, http.client.HTTPException):
-            if mode == "fragile":
-                server.shutdown()
-                server.server_close()
-                return
-            time.sleep(delay)
-            delay = min(delay * 2, 4.0)
+
+    def fragile_stops() -> bool:
+        if mode != "fragile":
+            return False
+        server.shutdown()
+        server.server_close()
+        return True
+
+    keep_connected("backoff", seconds, on_failure=fragile_stops)
 
 
 def main(argv: list[str]) -> None:

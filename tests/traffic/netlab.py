@@ -24,6 +24,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +44,22 @@ PROGRAMS = ("ip", "tcpdump", "dnsmasq", "lighttpd", "mosquitto", "mosquitto_pub"
 
 def missing_programs() -> list[str]:
     return [p for p in PROGRAMS if shutil.which(p) is None]
+
+
+def require_lab() -> None:
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.fail("the traffic tests create network namespaces and need root")
+    missing = missing_programs()
+    if missing:
+        pytest.fail(f"missing programs {missing}: run scripts/setup (Debian packages in APT_PACKAGES)")
+
+
+def device_step(lab: "NetLab", *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """One action of tests/traffic/device.py in the device namespace."""
+    env = ["env", f"IOTCOP_IFACE={lab.veth_device}"]
+    return lab.device(env + [sys.executable, str(DEVICE_SCRIPT), *args], check=check)
 
 
 def _key_pem(key) -> bytes:
@@ -335,3 +352,23 @@ def _stop(proc: subprocess.Popen) -> None:
             except ProcessLookupError:
                 pass
             proc.wait(5)
+
+
+def outage_capture(tmp: Path, mode: str) -> Path:
+    """The device keeps a TLS session to its telemetry service; the service is down for 6 s in the middle."""
+    require_lab()
+    lab = NetLab(tmp).up()
+    try:
+        lab.start_cloud(("dns", "web"))
+        path = tmp / f"outage-{mode}.pcap"
+        with lab.capture(path):
+            device = lab.device_background("device", ["env", f"IOTCOP_IFACE={lab.veth_device}", sys.executable,
+                                                      str(DEVICE_SCRIPT), "reconnect", mode, "22"])
+            time.sleep(3)
+            lab.stop("lighttpd")
+            time.sleep(6)
+            lab._start_lighttpd()
+            device.wait(40)
+        return path
+    finally:
+        lab.close()

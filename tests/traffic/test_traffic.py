@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import netlab  # noqa: E402
-from conftest import outage_capture  # noqa: E402
+from netlab import outage_capture  # noqa: E402
 
 from iotcop.traffic.evidence import traffic_evidence  # noqa: E402
 

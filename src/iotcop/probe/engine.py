@@ -22,6 +22,7 @@ SERVICE_CONCURRENCY = 8
 RTSP_OPTIONS = b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: iotcop\r\n\r\n"
 _CUT = object()  # a probe the budget stopped or never started
 _VERSION_IN_BANNER = re.compile(r"\d+\.\d+")
+_REFUSING_KINDS = ("mqtt", "ftp", "rtsp")  # services whose probe gets an explicit refusal, not just silence
 
 
 @dataclass
@@ -248,12 +249,15 @@ def _runs(results: list[ServiceResult], reachable: bool, cut_short: bool, second
 
 
 def _refused_everywhere(check, results: list[ServiceResult]) -> list[Compliance]:
-    """Positive evidence for 5.6-2 from a completed probe: every service examined for access without credentials
-    (anonymous FTP and MQTT, HTTP status pages, RTSP streams, CoAP resources) refused it."""
+    """Positive evidence for 5.6-2 from a completed probe: every service the probe found was examined for access
+    without credentials and answered with an explicit refusal (MQTT CONNACK not authorised, anonymous FTP login
+    refused, RTSP 401), and no banner names a software version."""
     looked = [r for r in results if check.ID in r.checks_ran and check.ID not in r.checks_cut]
+    if not looked or len(looked) < len(results) or any(r.observation.service not in _REFUSING_KINDS for r in looked):
+        return []  # a service not examined (telnet, SSH ...) or one that was only silent decides nothing
+    if any(_VERSION_IN_BANNER.search(r.observation.banner or "") for r in looked):
+        return []  # a banner naming a software version is itself a disclosure
     examined = sorted({r.observation.endpoint + " " + r.observation.service for r in looked})
-    if not examined or any(_VERSION_IN_BANNER.search(r.observation.banner or "") for r in looked):
-        return []  # a banner naming a software version is itself a disclosure: no positive evidence then
     statement = (f"{len(examined)} service(s) examined for access without credentials refused it: "
                  + ", ".join(examined[:6]) + (" ..." if len(examined) > 6 else ""))
     return [Compliance(check=check.ID, provision="5.6-2", statement=statement,

@@ -12,16 +12,6 @@ from iotcop.traffic.correlate import with_firmware, with_probe
 from iotcop.traffic.dissect import capture_format, check_capture, tshark_version
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def traffic_evidence(captures: list[Path], device: str | None = None, declaration=None, firmware=None,
                      probe: DeviceReport | None = None, decode_as: tuple[str, ...] = ()
                      ) -> tuple[list[TrafficReport], list[CheckRun], list[str]]:
@@ -31,6 +21,8 @@ def traffic_evidence(captures: list[Path], device: str | None = None, declaratio
     """
     for path in captures:
         check_capture(path)
+    from iotcop.scan import file_sha256
+
     started = time.monotonic()
     dissector = tshark_version()
     reports, warnings = [], []
@@ -40,7 +32,7 @@ def traffic_evidence(captures: list[Path], device: str | None = None, declaratio
         with open(path, "rb") as fh:
             report.format = capture_format(fh.read(4)) or ""
         report.size = path.stat().st_size
-        report.sha256 = _sha256(path)
+        report.sha256 = file_sha256(path)
         report.dissector = dissector
         if firmware is not None:
             with_firmware(report, secrets, firmware)
