@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -115,7 +116,10 @@ def print_summary(console: Console, a: Assessment, out_dir: Path | None) -> None
             console.print(f"  {sev} {f.title}{maybe}  [dim]{', '.join(f.provisions)}[/]", overflow="fold")
             console.print(f"           [cyan]{where}[/]", overflow="fold")
             if f.evidence.detail:
-                console.print(f"           [dim]{f.evidence.detail}[/]", overflow="fold")
+                detail = f.evidence.detail
+                if len(detail) > 300:  # a component's vulnerability list can be long: the report has it whole
+                    detail = detail[:297] + "..."
+                console.print(f"           [dim]{escape(detail)}[/]", overflow="fold")
     else:
         console.print("No findings.")
     problems = [c for c in a.checks if c.status != "ran"]
@@ -176,7 +180,7 @@ def print_standards_item(console: Console, item_id: str, fmt: str) -> None:
     c = _catalogue()
     if item_id in c.provisions:
         p = c.provisions[item_id]
-        from iotcop.standards.mapping import checked_mapping
+        from iotcop.conformance.data import checked_mapping
 
         checks = sorted(cid for cid, ps in checked_mapping().items() if p.id in ps)
         data = {"id": p.id, "clause": p.clause, "status": p.status, "mandatory": p.mandatory,
@@ -212,7 +216,7 @@ def print_standards_item(console: Console, item_id: str, fmt: str) -> None:
 
 
 def print_checks(console: Console, fmt: str) -> None:
-    from iotcop.checks.registry import all_checks
+    from iotcop.checks.discovery import all_checks
 
     checks = all_checks()
     if fmt == "json":

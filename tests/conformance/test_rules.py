@@ -6,11 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from iotcop.conformance import Context, conformance_view, load_test_cases
-from iotcop.declaration.paths import values_at
+from iotcop.conformance import Context, conformance_view
 from iotcop.declaration import load_declaration
-from iotcop.model import (CheckRun, Compliance, DeviceReport, Evidence, ExtractionReport, Finding, ServiceObservation,
-                          Severity, Verdict, VerdictValue)
+from iotcop.declaration.paths import values_at
+from iotcop.model import (
+    CheckRun,
+    Compliance,
+    DeviceReport,
+    Evidence,
+    ExtractionReport,
+    Finding,
+    ServiceObservation,
+    Severity,
+    Verdict,
+    VerdictValue,
+)
 
 DATA = Path(__file__).parent / "data"
 

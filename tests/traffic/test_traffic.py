@@ -90,7 +90,7 @@ def test_insecure_capture_fails_its_provisions(insecure_capture):
         assert v[pid] == "FAIL", pid
     assert v["5.3-10"] == "INCONCLUSIVE"  # an image over HTTP may still be signed
     import jsonschema
-    from iotcop.report.json_report import report_schema
+    from iotcop.report.writers.json import report_schema
 
     jsonschema.validate(report, report_schema())
     assert done.returncode == 1

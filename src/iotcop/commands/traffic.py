@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 
@@ -12,31 +11,16 @@ from rich.console import Console
 
 def capture_assessment(captures: list[Path], reports, runs):
     """Verdicts from captures alone: no firmware was read, so the extraction record is empty (0 files)."""
-    from iotcop import __version__
-    from iotcop.assess import Evidence, assess_provisions, roll_up
-    from iotcop.model import Assessment, ExtractionReport, Target, Tool
-    from iotcop.probe.report import summaries
+    from iotcop.assess import AssessmentInputs, build_assessment
+    from iotcop.model import ExtractionReport, Target
     from iotcop.standards.catalogue import load_catalogue
 
-    catalogue = load_catalogue()
-    evidence = Evidence(runs=runs)
-    verdicts = assess_provisions(catalogue, evidence)
-    by_id = {v.id: v for v in verdicts}
-    first = reports[0]
-    return Assessment(
-        tool=Tool(version=__version__, catalogue_version=catalogue.version),
-        generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        target=Target(kind="capture", path=", ".join(str(c) for c in captures), sha256=first.sha256 if len(reports) == 1
-                      else None, size=sum(r.size for r in reports)),
-        extraction=ExtractionReport(status="complete", files=0),
-        findings=sorted({f.id: f for f in evidence.findings}.values(), key=lambda f: f.sort_key()),
-        provisions=verdicts,
-        guidelines=[roll_up(g, catalogue, by_id) for g in catalogue.guidelines],
-        psti=[roll_up(g, catalogue, by_id) for g in catalogue.psti],
-        checks=summaries(runs),
-        timings={"traffic": round(sum(r.analysis_seconds for r in reports), 3)},
-        traffic=reports,
-    )
+    target = Target(kind="capture", path=", ".join(str(c) for c in captures),
+                    sha256=reports[0].sha256 if len(reports) == 1 else None, size=sum(r.size for r in reports))
+    assessment = build_assessment(load_catalogue(), target, ExtractionReport(status="complete", files=0),
+                                  AssessmentInputs(runs=runs),
+                                  timings={"traffic": round(sum(r.analysis_seconds for r in reports), 3)})
+    return assessment.model_copy(update={"traffic": reports})
 
 
 def register(cli: click.Group) -> None:
@@ -61,7 +45,7 @@ def register(cli: click.Group) -> None:
         Reads the captures with tshark; nothing is sent on the network. A capture cut short is analysed up to
         the cut (one warning line; no positive evidence from it); a file that is not a capture exits 2.
         """
-        from iotcop.outputs import OutputContext, write_outputs
+        from iotcop.report.writers import OutputContext, write_outputs
         from iotcop.scan import exit_code_for
         from iotcop.traffic.evidence import traffic_evidence
 
@@ -84,7 +68,7 @@ def register(cli: click.Group) -> None:
         if out_dir is not None:
             write_outputs(assessment, out_dir, ("json",), OutputContext())
         if fmt == "json":
-            from iotcop.report.json_report import render
+            from iotcop.report.writers.json import render
 
             sys.stdout.write(render(assessment))
         elif not quiet:

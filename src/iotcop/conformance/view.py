@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from iotcop.conformance import language
 from iotcop.conformance.data import (
     DECLARATION_RULES,
     TestCase,
@@ -24,7 +23,21 @@ from iotcop.conformance.data import (
     Unit,
     load_test_cases,
 )
-from iotcop.conformance.language import FAIL, INCONCLUSIVE, NA, PASS, Context, Outcome
+from iotcop.conformance.language import (
+    FAIL,
+    INCONCLUSIVE,
+    NA,
+    PASS,
+    Context,
+    Outcome,
+    check_source,
+    checks,
+    confirmed,
+    documented,
+    each,
+    strong_crypto,
+    weak_crypto,
+)
 from iotcop.conformance.observed import completeness
 from iotcop.conformance.rules import NAMED_RULES
 from iotcop.model import (
@@ -43,13 +56,13 @@ _AUTOMATED_SOURCES = {"firmware", "probe", "traffic", "web", "firmware+probe", "
 
 def unit_source(unit: Unit, cases: TestCases, _seen: frozenset[str] = frozenset()) -> str:
     if unit.evidence:
-        return language.check_source(unit.evidence)  # decided by the evidence when it is there
+        return check_source(unit.evidence)  # decided by the evidence when it is there
     kind = unit.rule_kind
     rule = unit.rule
     if kind in DECLARATION_RULES:
         return "declaration"
     if kind == "checks":
-        return language.check_source(rule["checks"])
+        return check_source(rule["checks"])
     if kind == "completeness":
         return "firmware" if rule["completeness"] == "sensors" else "firmware+probe"
     if kind == "named":
@@ -133,9 +146,9 @@ class _Evaluator:
         if unit.evidence:
             outcome = self._with_evidence(case, unit, outcome)
         if unit.fail_on and outcome.verdict != FAIL:
-            contra = language.checks(self.ctx, list(unit.fail_on), {case.provision}, proofs_allowed=False)
+            contra = checks(self.ctx, list(unit.fail_on), {case.provision}, proofs_allowed=False)
             if contra.verdict == FAIL:
-                outcome = Outcome(FAIL, f"{outcome.source}+{language.check_source(unit.fail_on)}",
+                outcome = Outcome(FAIL, f"{outcome.source}+{check_source(unit.fail_on)}",
                                   "contradicted by " + contra.note + (f" (the unit alone: {outcome.verdict})" if outcome.note else ""),
                                   checks=contra.checks, findings=contra.findings, evidence=contra.evidence + outcome.evidence)
             else:
@@ -149,11 +162,11 @@ class _Evaluator:
         A claim that fails on its own (declared weak cryptography) keeps the unit FAIL whatever is observed; when the
         evidence is missing or silent the claim's outcome stands, marked as such.
         """
-        seen = language.checks(self.ctx, list(unit.evidence), set(unit.evidence_provisions or [case.provision]),
-                               proofs_allowed=True)
+        seen = checks(self.ctx, list(unit.evidence), set(unit.evidence_provisions or [case.provision]),
+                      proofs_allowed=True)
         claim_note = f"the claim ({claim.source}): {claim.verdict}" + (f", {claim.note}" if claim.note else "")
         if seen.checks:
-            seen.source = language.check_source(seen.checks)  # the evidence that was there, not all that could be
+            seen.source = check_source(seen.checks)  # the evidence that was there, not all that could be
         if seen.verdict == FAIL or (seen.verdict == PASS and claim.verdict != FAIL):
             return Outcome(seen.verdict, seen.source, f"decided by the {seen.source} evidence: {seen.note}; {claim_note}",
                            checks=sorted(set(seen.checks) | set(claim.checks)), findings=seen.findings,
@@ -172,17 +185,17 @@ class _Evaluator:
         kind = unit.rule_kind
         ctx = self.ctx
         if kind == "documented":
-            return language.documented(ctx, rule["documented"])
+            return documented(ctx, rule["documented"])
         if kind == "each":
-            return language.each(ctx, rule["each"], rule)
+            return each(ctx, rule["each"], rule)
         if kind == "weak_crypto":
-            return language.weak_crypto(ctx, rule["weak_crypto"])
+            return weak_crypto(ctx, rule["weak_crypto"])
         if kind == "strong_crypto":
-            return language.strong_crypto(ctx, rule["strong_crypto"])
+            return strong_crypto(ctx, rule["strong_crypto"])
         if kind == "confirmed":
-            return language.confirmed(ctx, rule["confirmed"])
+            return confirmed(ctx, rule["confirmed"])
         if kind == "checks":
-            return language.checks(ctx, rule["checks"], set(rule.get("provisions") or [case.provision]))
+            return checks(ctx, rule["checks"], set(rule.get("provisions") or [case.provision]))
         if kind == "completeness":
             return completeness(ctx, rule["completeness"])
         if kind == "named":

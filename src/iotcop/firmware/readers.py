@@ -10,26 +10,12 @@ fails on goes to our own reader (iotcop.formats.squashfs).
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
-from unblob.extractors import Command
 from unblob.handlers import BUILTIN_HANDLERS
 from unblob.handlers.filesystem.squashfs import SquashFSExtractor
-from unblob.models import Extractor
 
+from iotcop.firmware.image_modes import LISTERS, ModeRestoringExtractor
 from iotcop.formats.unblob_handlers import CONTAINER_HANDLERS, SquashFSFallbackExtractor
-
-
-class UnsquashfsExtractor(Extractor):
-    """Extract with unsquashfs; non-fatal errors (e.g. device nodes) do not fail the chunk."""
-
-    def get_dependencies(self) -> list[str]:
-        return ["unsquashfs"]
-
-    def extract(self, inpath: Path, outdir: Path):
-        return Command("unsquashfs", "-no-exit-code", "-no-xattrs", "-f", "-d", "{outdir}", "{inpath}").extract(
-            inpath, outdir
-        )
 
 
 @functools.cache
@@ -38,6 +24,10 @@ def handlers() -> tuple:
     for handler in BUILTIN_HANDLERS:
         if isinstance(getattr(handler, "EXTRACTOR", None), SquashFSExtractor):
             handler = type(handler.__name__, (handler,), {"EXTRACTOR": SquashFSFallbackExtractor()})
+        elif handler.NAME in LISTERS and getattr(handler, "EXTRACTOR", None) is not None:
+            # Extractors that lose modes get them back from the image (see image_modes).
+            restoring = ModeRestoringExtractor(handler.EXTRACTOR, LISTERS[handler.NAME])
+            handler = type(handler.__name__, (handler,), {"EXTRACTOR": restoring})
         adjusted.append(handler)
     # Containers unblob has no handler for: uImage, device trees / FIT, TP-Link, AVM fake SquashFS.
     return tuple(adjusted) + CONTAINER_HANDLERS

@@ -286,10 +286,6 @@ def guideline_chart(shown: Assessment, width: int = 720) -> dict:
             "row_h": row_h, "bars": bars, "legend": legend}
 
 
-def plain_verdict(value: str) -> str:
-    return VERDICT_WORDS.get(value, value)
-
-
 # --- plain words for consumers ---------------------------------------------------
 
 MET = ("PASS", "DECLARED")

@@ -1,7 +1,7 @@
 """The traffic checks: what a capture of the device's traffic means for EN 303 645.
 
-Each is a check-like item (the probe's ProbeCheck shape) listed once more in traffic/data/mapping.yaml
-and validated at start-up like the firmware and probe mappings.  Each becomes one CheckRun with
+Each is a check-like item (the probe's ProbeCheck shape) whose provisions are its row in
+standards/data/mapping/traffic.yaml, validated at start-up like the firmware and probe rows.  Each becomes one CheckRun with
 source "traffic": findings for what the capture shows against a provision, positive evidence only
 for what it shows in favour (an update check repeated at an interval, TLS 1.2+ on every application
 exchange, reconnection with back-off).  A capture cut short still gives its findings but never
@@ -11,14 +11,12 @@ positive evidence; a check that needs the declaration is skipped without one.
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 from iotcop.checks.base import CheckDoc
 from iotcop.model import CheckRun, Compliance, Evidence, Finding, Severity, TrafficReport
 from iotcop.probe.checks import ProbeCheck
 from iotcop.traffic.sensitive import SENSITIVE_CATEGORIES
 
-MAPPING_FILE = Path(__file__).parent / "data" / "mapping.yaml"
 NEEDS_DECLARATION = {"traffic.declared-endpoints"}
 # personal data category (sensitive.py) -> words that name it in a declaration's personal_data.categories
 _CATEGORY_WORDS = {"contact": ("contact", "e-mail", "email", "phone"), "identity": ("name", "identity", "owner", "user"),
@@ -29,7 +27,7 @@ _TELEMETRY_WORDS = ("telemetry", "analytics", "metrics", "stats", "track", "coll
 
 TRAFFIC_CHECKS: tuple[ProbeCheck, ...] = (
     ProbeCheck(
-        "traffic.cleartext-credentials", ("5.5-1", "5.5-6", "5.5-7"), Severity.high,
+        "traffic.cleartext-credentials", Severity.high,
         CheckDoc(
             title="A password or token crosses the network in clear text",
             why="Anyone on the path (the Wi-Fi, the ISP, a compromised router) reads the credential and can reuse it.",
@@ -39,7 +37,7 @@ TRAFFIC_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
-        "traffic.personal-data-in-clear", ("5.8-1", "5.8-2"), Severity.high,
+        "traffic.personal-data-in-clear", Severity.high,
         CheckDoc(
             title="Personal data crosses the network in clear text",
             why="Names, contact details, location or health readings sent without encryption can be read by anyone "
@@ -50,7 +48,7 @@ TRAFFIC_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
-        "traffic.plaintext-protocols", ("5.5-1",), Severity.medium,
+        "traffic.plaintext-protocols", Severity.medium,
         CheckDoc(
             title="The device talks an unencrypted application protocol",
             why="HTTP, MQTT, CoAP, telnet and FTP without TLS/DTLS expose and let anyone alter what is exchanged.",
@@ -59,7 +57,7 @@ TRAFFIC_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
-        "traffic.tls-quality", ("5.5-1",), Severity.medium,
+        "traffic.tls-quality", Severity.medium,
         CheckDoc(
             title="A TLS session of the device uses weak parameters",
             why="TLS 1.0/1.1, weak cipher suites, expired or self-signed certificates and short keys do not give "
@@ -69,7 +67,7 @@ TRAFFIC_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
-        "traffic.update-channel", ("5.3-5", "5.3-7", "5.3-10"), Severity.high,
+        "traffic.update-channel", Severity.high,
         CheckDoc(
             title="How the device checks for and fetches updates",
             why="An update check or image over plain HTTP can be replaced by an attacker on the path; a device "
@@ -80,7 +78,7 @@ TRAFFIC_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
-        "traffic.declared-endpoints", ("5.8-3", "6-4", "6-5"), Severity.medium,
+        "traffic.declared-endpoints", Severity.medium,
         CheckDoc(
             title="What the device sends does not match the declaration",
             why="Telemetry, personal data or sensor readings the manufacturer did not declare are processing the "
@@ -91,7 +89,7 @@ TRAFFIC_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
-        "traffic.reconnection", ("5.9-3",), Severity.low,
+        "traffic.reconnection", Severity.low,
         CheckDoc(
             title="How the device reconnects after an outage",
             why="A device that retries many times a second after an outage loads the network and the service "
@@ -112,13 +110,13 @@ def get_traffic_check(check_id: str) -> ProbeCheck:
 
 
 @functools.cache
-def checked_traffic_mapping() -> dict[str, tuple[str, ...]]:
+def traffic_checks() -> tuple[ProbeCheck, ...]:
+    """Every traffic check, validated against its mapping rows."""
     from iotcop.standards.catalogue import load_catalogue
-    from iotcop.standards.mapping import load_mapping, validate_mapping
+    from iotcop.standards.mapping import mapping, validate_mapping
 
-    mapping = load_mapping(MAPPING_FILE)
-    validate_mapping(mapping, TRAFFIC_CHECKS, load_catalogue())
-    return mapping
+    validate_mapping(mapping(), TRAFFIC_CHECKS, load_catalogue(), prefix="traffic.")
+    return TRAFFIC_CHECKS
 
 
 def _finding(check: ProbeCheck, endpoint: str, detail: str, title: str | None = None,
@@ -314,7 +312,7 @@ def _declared(report: TrafficReport, declaration, out) -> None:
 
 def traffic_runs(reports: list[TrafficReport], declaration=None, seconds: float = 0.0) -> list[CheckRun]:
     """One CheckRun (source "traffic") per traffic check over every capture given."""
-    checked_traffic_mapping()
+    traffic_checks()
     per_capture = [evaluate(r, declaration) for r in reports]
     runs = []
     for check in TRAFFIC_CHECKS:
