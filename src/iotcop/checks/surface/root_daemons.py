@@ -9,12 +9,12 @@ from iotcop.checks.services.daemons import NEEDS_ROOT, STARTED_DAEMONS, started_
 from iotcop.checks.surface import listing
 from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
-from iotcop.model import Severity
+from iotcop.model import Evidence, Severity
 
 
 class RootDaemons(Check):
     ID = "surface.root-daemons"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     SEVERITY = Severity.medium
     TIMEOUT = 60.0
     USES = (STARTED_DAEMONS,)
@@ -35,8 +35,16 @@ class RootDaemons(Check):
     )
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
-        root = [d for d in started_daemons(fw) if d.user == "root" and d.command.program not in NEEDS_ROOT]
+        judged = [d for d in started_daemons(fw) if d.command.program not in NEEDS_ROOT]
+        root = [d for d in judged if d.user == "root"]
         if not root:
+            dropped = [d for d in judged if d.user not in (None, "", "root")]
+            if dropped and len(dropped) == len(judged):
+                # positive evidence: every network daemon the boot files start is shown to run without root
+                described = ", ".join(f"{d.command.program} as {d.user} ({d.user_source})" for d in dropped)
+                yield self.compliant("5.6-7", f"every network daemon started at boot runs without root: {described}",
+                                     *[Evidence(path=d.command.path, line=d.command.line, excerpt=d.command.text)
+                                       for d in dropped[:5]])
             return
         first = root[0].command
         described = [f"{d.command.program} ({d.command.path}:{d.command.line}; {d.user_source})" for d in root]
