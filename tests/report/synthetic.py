@@ -89,6 +89,9 @@ def synthetic_assessment(findings: int = 5000, seed: int = 7) -> Assessment:
                            evidence=Evidence(path=path, line=rng.randint(1, 400), excerpt=f"setting_{n}=value{n}"),
                            why=check.DOC.why, fix=check.DOC.fix,
                            confidence=rng.choice(("confirmed", "likely", "likely", "possible"))).with_id())
+    # A title naming a long path with no space in it (real images nest extraction folders) must still wrap.
+    deep = "/home/web.tar.gz_extract/gzip.uncompressed_extract/web/js/" + "nested_folder/" * 8 + "jquery-1.11.0.min.js"
+    out[-1] = out[-1].model_copy(update={"title": f"Outdated script library in {deep}", "provisions": ["4-1"]})
     out.sort(key=Finding.sort_key)
     by_provision: dict[str, list[str]] = {}
     for f in out:
