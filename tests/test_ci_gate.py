@@ -59,6 +59,11 @@ def test_severity_and_confidence_thresholds(cli, tiny_rootfs, tmp_path):
     strict = _scan(cli, tiny_rootfs, tmp_path / "strict", "--baseline", baseline, "--fail-on", "medium:possible")
     assert strict.code == 1 and "at or above medium (confidence possible or higher)" in strict.stderr
     report = _report(tmp_path / "ok")
+    import jsonschema
+
+    from iotcop.report.writers.json import report_schema
+
+    jsonschema.validate(report, report_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     accepted = report["triage"]["accepted"]
     assert [a["entries"][0]["fingerprint"] for a in accepted] == [fp]
     assert report["triage"]["expired"] == [] and report["triage"]["baseline"]["entries"] == 1
@@ -90,8 +95,14 @@ def test_vulnerability_entry_accepts_one_cve_of_one_component(cli, tiny_rootfs, 
     baseline.write_text("accept:\n" + entries + f"  - vulnerability: CVE-1999-0001\n    reason: nothing has it\n"
                                                 f"    expires: {TODAY}\n")
     _scan(cli, tiny_rootfs, tmp_path / "out", "--baseline", baseline, "--fail-on", "never")
-    triage = _report(tmp_path / "out")["triage"]
+    report = _report(tmp_path / "out")
+    triage = report["triage"]
     assert [a["finding"] for a in triage["accepted"]] == [busybox["id"]]  # every CVE of it: the whole finding
+    import jsonschema
+
+    from iotcop.report.writers.json import report_schema
+
+    jsonschema.validate(report, report_schema())
     assert [u["vulnerability"] for u in triage["unused"]] == ["CVE-1999-0001"]
 
 
