@@ -141,6 +141,8 @@ def test_big_report_filters_search_sort_and_layout(browser, big_report, tmp_path
     bad = [c for c in page.evaluate(CONTRASTS) if c["ratio"] < 4.5]
     assert bad == []
     assert page.locator("#boot-table tbody tr").count() == 60
+    first = page.locator("#boot-table tbody tr").first.inner_text()
+    assert "daemon0" in first and "/etc/inittab:1" in first and "-f /etc/daemon0.conf" in first and "root" in first
     assert errors == []
     page.close()
 
@@ -193,3 +195,15 @@ def test_demo_report_without_javascript_keeps_every_finding(browser, demo_scans)
     assert "{" not in page.inner_text("#findings")  # no raw JSON anywhere in the findings
     assert "Why it matters" in text
     page.close()
+
+
+def test_synthetic_boot_section_follows_the_report_schema():
+    """The boot table is drawn from the report's boot section; the synthetic one has the schema's shape."""
+    import jsonschema
+
+    from iotcop.report.writers.json import report_schema
+
+    schema = report_schema()
+    if "boot" not in schema["properties"]:
+        pytest.skip("the report schema has no boot section yet")
+    jsonschema.validate(synthetic_assessment(20).boot, {**schema["properties"]["boot"], "$defs": schema["$defs"]})
