@@ -135,3 +135,11 @@ def test_consumer_page_uses_the_declaration(demo_scans, tmp_path):
     assert "signed images over HTTPS" in page
     assert "not said where to report" not in page and 'id="no-declaration"' not in page
     assert "Unknown: the manufacturer has not said whether two-step login" in page  # not in this declaration
+    # the level scale, each level in one sentence, this product's level marked; the known-vulnerabilities line
+    from iotcop.label.level import LEVELS, label_level
+
+    level = label_level(report).value
+    assert f"Security label: level {level} of 4" in page and page.count('aria-current="true"') == 1
+    assert all(f"Level {n}: {text}." in page for n, text in LEVELS.items())
+    assert re.search(r'id="vulnerabilities">(\d+ known vulnerabilit|No known vulnerability)', page)
+    assert "Using HomeRouter HR-100 safely" in page  # the product's name, not the file's
