@@ -82,3 +82,30 @@ def test_daemon_privileges_decide_5_6_7_1(tmp_path, conf, verdict):
     case = scan_view(tmp_path, files, "surface.root-daemons")["5.6-7-1"]
     assert case["verdict"] == verdict, case
     assert case["units"][0]["source"] == "firmware"
+
+
+GATED_UPDATER = ("#!/bin/sh\n[ \"$(uci -q get autoupdate.main.enabled)\" = 1 ] || exit 0\n"
+                 + SIGNED_UPDATE["usr/sbin/fw-update"].split("\n", 1)[1])
+AUTO_UPDATES_ON = {**SIGNED_UPDATE, "usr/sbin/fw-update": GATED_UPDATER,
+                   "etc/config/autoupdate": "config autoupdate 'main'\n\toption enabled '1'\n"}
+AUTO_UPDATES_OFF = {**AUTO_UPDATES_ON, "etc/config/autoupdate": "config autoupdate 'main'\n\toption enabled '0'\n"}
+UPLOAD_ONLY = {"www/cgi-bin/upgrade.cgi": "#!/bin/sh\n[ \"$CONTENT_LENGTH\" -gt 0 ] && cat > /tmp/fw.bin\n"
+                                          "mtd -r write /tmp/fw.bin firmware\n"}
+
+
+@pytest.mark.parametrize("files, verdict", [(AUTO_UPDATES_ON, "PASS"), (UPLOAD_ONLY, "FAIL")])
+def test_automatic_updates_decide_5_3_4_1(tmp_path, files, verdict):
+    case = scan_view(tmp_path, files, "updates")["5.3-4-1"]
+    assert case["coverage"] == "automated"
+    assert case["verdict"] == verdict, case
+    assert [u["verdict"] for u in case["units"]] == [verdict, verdict]
+    assert all(u["source"] == "firmware" and "updates.automatic-updates" in u["checks"] for u in case["units"])
+
+
+@pytest.mark.parametrize("files, verdict", [(AUTO_UPDATES_ON, "PASS"), (AUTO_UPDATES_OFF, "FAIL")])
+def test_the_shipped_auto_update_switch_decides_5_3_6_1a(tmp_path, files, verdict):
+    case = scan_view(tmp_path, files, "updates")["5.3-6-1"]
+    unit = case["units"][0]
+    assert unit["verdict"] == verdict and unit["source"] == "firmware", unit
+    if verdict == "FAIL":
+        assert case["verdict"] == "FAIL" and unit["evidence"][0]["path"] == "/etc/config/autoupdate"
