@@ -109,3 +109,19 @@ def test_the_shipped_auto_update_switch_decides_5_3_6_1a(tmp_path, files, verdic
     assert unit["verdict"] == verdict and unit["source"] == "firmware", unit
     if verdict == "FAIL":
         assert case["verdict"] == "FAIL" and unit["evidence"][0]["path"] == "/etc/config/autoupdate"
+
+
+CHANGE_PAGE = {"www/cgi-bin/password.cgi": "#!/bin/sh\necho 'Content-Type: text/plain'\necho\nread -n \"$CONTENT_LENGTH\" POST\n"
+                                           "NEW=$(echo \"$POST\" | sed -n 's/^.*new=\\([^&]*\\).*$/\\1/p')\n"
+                                           "[ -n \"$NEW\" ] || exit 0\nprintf '%s\\n%s\\n' \"$NEW\" \"$NEW\" | passwd admin\n"}
+RESET_AT_BOOT = {**CHANGE_PAGE, "etc/init.d/rcS": "#!/bin/sh\nmount -a\necho 'admin:Adm1n-2023' | chpasswd\n"}
+
+
+@pytest.mark.parametrize("files, verdict", [(CHANGE_PAGE, "PASS"), (RESET_AT_BOOT, "FAIL")])
+def test_password_change_mechanism_decides_5_1_4_1(tmp_path, files, verdict):
+    case = scan_view(tmp_path, files, "authentication")["5.1-4-1"]
+    assert case["coverage"] == "automated"
+    assert case["verdict"] == verdict, case
+    unit = case["units"][0]
+    assert unit["source"] == "firmware" and unit["checks"] == ["authentication.password-change"]
+    assert unit["evidence"][0]["path"] == ("/www/cgi-bin/password.cgi" if verdict == "PASS" else "/etc/init.d/rcS")
