@@ -162,17 +162,19 @@ def _web_handler(path: str) -> bool:
 
 def _started_script(fw: Firmware, command) -> FileEntry | None:
     """The script a boot command runs, when it is one in the image (`/etc/fixpw.sh`, `sh /etc/fixpw.sh`, `fixpw`)."""
-    words = command.text.replace(";", " ").split()
-    names = {command.program, *(command.args[:1] if command.program in ("sh", "ash", "bash", ".", "source") else ())}
-    for word in words:
+    program = posixpath.basename(command.program or "")
+    if not program:
+        return None
+    names = {program, *(posixpath.basename(a) for a in command.args[:1] if program in ("sh", "ash", "bash", ".", "source"))}
+    for word in command.text.replace(";", " ").split():
         word = word.strip("'\"&")
         if word.startswith("/") and posixpath.basename(word) in names:
             entry = fw.get(word)
             if entry is not None:
                 return entry
     for folder in ("/etc/init.d/", "/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/", "/etc/"):
-        entry = fw.get(folder + (command.program or ""))
-        if command.program and entry is not None:
+        entry = fw.get(folder + program)
+        if entry is not None:
             return entry
     return None
 
@@ -180,9 +182,11 @@ def _started_script(fw: Firmware, command) -> FileEntry | None:
 def _every_boot_scripts(fw: Firmware) -> dict[str, str]:
     """Scripts the image runs at every start (boot scripts and the scripts they run), with their text."""
     scripts: dict[str, str] = {}
-    commands = [c for c in boot_commands(fw) if c.enabled is not False]
+    # a start switched off, or one the image does not show for sure, is not an every-boot script
+    commands = [c for c in boot_commands(fw) if getattr(c, "enabled", True) is not False
+                and getattr(c, "confidence", "") != "possible"]
     for cmd in commands:
-        if cmd.mechanism in ("rc", "sysv", "procd") and cmd.path not in scripts:
+        if cmd.mechanism not in ("inetd", "xinetd", "systemd", "cron", "binary-strings") and cmd.path not in scripts:
             entry = fw.get(cmd.path)
             if entry is not None:
                 scripts[cmd.path] = stored_text(fw, entry, MAX_SCRIPT) or ""

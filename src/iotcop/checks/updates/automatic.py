@@ -367,7 +367,8 @@ def automatic_runs(fw: Firmware) -> list[AutomaticRun]:
                     break
     script_clients = {c.path: c for c in clients if c.kind == "script"}
     for cmd in boot_commands(fw):
-        if cmd.enabled is False or cmd.program is None:
+        # a start switched off, or one the image does not show for sure, runs nothing by itself
+        if not cmd.program or getattr(cmd, "enabled", True) is False or getattr(cmd, "confidence", "") == "possible":
             continue
         found = _updater_in(fw, cmd.program + " " + " ".join(cmd.args), clients)
         if found is None and cmd.path in script_clients and not any(r.path == cmd.path for r in runs):
