@@ -58,18 +58,22 @@ def test_only_an_upload_handler_is_a_likely_finding_against_5_3_4(tmp_path):
     assert result.compliance == []
 
 
-def test_updater_started_at_boot_through_a_script(tmp_path):
-    updater = "#!/bin/sh\nwhile true; do\n  wget -q -O /tmp/fw.bin http://ota.vendor.example/fw.bin && mtd write /tmp/fw.bin firmware\n" \
-              "  sleep 86400\ndone\n"
-    make_tree(tmp_path, {**BASE, "usr/sbin/ota_loop": updater, "etc/init.d/rcS": "#!/bin/sh\nmount -a\n/etc/start_ota.sh\n",
-                         "etc/start_ota.sh": "#!/bin/sh\n/usr/sbin/ota_loop &\n"})
-    result = run(AutomaticUpdates, tmp_path)
+def test_updater_program_started_at_boot_through_a_script(tmp_path):
+    src = tmp_path / "ota.c"
+    src.write_text('#include <stdlib.h>\n#include <unistd.h>\nint main(void){ for (;;) { '
+                   'system("wget -O /tmp/f https://ota.vendor.example/latest.bin && cat /tmp/f > /dev/mtdblock3"); '
+                   'sleep(86400); } }\n')
+    root = make_tree(tmp_path / "root", {**BASE, "etc/init.d/rcS": "#!/bin/sh\nmount -a\n/etc/start_ota.sh\n",
+                                         "etc/start_ota.sh": "#!/bin/sh\n/usr/sbin/ota_loop &\n"},
+                     modes={"etc/init.d/rcS": 0o755, "etc/start_ota.sh": 0o755})
+    (root / "usr/sbin").mkdir(parents=True)
+    subprocess.run(["gcc", "-O2", "-o", str(root / "usr/sbin/ota_loop"), str(src)], check=True, timeout=60)
+    result = run(AutomaticUpdates, root)
     # rcS runs a script that starts the updater: followed one script deep, as for cron
     assert result.findings == []
     proofs = {c.provision: c for c in result.compliance}
     assert set(proofs) == {"5.3-4", "5.3-6"}
     assert "/usr/sbin/ota_loop started at boot" in proofs["5.3-4"].statement
-    assert proofs["5.3-4"].evidence[0].path == "/etc/init.d/rcS"
 
 
 def test_a_switch_of_unknown_default_keeps_5_3_6_open(tmp_path):

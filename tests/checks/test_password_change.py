@@ -55,7 +55,9 @@ def test_cgi_password_page_is_a_change_mechanism(tmp_path):
 
 
 def test_password_reset_to_a_literal_at_every_start_fails(tmp_path):
-    make_tree(tmp_path, {**BASE, "www/cgi-bin/password.cgi": CGI_PAGE, "etc/init.d/rcS": RESET_AT_BOOT})
+    make_tree(tmp_path, {**BASE, "www/cgi-bin/password.cgi": CGI_PAGE, "etc/init.d/rcS": RESET_AT_BOOT,
+                         "usr/sbin/httpd": Path("/bin/true").read_bytes()},
+              modes={"etc/init.d/rcS": 0o755, "usr/sbin/httpd": 0o755})
     result = run(PasswordChange, tmp_path)
     assert result.compliance == []  # the page exists, but what it sets is undone at the next start
     [f] = result.findings

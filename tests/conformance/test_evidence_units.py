@@ -37,13 +37,16 @@ FIRST_USE = {
 EMPTY_PASSWORD = {"etc/shadow": "root::19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n"}
 
 
-def scan_view(tmp_path: Path, files: dict[str, str], checks: str) -> dict[str, dict]:
+def scan_view(tmp_path: Path, files: dict[str, str | bytes], checks: str) -> dict[str, dict]:
     root = tmp_path / "rootfs"
     for name, text in {**BASE, **files}.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        if text.startswith("#!"):
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text)
+        if isinstance(text, bytes) or text.startswith("#!"):
             path.chmod(0o755)
     done = subprocess.run([EXE, "scan", str(root), "--check", checks, "--view", "ts103701", "--format", "json",
                            "--quiet"], capture_output=True, text=True, timeout=300)
@@ -114,7 +117,9 @@ def test_the_shipped_auto_update_switch_decides_5_3_6_1a(tmp_path, files, verdic
 CHANGE_PAGE = {"www/cgi-bin/password.cgi": "#!/bin/sh\necho 'Content-Type: text/plain'\necho\nread -n \"$CONTENT_LENGTH\" POST\n"
                                            "NEW=$(echo \"$POST\" | sed -n 's/^.*new=\\([^&]*\\).*$/\\1/p')\n"
                                            "[ -n \"$NEW\" ] || exit 0\nprintf '%s\\n%s\\n' \"$NEW\" \"$NEW\" | passwd admin\n"}
-RESET_AT_BOOT = {**CHANGE_PAGE, "etc/init.d/rcS": "#!/bin/sh\nmount -a\necho 'admin:Adm1n-2023' | chpasswd\n"}
+RESET_AT_BOOT = {**CHANGE_PAGE, "etc/init.d/rcS": "#!/bin/sh\nmount -a\necho 'admin:Adm1n-2023' | chpasswd\n"
+                                                   "/usr/sbin/httpd -h /www\n",
+                 "usr/sbin/httpd": Path("/bin/true").read_bytes()}
 
 
 @pytest.mark.parametrize("files, verdict", [(CHANGE_PAGE, "PASS"), (RESET_AT_BOOT, "FAIL")])

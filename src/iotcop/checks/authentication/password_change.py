@@ -186,10 +186,14 @@ def _every_boot_scripts(fw: Firmware) -> dict[str, str]:
     commands = [c for c in boot_commands(fw) if getattr(c, "enabled", True) is not False
                 and getattr(c, "confidence", "") != "possible"]
     for cmd in commands:
-        if cmd.mechanism not in ("inetd", "xinetd", "systemd", "cron", "binary-strings") and cmd.path not in scripts:
-            entry = fw.get(cmd.path)
-            if entry is not None:
-                scripts[cmd.path] = stored_text(fw, entry, MAX_SCRIPT) or ""
+        if cmd.mechanism in ("inetd", "xinetd", "systemd", "cron", "binary-strings"):
+            continue
+        # the file of the command, and the scripts that led to it when the record carries its start chain
+        chain = [step.file for step in getattr(getattr(cmd, "start", None), "chain", ())]
+        for path in [cmd.path, *chain]:
+            entry = fw.get(path) if path not in scripts else None
+            if entry is not None and entry.magic in ("script", "text"):
+                scripts[path] = stored_text(fw, entry, MAX_SCRIPT) or ""
     for cmd in commands:
         entry = _started_script(fw, cmd)
         if entry is not None and entry.magic in ("script", "text") and entry.path not in scripts:
