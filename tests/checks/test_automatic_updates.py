@@ -7,7 +7,8 @@ from pathlib import Path
 
 from surface_helpers import make_tree, run
 
-from iotcop.checks.updates.automatic import AutomaticUpdates, switches
+from iotcop.checks.updates.automatic import AutomaticUpdates
+from iotcop.checks.updates.switches import switches
 from iotcop.firmware.inventory import inventory_tree
 
 BASE = {"etc/passwd": "root:x:0:0::/root:/bin/sh\n", "bin/sh": Path("/bin/true").read_bytes()}
