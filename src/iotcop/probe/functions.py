@@ -34,7 +34,7 @@ MAX_REQUESTS = 60
 REQUEST_TIMEOUT = 3.0
 _DYNAMIC = ("cgi", "php", "asp", "aspx", "lua", "sh", "pl", "jsp", "json", "shtml", "fcgi", "htm", "html", "xml")
 _HANDLER_EXT = ("cgi", "php", "asp", "aspx", "lua", "sh", "pl", "jsp", "json", "fcgi")
-_CHANGES_DEVICE = re.compile(r"reboot|reset|factory|erase|format|upgrade|flash|delete|remove|restart|shutdown|"
+CHANGES_DEVICE = re.compile(r"reboot|reset|factory|erase|format|upgrade|flash|delete|remove|restart|shutdown|"
                              r"poweroff|halt|logout|restore|defaults?\b", re.I)
 _INTERESTING = re.compile(r"admin|config|setting|system|wifi|wlan|wireless|network|user|passw|status|api|device|"
                           r"camera|stream|ddns|firewall|port|wan|lan|dhcp|backup", re.I)
@@ -63,7 +63,7 @@ def web_endpoints(fw) -> tuple[list[tuple[str, str]], list[str]]:
         in_cgi = "/cgi-bin/" in url
         if not (in_cgi or ext in _HANDLER_EXT):
             continue
-        if _CHANGES_DEVICE.search(name):
+        if CHANGES_DEVICE.search(name):
             skipped.append(url)
             continue
         found.setdefault(url, path)
@@ -71,7 +71,7 @@ def web_endpoints(fw) -> tuple[list[tuple[str, str]], list[str]]:
     return ordered, sorted(skipped)
 
 
-def _get(address: str, port: int, tls: bool, url: str, credentials: tuple[str, str] | None = None
+def http_get(address: str, port: int, tls: bool, url: str, credentials: tuple[str, str] | None = None
          ) -> tuple[int, dict[str, str], bytes] | None:
     if tls:
         ctx = ssl.create_default_context()
@@ -131,7 +131,7 @@ def _authenticated(device: DeviceReport, refused: list[tuple[str, int, bool, str
     for endpoint, port, tls, url in refused[:MAX_AUTHENTICATED]:
         if time.monotonic() > deadline + 10:
             break
-        answer = _get(device.address, port, tls, url, credentials)
+        answer = http_get(device.address, port, tls, url, credentials)
         outcome = judge(*answer) if answer else "no answer"
         device.attempts.append(_attempt(endpoint, "request", "granted" if outcome == "open" else outcome,
                                         f"GET {url} (test credentials of {credentials[0]!r})",
@@ -179,7 +179,7 @@ def _unauthenticated(fw, device: DeviceReport, deadline: float) -> tuple[CheckRu
                 cut = True
                 break
             requests += 1
-            answer = _get(device.address, port, svc.service == "https", url)
+            answer = http_get(device.address, port, svc.service == "https", url)
             at = round(time.monotonic() - started, 3)
             outcome = judge(*answer) if answer else "no answer"
             device.attempts.append(_attempt(svc.endpoint, "request", outcome, f"GET {url} (no credentials)", at))
