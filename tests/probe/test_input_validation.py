@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import daemons  # noqa: E402
 
-from iotcop.probe.input_validation import parameters, safe_to_try  # noqa: E402
+from iotcop.probe.handlers import parameters, safe_to_try  # noqa: E402
 
 EXE = str(Path(sys.executable).with_name("iotcop"))
 # reads ?iface=, refuses anything but a short lower-case name with 400
