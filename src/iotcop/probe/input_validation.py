@@ -7,7 +7,7 @@ write, no file written or removed, no service, network or account command, no do
 nothing of reboot, reset, upgrade ... (as for probe.unauthenticated-functions).  Then, GET only, at most
 MAX_PARAMETERS parameters per handler, MAX_HANDLERS handlers, MAX_REQUESTS requests in all:
 
-  a benign value ("1")                                 the handler must accept it, else the parameter is left
+  a benign value ("1")                                 the handler must accept it (asked again once if unanswered), else the parameter is left
   a long value, a shell command separator with an echo, a path climbing to /etc/passwd, format and control
   characters                                           one request each
 
@@ -97,10 +97,12 @@ def probe_input_validation(fw, device: DeviceReport, deadline: float,
         port = int(svc.endpoint.split("/")[1])
         for url, path, names in targets:
             for name in names:
-                if requests + 1 + len(MALFORMED) > MAX_REQUESTS or time.monotonic() > deadline:
+                if requests + 2 + len(MALFORMED) > MAX_REQUESTS or time.monotonic() > deadline:
                     cut = True
                     break
                 base = ask(svc, port, _with(url, name, BENIGN))
+                if base is None:  # a slow or busy device gets a second chance before the parameter is left
+                    base = ask(svc, port, _with(url, name, BENIGN))
                 base_outcome = judge(*base) if base else "no answer"
                 _note(device, svc.endpoint, base_outcome, f"GET {url}?{name}=1 (benign value)", started)
                 if base is None or base[0] != 200 or base_outcome != "open":
