@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import daemons  # noqa: E402
 
-from iotcop.probe.input_validation import parameters, safe_to_try  # noqa: E402
+from iotcop.probe.handlers import parameters, safe_to_try  # noqa: E402
 
 EXE = str(Path(sys.executable).with_name("iotcop"))
 # reads ?iface=, refuses anything but a short lower-case name with 400
@@ -104,8 +104,10 @@ def test_handlers_that_refuse_malformed_values_pass_5_13_1(tmp_path):
 def test_a_handler_that_returns_a_file_outside_its_folder_fails_5_13_1(tmp_path):
     report = scan_device(tmp_path, {"iface.cgi": VALIDATING, "docs.cgi": TRAVERSAL})
     findings = [f for f in report["findings"] if f["check"] == "probe.input-validation"]
+    run = next(c for c in report["checks"] if c["id"] == "probe.input-validation")
     assert [(f["title"], f["confidence"]) for f in findings] == [
-        ("/cgi-bin/docs.cgi mishandles a malformed 'page' (path traversal)", "confirmed")]
+        ("/cgi-bin/docs.cgi mishandles a malformed 'page' (path traversal)", "confirmed")], (
+        run, report["device"]["services"], report["device"]["attempts"])
     assert findings[0]["related"][0]["path"] == "/www/cgi-bin/docs.cgi"
     assert findings[0]["evidence"]["excerpt"] is None  # the device's account file is not copied into the report
     # the firmware check sees no command sink here: the probe decides

@@ -7,7 +7,7 @@ write, no file written or removed, no service, network or account command, no do
 nothing of reboot, reset, upgrade ... (as for probe.unauthenticated-functions).  Then, GET only, at most
 MAX_PARAMETERS parameters per handler, MAX_HANDLERS handlers, MAX_REQUESTS requests in all:
 
-  a benign value ("1")                                 the handler must accept it, else the parameter is left
+  a benign value ("1")                                 the handler must accept it (asked again once if unanswered), else the parameter is left
   a long value, a shell command separator with an echo, a path climbing to /etc/passwd, format and control
   characters                                           one request each
 
@@ -29,7 +29,8 @@ from iotcop.model import CheckRun, Compliance, DeviceReport, Evidence, ProbeAtte
 from iotcop.probe.checks import get_probe_check
 from iotcop.probe.context import Issue
 from iotcop.probe.engine import finding_from
-from iotcop.probe.functions import CHANGES_DEVICE, http_get, judge, web_endpoints
+from iotcop.probe.functions import http_get, judge
+from iotcop.probe.handlers import CHANGES_DEVICE, parameters, safe_to_try, web_endpoints
 
 CHECK_ID = "probe.input-validation"
 MAX_HANDLERS = 6
@@ -47,67 +48,6 @@ MALFORMED = (
 _REFUSED_STATUS = {400, 403, 406, 411, 413, 414, 416, 422}
 _ERROR_WORDS = re.compile(rb"(?i)\b(?:invalid|illegal|not allowed|bad request|malformed|out of range|too long|rejected)\b")
 _PASSWD_LINE = re.compile(rb"(?m)^root:[^:\n]*:0:0:")
-# What a handler must not run or contain to be tried with made-up values: anything that writes or changes state.
-_SH_CHANGES = re.compile(
-    r"(?:^|[;&|(`]|\$\(|\b(?:then|do|else)\s)\s*(?:\S*/)?(?:mtd|dd|rm|mv|cp|tee|ln|touch|mkdir|rmdir|truncate|chmod|"
-    r"chown|reboot|poweroff|halt|shutdown|passwd|chpasswd|htpasswd|useradd|userdel|iptables|ip6tables|nft|ifconfig|"
-    r"ifup|ifdown|brctl|iwconfig|iwpriv|route|ip|kill|killall|pkill|service|systemctl|sysupgrade|firstboot|jffs2reset|"
-    r"mount|umount|insmod|rmmod|modprobe|curl|wget|tftp|sqlite3|crontab|logger|fw_setenv|sed\s+-i|uci\s+(?:-\S+\s+)*"
-    r"(?:set|commit|delete|add|rename|revert|import)|nvram\s+(?:set|commit|unset|erase|restore)|(?:flash|cfg|mib|cfm)"
-    r"\s+(?:set|commit|reset|default)|/etc/init\.d/\S+|/etc/rc\.d/\S+)(?=\s|$|[;&|)`])")
-_SH_WRITES = re.compile(r"(?:^|[^0-9&<>=-])>>?\s*(?!/dev/null|&)|\d>\s*(?!/dev/null|&)")
-_LUA_CHANGES = re.compile(r"\b(?:os\.(?:execute|remove|rename)|io\.popen|io\.open\s*\([^)]*['\"][wa+]|"
-                          r"luci\.(?:sys|util)\.(?:call|exec)|sys\.(?:call|exec)|nixio\.(?:fs\.(?:writefile|remove|unlink|"
-                          r"rename|mkdir|rmdir)|exec\w*)|sys\.user\.setpasswd)|:(?:set|commit|delete|add|save|apply)\s*\(")
-_PHP_CHANGES = re.compile(r"\b(?:exec|system|shell_exec|passthru|popen|proc_open|pcntl_exec|file_put_contents|unlink|"
-                          r"rename|mkdir|rmdir|move_uploaded_file|copy|chmod|chown|symlink|fwrite|fputs)\s*\(|"
-                          r"fopen\s*\([^)]*['\"][wax+]|`|(?i:\b(?:insert|update|delete)\s+(?:into|from|\w+\s+set)\b)")
-_PARAMETERS = (
-    re.compile(r"\$\{?(?:FORM|GET|POST)_(\w+)"),
-    re.compile(r"[?&^*]\(?(\w+)=\\?\("),  # sed 's/^.*name=\([^&]*\).*$/\1/p' over QUERY_STRING
-    re.compile(r"formvalue\s*\(\s*['\"](\w+)['\"]"),
-    re.compile(r"\$_(?:GET|REQUEST|POST)\s*\[\s*['\"](\w+)['\"]"),
-)
-
-
-def parameters(text: str) -> list[str]:
-    """The request parameters a handler reads, in the order it reads them."""
-    found = sorted((m.start(), m.group(1)) for rx in _PARAMETERS for m in rx.finditer(text))
-    names: list[str] = []
-    for _, name in found:
-        if name not in names:
-            names.append(name)
-    return names
-
-
-def _language(path: str, text: str) -> str | None:
-    head = text[:200]
-    if path.endswith((".php", ".phtml")) or "<?php" in head:
-        return "php"
-    if path.endswith(".lua") or re.match(r"#!\s*/usr/bin/(?:env\s+)?lua", head):
-        return "lua"
-    if re.match(r"#!\s*/(?:usr/)?bin/(?:env\s+)?(?:ba|a|da|k|mk|hu)?sh\b", head) or path.endswith((".sh", ".cgi")):
-        return "sh"
-    return None
-
-
-def _unquoted(line: str) -> str:
-    return re.sub(r"'[^']*'|\"(?:\\.|[^\"\\])*\"", "''", line)
-
-
-def safe_to_try(path: str, text: str) -> bool:
-    """The handler's source shows nothing that writes or changes the device (comment lines aside)."""
-    language = _language(path, text)
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(("#", "--", "//"))]
-    if language == "sh":
-        return not any(_SH_CHANGES.search(_unquoted(ln)) or _SH_WRITES.search(_unquoted(ln)) for ln in lines)
-    if language == "lua":
-        return not any(_LUA_CHANGES.search(ln) for ln in lines)
-    if language == "php":
-        return not any(_PHP_CHANGES.search(ln) for ln in lines)
-    return False
-
-
 def _targets(fw) -> tuple[list[tuple[str, str, list[str]]], list[str]]:
     """(URL, device path, parameters) of the handlers that can be tried, and the ones left out and why."""
     endpoints, _ = web_endpoints(fw)
@@ -157,10 +97,12 @@ def probe_input_validation(fw, device: DeviceReport, deadline: float,
         port = int(svc.endpoint.split("/")[1])
         for url, path, names in targets:
             for name in names:
-                if requests + 1 + len(MALFORMED) > MAX_REQUESTS or time.monotonic() > deadline:
+                if requests + 2 + len(MALFORMED) > MAX_REQUESTS or time.monotonic() > deadline:
                     cut = True
                     break
                 base = ask(svc, port, _with(url, name, BENIGN))
+                if base is None:  # a slow or busy device gets a second chance before the parameter is left
+                    base = ask(svc, port, _with(url, name, BENIGN))
                 base_outcome = judge(*base) if base else "no answer"
                 _note(device, svc.endpoint, base_outcome, f"GET {url}?{name}=1 (benign value)", started)
                 if base is None or base[0] != 200 or base_outcome != "open":
