@@ -47,7 +47,10 @@ def test_sarif_validates_against_the_official_schema(demo_scans, variant):
     assert len(fails) == len(report.findings)
     assert github_problems(doc) == []
     rule_ids = {r["id"] for r in run["tool"]["driver"]["rules"]}
-    components = {f"vulns.known-vulnerability/{c['name']}" for c in report.components}
+    names = {c["name"] for c in report.components}
+    components = {r["id"] for r in run["tool"]["driver"]["rules"]
+                  if r["id"] == f"vulns.known-vulnerability/{r['properties'].get('component')}@"
+                                f"{r['properties'].get('version')}" and r["properties"]["component"] in names}
     assert {c.id for c in report.checks} <= rule_ids <= {c.id for c in report.checks} | components
     for rule in run["tool"]["driver"]["rules"]:
         assert any(t.startswith("EN303645:") for t in rule["properties"]["tags"])

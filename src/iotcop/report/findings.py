@@ -258,13 +258,14 @@ def fingerprint(f: Finding) -> str:
     """A finding's identity across scans and database updates (baseline files and SARIF use it).
 
     For most findings it is the finding id.  A vulnerability finding's id changes whenever the
-    database adds a CVE or an EPSS score moves; its fingerprint is the component, the group and,
-    for a known-exploited finding, the one vulnerability it names.
+    database adds a CVE or an EPSS score moves; its fingerprint is the component and its version
+    (an image can hold two copies of a library at different versions), the group and, for a
+    known-exploited finding, the one vulnerability it names.
     """
     vd = vulnerability_detail(f)
     if vd is None:
         return f.id
-    parts = [f.check, vd.component, vd.group]
+    parts = [f.check, vd.component, vd.version or "", vd.group]
     if vd.group == "known-exploited":
         parts.append(vd.vulnerabilities[0].id)
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]

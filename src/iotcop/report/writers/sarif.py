@@ -1,8 +1,9 @@
 """report.sarif: SARIF 2.1.0 that GitHub code scanning accepts.
 
 rules     = the checks, tagged with the provisions they inform; a vulnerability finding gets the rule of its
-            component (`vulns.known-vulnerability/<component>`) and an actively exploited one the rule of its
-            CVE (`vulns.known-exploited/<id>`), each with its own security-severity, helpUri and help.markdown;
+            component at its version (`vulns.known-vulnerability/<component>@<version>`) and an actively
+            exploited one the rule of its CVE (`vulns.known-exploited/<id>`), each with its own
+            security-severity, helpUri and help.markdown;
 results   = findings (kind "fail") and verified compliance (kind "pass", one per PASS provision, carrying its
             statement); a finding a baseline accepts carries an accepted external suppression;
 locations = every result has one: the device path of the evidence as a relative URI under DEVICE_ROOT
@@ -115,7 +116,8 @@ def _declaration_rule() -> dict:
 def _vuln_rule_id(vd: VulnDetail) -> str:
     if vd.group == "known-exploited":
         return f"vulns.known-exploited/{vd.vulnerabilities[0].id}"
-    return f"vulns.known-vulnerability/{vd.component}"
+    # Per version: two copies of a library at different versions have different vulnerabilities.
+    return f"vulns.known-vulnerability/{vd.component}" + (f"@{vd.version}" if vd.version else "")
 
 
 def _score(vulns) -> str:
@@ -153,14 +155,15 @@ def _vuln_rules(findings: list[Finding], why: str, fix: str, provisions: list[st
         vd = details[0]
         if vd.group == "known-exploited":
             v = vd.vulnerabilities[0]
-            short = f"{v.id} in {vd.component_label} is actively exploited (CISA KEV)"
+            labels = ", ".join(dict.fromkeys(d.component_label for d in details))
+            short = f"{v.id} in {labels} is actively exploited (CISA KEV)"
             uri = v.url
         else:
             kev = sum(1 for v in vulns if v.known_exploited)
             short = f"{vd.component_label}: {len(vulns)} known vulnerabilit{'y' if len(vulns) == 1 else 'ies'}" + (
                 f", {kev} actively exploited" if kev else "")
             uri = vulns[0].url
-        where = ", ".join(f"`{p}`" for p in vd.files[:5])
+        where = ", ".join(f"`{p}`" for p in list(dict.fromkeys(p for d in details for p in d.files))[:5])
         md = [f"**{_markdown_escape(short)}**", "", f"Found in {where}." if where else "",
               f"Package version: `{vd.package_version}`." if vd.package_version else "",
               f"purl: `{vd.purl}`" if vd.purl else "", "", *_vuln_table(vulns), "",
