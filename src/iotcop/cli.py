@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -246,6 +247,10 @@ def main() -> None:
     from iotcop.commands import register_all
 
     register_all(cli)
+    if not sys.warnoptions and not os.environ.get("IOTCOP_DEBUG"):
+        # Library notices (a certificate in the image with a negative serial number ...) would land in the
+        # user's terminal between the summary lines; IOTCOP_DEBUG=1 or python -W shows them.
+        warnings.simplefilter("ignore")
     try:
         cli.main(standalone_mode=False, prog_name="iotcop")
     except click.exceptions.Exit as exc:

@@ -163,9 +163,18 @@ def print_summary(console: Console, a: Assessment, out_dir: Path | None, accepte
                 console.print(f"           [dim]{_t(detail)}[/]", overflow="fold")
     else:
         console.print("No findings.")
-    problems = [c for c in a.checks if c.status != "ran"]
-    for c in problems:
-        console.print(f"[yellow]check {_t(c.id)}: {c.status}{': ' + _t(c.error) if c.error else ''}[/]")
+    # Checks that did not run, one line per reason: a failed extraction skips every check for one reason.
+    problems: dict[tuple[str, str], list[str]] = {}
+    for c in a.checks:
+        if c.status != "ran":
+            problems.setdefault((c.status, c.error or ""), []).append(c.id)
+    for (status, error), ids in problems.items():
+        reason = f": {_t(error)}" if error else ""
+        if len(ids) <= 3:
+            console.print(f"[yellow]check {_t(', '.join(ids))}: {status}{reason}[/]")
+        else:
+            console.print(f"[yellow]{len(ids)} checks {status}{reason} ({_t(', '.join(ids[:3]))} "
+                          f"and {len(ids) - 3} more)[/]")
     if out_dir is not None:
         console.print(f"Report: {_t(out_dir / 'report.json')}")
 

@@ -81,3 +81,54 @@ def test_summary_puts_actively_exploited_first_and_shows_facts_not_json():
     assert "Account 'guest' has an empty password" in "\n".join(top[3:])
     assert "{" not in out and '"known_exploited"' not in out
     assert "CVE-2021-2222 (actively exploited (CISA KEV), CVSS 7.5 high, EPSS 97.0%, fixed in 2.0): auth bypass" in out
+
+
+def test_checks_skipped_for_one_reason_take_one_line():
+    from iotcop.model import CheckSummary
+
+    a = assessment_with_kev()
+    reason = "extraction failed: the file is empty"
+    a.checks = [CheckSummary(id=f"family.check-{i}", version="1", status="skipped", findings=0, seconds=0,
+                             error=reason) for i in range(40)]
+    a.checks.append(CheckSummary(id="vulns.known-vulnerability", version="1", status="error", findings=0,
+                                 seconds=0, error="database locked"))
+    buf = io.StringIO()
+    print_summary(Console(file=buf, width=300, color_system=None), a, None)
+    lines = buf.getvalue().splitlines()
+    skipped = [line for line in lines if reason in line]
+    assert skipped == [f"40 checks skipped: {reason} (family.check-0, family.check-1, family.check-2 and 37 more)"]
+    assert "check vulns.known-vulnerability: error: database locked" in lines
+
+
+def _certificate_with_negative_serial() -> bytes:
+    """A self-signed certificate whose serial number is -1 (seen in vendor images; RFC 5280 wants it positive)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "192.168.1.1")])
+    now = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=3650))
+            .sign(key, hashes.SHA256()))
+    der = cert.public_bytes(serialization.Encoding.DER)
+    serial = bytes.fromhex("a0030201020201") + b"\x01"  # [0] version v3, then INTEGER 1
+    assert der.count(serial) == 1
+    der = der.replace(serial, serial[:-1] + b"\xff")  # INTEGER -1, same length
+    return b"-----BEGIN CERTIFICATE-----\n" + __import__("base64").encodebytes(der) + b"-----END CERTIFICATE-----\n"
+
+
+def test_library_warnings_stay_out_of_the_terminal(cli, tmp_path):
+    root = tmp_path / "rootfs"
+    for d in ("etc/ssl", "bin"):
+        (root / d).mkdir(parents=True)
+    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    (root / "etc/ssl/server.crt").write_bytes(_certificate_with_negative_serial())
+    quiet = cli("scan", root, "--check", "comms", "--check", "crypto")
+    assert quiet.code in (0, 1), quiet.stderr
+    assert "Warning" not in quiet.stderr and "Traceback" not in quiet.stderr
+    debug = cli("scan", root, "--check", "comms", "--check", "crypto", env={"IOTCOP_DEBUG": "1"})
+    assert "serial number" in debug.stderr  # the notice exists: only the default hides it
