@@ -147,7 +147,7 @@ def print_summary(console: Console, a: Assessment, out_dir: Path | None, accepte
                 where += f":{f.evidence.line}"
             sev = f"[{SEVERITY_STYLE[f.severity.value]}]{f.severity.value:<8}[/]"
             marks = ""
-            if is_known_exploited(f):
+            if is_known_exploited(f) and "actively exploited" not in f.title:  # the KEV finding's title says it
                 marks += " [bold red](actively exploited)[/]"
             if f.confidence == "possible":
                 marks += " [magenta](possible, to review)[/]"

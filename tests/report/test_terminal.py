@@ -132,3 +132,13 @@ def test_library_warnings_stay_out_of_the_terminal(cli, tmp_path):
     assert "Warning" not in quiet.stderr and "Traceback" not in quiet.stderr
     debug = cli("scan", root, "--check", "comms", "--check", "crypto", env={"IOTCOP_DEBUG": "1"})
     assert "serial number" in debug.stderr  # the notice exists: only the default hides it
+
+
+def test_actively_exploited_is_said_once_per_finding():
+    a = assessment_with_kev()
+    kev = a.findings[2]
+    a.findings[2] = kev.model_copy(update={"title": "webd 1.0: CVE-2021-2222 is actively exploited (CISA KEV)"})
+    buf = io.StringIO()
+    print_summary(Console(file=buf, width=300, color_system=None), a, None)
+    top = buf.getvalue().split("Top findings")[1].splitlines()[1]
+    assert "CVE-2021-2222 is actively exploited" in top and top.count("actively exploited") == 1
