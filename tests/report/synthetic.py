@@ -108,7 +108,13 @@ def synthetic_assessment(findings: int = 5000, seed: int = 7) -> Assessment:
             "programs": [{"name": f"daemon{i}", "path": f"/usr/sbin/daemon{i}", "argv": ["-f", f"/etc/daemon{i}.conf"],
                           "user": "root", "how": "rc-script", "confidence": "confirmed",
                           "chain": ["/etc/inittab:1", f"/etc/init.d/rcS:{i + 3}"], "conditions": []}
-                         for i in range(60)]}
+                         for i in range(60)]
+                        + [{"name": "telnetd", "path": "/usr/sbin/telnetd", "argv": ["-l", "/bin/sh"], "user": "root",
+                            "how": "binary-strings", "confidence": "possible",
+                            "chain": ["/etc/inittab:1", "/etc/init.d/rcS:2", "/usr/bin/mgr (string: telnetd -l /bin/sh)"],
+                            "conditions": []}]}
+    boot["missing"] = [{"command": "/mnt/usb/autorun.sh", "argv": [], "reason": "not in the image (removable storage)",
+                        "chain": ["/etc/inittab:1", "/etc/init.d/rcS:9"], "from_writable": True, "storage": "/mnt/usb"}]
     checks_run = sorted({f.check for f in out})
     counts = {c: sum(1 for f in out if f.check == c) for c in checks_run}
     a = Assessment(tool=Tool(version="0.1.0", catalogue_version="synthetic"),

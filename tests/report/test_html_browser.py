@@ -142,7 +142,12 @@ def test_big_report_filters_search_sort_and_layout(browser, big_report, tmp_path
     assert bad == []
     assert page.locator("#boot-table tbody tr").count() == 60
     first = page.locator("#boot-table tbody tr").first.inner_text()
-    assert "daemon0" in first and "/etc/inittab:1" in first and "-f /etc/daemon0.conf" in first and "root" in first
+    assert "daemon0" in first and "/etc/inittab:1 › /etc/init.d/rcS:3" in first and "-f /etc/daemon0.conf" in first \
+        and "root" in first
+    # A command line found inside a program is kept apart, and code run from removable storage stands out.
+    assert page.locator("#boot-possible tbody tr").count() == 1
+    assert "telnetd -l /bin/sh" in page.locator("#boot-possible").inner_text()
+    assert "/mnt/usb/autorun.sh on /mnt/usb" in page.locator("#boot-writable").inner_text()
     assert errors == []
     page.close()
 

@@ -166,7 +166,7 @@ def _boot(shown: Assessment) -> dict | None:
         return None
     programs = [p for p in boot.get("programs") or [] if isinstance(p, dict)]
     missing = [m for m in boot.get("missing") or [] if isinstance(m, dict)]
-    return {"init": boot.get("init"), "programs": programs, "missing": missing,
+    return {"init": boot.get("init"), "inittab": boot.get("inittab"), "programs": programs, "missing": missing,
             "notes": [n for n in boot.get("notes") or [] if isinstance(n, str)],
             "truncated": [t for t in boot.get("truncated") or [] if isinstance(t, str)]}
 
