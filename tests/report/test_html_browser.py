@@ -212,3 +212,10 @@ def test_synthetic_boot_section_follows_the_report_schema():
     if "boot" not in schema["properties"]:
         pytest.skip("the report schema has no boot section yet")
     jsonschema.validate(synthetic_assessment(20).boot, {**schema["properties"]["boot"], "$defs": schema["$defs"]})
+
+
+def test_one_boot_section():
+    """The boot model is shown once, in this layout (a second, older section must not come back with a merge)."""
+    html = render_html(synthetic_assessment(20))
+    assert html.count('<section id="boot">') == 1 and html.count("What starts at boot (") == 1
+    assert "1 possible starts (command lines inside programs)" in html
