@@ -35,6 +35,16 @@ def test_product_page_shows_the_label_and_a_readable_report(registry, real_label
     for n in range(5):  # every level explained in one sentence
         assert f"Level {n}: " in page
     assert "known vulnerabilit" in page.lower() or "not checked" in page
+    # Each promise says its state once: who vouches for a met one, the words of the row for the others.
+    rows = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", li)).strip()
+            for li in re.findall(r'<li class="state-[^"]*">(.*?)</li>', page, re.S)]
+    assert len(rows) >= 7, rows
+    for row in rows:
+        assert not re.search(r"(problem found|not confirmed|does not apply).*\(\1\)", row), row
+        if row.endswith("(checked by analysis)") or row.endswith("(declared by the manufacturer)"):
+            assert "problem found" not in row and ": not confirmed" not in row, row
+    assert any(row.endswith(": not confirmed") for row in rows) and \
+        any(row.endswith("(checked by analysis)") or row.endswith("(declared by the manufacturer)") for row in rows)
 
     svg = c.get(f"/labels/{lid}/label.svg")
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
