@@ -171,10 +171,12 @@ def test_gate_command_on_a_saved_report(cli, tiny_rootfs, tmp_path):
     report = tmp_path / "out" / "report.json"
     failing = cli("gate", report)
     assert failing.code == 1 and "mandatory provision 5.1-1 FAILs" in failing.stderr
+    assert failing.stdout.strip() == "gate fails: 1 condition(s) hold"  # no baseline given: none is mentioned
     baseline = tmp_path / "baseline.yaml"
     made = cli("baseline", report, "--reason", "known for 1.0", "--expires", str(TODAY))
     assert made.code == 0
     baseline.write_text(made.stdout)
     passing = cli("gate", report, "--baseline", baseline, "--fail-on", "mandatory,kev,high")
     assert passing.code == 0, passing.stderr
-    assert "gate passes" in passing.stdout
+    accepted = len([line for line in made.stdout.splitlines() if line.startswith("- fingerprint:")])
+    assert passing.stdout.strip() == f"gate passes: 0 condition(s) hold; the baseline accepts {accepted} finding(s)"

@@ -70,6 +70,9 @@ def register(cli: click.Group) -> None:
         reasons = gate(assessment, conditions, accepted)
         for reason in reasons:
             print(f"iotcop: fail-on: {reason}", file=sys.stderr)
-        click.echo(f"gate {'fails' if reasons else 'passes'}: {len(accepted.findings)} finding(s) accepted by the "
-                   f"baseline, {len(reasons)} condition(s) hold")
+        line = f"gate {'fails' if reasons else 'passes'}: {len(reasons)} condition(s) hold"
+        if baseline is not None:
+            line += (f"; the baseline accepts {len(accepted.findings)} finding(s)"
+                     + (f", {len(accepted.expired)} of its entries expired" if accepted.expired else ""))
+        click.echo(line)
         sys.exit(EXIT_FAIL if reasons else 0)
