@@ -22,6 +22,8 @@ from iotcop.checks.credentials.accounts import ACCOUNTS, accounts
 from iotcop.checks.credentials.crypt import classify
 from iotcop.checks.credentials.passwords import default_credentials
 from iotcop.checks.credentials.stored import STORED_SECRETS, stored_secrets
+from iotcop.checks.secrets.ciphers import decode, decrypt_value, printable
+from iotcop.checks.secrets.keys import SYMMETRIC_KEYS, image_keys
 from iotcop.checks.secrets.files import (
     TEXT,
     is_placeholder,
@@ -82,15 +84,38 @@ class ConfigPassword(Check):
         for s in stored_secrets(fw):
             if s.kind != "password":
                 continue
+            where = f"{s.fmt} setting '{s.key}'" + (f" in '{s.section}'" if s.section else "")
+            account = f" for user '{s.user}'" if s.user else ""
+            provisions = ["5.1-1", "5.4-1"] + (["5.4-3"] if s.service or s.decrypted_with else [])
+            service = (f" It logs the device in to a remote {s.service} service, so the vendor's or operator's "
+                       "account is hard-coded in every unit.") if s.service else ""
+            if s.value == "":
+                yield self.finding(
+                    s.path,
+                    title=f"Account '{s.user}' with an empty password in the defaults",
+                    line=s.line,
+                    excerpt=s.excerpt,
+                    detail=f"{where} stores an empty password{account}: anyone logs in as '{s.user}' without one. "
+                           f"{_UNIVERSAL}",
+                    severity=Severity.critical,
+                    provisions=provisions,
+                )
+                continue
             severity, known = _severity_for(s.value)
+            stored = ""
+            if s.stored_as:
+                stored = (f" It is stored as '{s.raw}' ({s.stored_as}), which anyone with the image reverses: "
+                          "encoding or encryption with a key every unit shares is not secure storage.")
+            title = f"Password in configuration ({s.key})" if not s.stored_as else \
+                f"Password in configuration ({s.key}, {s.stored_as.split(' ', 1)[0]})"
             yield self.finding(
                 s.path,
-                title=f"Password in configuration ({s.key})",
+                title=title,
                 line=s.line,
-                excerpt=s.excerpt.replace(s.value, s.masked),
-                detail=f"{s.fmt} setting '{s.key}'" + (f" in section '{s.section}'" if s.section else "")
-                + f" holds the literal password '{s.value}'. {_UNIVERSAL}{known}",
+                excerpt=s.excerpt.replace(s.raw or s.value, s.masked) if (s.raw or s.value) else s.excerpt,
+                detail=f"{where} holds the literal password '{s.value}'{account}.{stored} {_UNIVERSAL}{known}{service}",
                 severity=severity,
+                provisions=provisions,
             )
 
 
@@ -284,6 +309,11 @@ _KNOWN = frozenset(p for _, p in default_credentials() if p)
 _USER_STRING = re.compile(rb"\x00(" + b"|".join(re.escape(u.encode()) for u in sorted(_PAIRS, key=len, reverse=True)) + rb")\x00")
 
 
+# A NUL-delimited base64 string of whole 8-byte blocks: ciphertext that the image's keys may open.
+_BLOB = re.compile(rb"\x00((?=[A-Za-z0-9+/]*[A-Z])(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[0-9])"
+                   rb"(?:[A-Za-z0-9+/]{4}){2,21}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)\x00")
+
+
 def _marker_windows(data: bytes) -> list[tuple[int, int]]:
     """Merged byte ranges within WINDOW of a login marker."""
     points = []
@@ -339,6 +369,13 @@ def binary_credentials(data: bytes) -> list[tuple[int, str, str | None, str]]:
                 if pw in _PAIRS[user] and (user, pw) not in seen:
                     seen.add((user, pw))
                     out.append((min(off, m.start(1)), "pair", user, pw))
+    for start, end in windows:
+        for m in _BLOB.finditer(data, max(0, start - 1), end):
+            value = m.group(1).decode()
+            raw = decode(value, "base64")
+            if raw and len(raw) % 8 == 0 and printable(raw) is None and (None, value) not in seen:
+                seen.add((None, value))
+                out.append((m.start(1), "blob", None, value))
     return out
 
 
@@ -361,9 +398,13 @@ class BinaryPassword(ContentCheck):
             "it reports (a) a user name and password that appear side by side and form a pair of the public IoT "
             "default-credential list (passwords of letters only are not used, they are ordinary words), and "
             "(b) a NUL-terminated string that starts with 'password=' / 'passwd=' / 'pwd=' (or follows a space, & or ?) and whose value has a digit or symbol or is a known default. A password compared in code "
-            "without such context, or stored encoded, is not found; no disassembly is done."
+            "without such context, or stored encoded, is not found; no disassembly is done.  (c) Base64 strings of "
+            "whole cipher blocks near a login marker are decrypted with the keys the image ships "
+            "(secrets.symmetric-key, config-ciphers.yaml) and reported, with confidence likely, when they open "
+            "to printable text."
         ),
     )
+    USES = (SYMMETRIC_KEYS,)
 
     def content_limit(self, entry: FileEntry, ctx: ScanContext) -> int:
         largest = ctx.option(self.ID, "max_binary_bytes", MAX_BINARY_BYTES)  # label: smaller, deep: larger
@@ -375,8 +416,27 @@ class BinaryPassword(ContentCheck):
         return [list(hit) for hit in binary_credentials(data)] or None
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        keys = None
         for entry, hits in self.results(fw, ctx):
             for offset, kind, user, pw in hits:
+                if kind == "blob":
+                    keys = list(image_keys(fw)) if keys is None else keys
+                    opened = decrypt_value(pw, keys) if keys else None
+                    if opened is None:
+                        continue
+                    yield self.finding(
+                        entry,
+                        title="Encrypted password compiled into a binary",
+                        offset=offset,
+                        excerpt=pw,
+                        detail=(f"the string '{pw}' at offset {offset}, next to a login marker, decrypts to "
+                                f"'{opened.plaintext}' ({opened.describe()}). The key ships in the image, so the "
+                                f"hidden value is readable by anyone: {_UNIVERSAL}"),
+                        severity=Severity.critical,
+                        confidence="likely",
+                        provisions=("5.1-1", "5.4-3"),
+                    )
+                    continue
                 if kind == "pair":
                     title = f"Default credential pair {user}:{pw} compiled into a binary"
                     detail = (f"the strings '{user}' and '{pw}' sit side by side next to a login marker; together "

@@ -1,0 +1,131 @@
+"""Symmetric keys compiled into programs: data symbols named as keys, and published vendor keys.
+
+`SYMMETRIC_KEYS` is a derived fact collected in the content pass: for each ELF file, the data symbols that a
+scheme of `config-ciphers.yaml` may take its key from (read with LIEF, only for files whose string table
+holds such a name), and the offsets of any published key of `known-keys.yaml`.  The configuration readers
+use these keys to decrypt stored secrets; `secrets.symmetric-key` reports them.
+
+`ENCRYPTED_BLOBS` notes the data files that look like a 64-bit block cipher in ECB mode over structured
+plaintext (high byte entropy, yet many repeated aligned 8-byte blocks): an encrypted configuration.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Iterator
+
+import math
+from collections import Counter
+
+from iotcop.checks.secrets.ciphers import ImageKey, ecb_structure, known_keys, symbol_wanted
+from iotcop.checks.secrets.files import is_reference_material
+from iotcop.context import ScanContext
+from iotcop.firmware.content import ContentScanner
+from iotcop.firmware.derived import DerivedFact
+from iotcop.firmware.model import FileEntry, Firmware
+
+MAX_ELF_BYTES = 32 * 1024 * 1024
+MAX_BLOB_BYTES = 8 * 1024 * 1024
+MIN_BLOB_ENTROPY = 7.5  # bits per byte: ciphertext, not text or tables
+MIN_REPEATED_BLOCKS = 0.02  # share of aligned 8-byte blocks that repeat: ECB over structured plaintext
+# A NUL-delimited symbol name that ends in "key" (and an index): only files holding one are parsed.
+_KEY_NAME = re.compile(rb"\x00([A-Za-z_][A-Za-z0-9_]{0,62}(?:[Kk]ey|KEY)\d{0,2})\x00")
+
+
+def _symbol_keys(data: bytes) -> list[list]:
+    import lief
+
+    lief.logging.disable()
+    binary = lief.ELF.parse(io.BytesIO(data))
+    if binary is None:
+        return []
+    out, seen = [], set()
+    for sym in binary.symbols:
+        if sym.type != lief.ELF.Symbol.TYPE.OBJECT or sym.shndx == 0 or not symbol_wanted(sym.name, sym.size):
+            continue
+        try:
+            offset = binary.virtual_address_to_offset(sym.value)
+        except Exception:  # noqa: BLE001 - LIEF raises on addresses outside every segment
+            continue
+        if not isinstance(offset, int) or offset <= 0 or offset + sym.size > len(data) or (sym.name, offset) in seen:
+            continue
+        section = sym.section
+        if section is not None and section.type == lief.ELF.Section.TYPE.NOBITS:
+            continue  # .bss: filled at run time
+        key = data[offset:offset + sym.size]
+        if len(set(key)) <= 2:
+            continue  # zeros or a fill pattern, not key material
+        seen.add((sym.name, offset))
+        out.append([sym.name, offset, key.hex()])
+    return out
+
+
+class SymmetricKeyMaterial(ContentScanner):
+    """Key-named data symbols and published vendor keys inside ELF files."""
+
+    CONTENT_NAME = "symmetric-keys"
+    CONTENT_BUDGET = 120.0
+    VERSION = "1"
+
+    def content_limit(self, entry: FileEntry, ctx: ScanContext) -> int:
+        if is_reference_material(entry.path):
+            return 0
+        if entry.magic == "data" and 64 <= entry.size <= MAX_BLOB_BYTES and entry.size % 8 == 0:
+            return MAX_BLOB_BYTES
+        if entry.magic != "elf" or not 0 < entry.size <= MAX_ELF_BYTES:
+            return 0
+        return MAX_ELF_BYTES
+
+    def content_variant(self, entry: FileEntry) -> str:
+        return entry.magic or ""
+
+    def scan_content(self, entry: FileEntry, data: bytes):
+        if entry.magic != "elf":
+            return _ecb_blob(data)
+        found = {"symbols": [], "known": []}
+        for key in known_keys().values():
+            pos = data.find(key.key)
+            if pos >= 0:
+                found["known"].append([key.id, pos])
+        if _KEY_NAME.search(data):
+            found["symbols"] = _symbol_keys(data)
+        return found if found["symbols"] or found["known"] else None
+
+
+def _ecb_blob(data: bytes):
+    data = data[:256 * 1024]  # repeats show early in ECB over a configuration
+    repeated, blocks = ecb_structure(data, 8)
+    if not blocks or repeated / blocks < MIN_REPEATED_BLOCKS:
+        return None
+    n = len(data)
+    entropy = -sum(c / n * math.log2(c / n) for c in Counter(data).values())
+    if entropy < MIN_BLOB_ENTROPY:
+        return None
+    return {"ecb": [repeated, blocks, round(entropy, 3)]}
+
+
+def collect_keys(fw: Firmware) -> tuple[ImageKey, ...]:
+    out = []
+    for entry, found in fw.content_results(SymmetricKeyMaterial()):
+        if "ecb" in found:
+            continue
+        for name, offset, key in found["symbols"]:
+            out.append(ImageKey(entry.path, offset, bytes.fromhex(key), symbol=name))
+        for key_id, offset in found["known"]:
+            out.append(ImageKey(entry.path, offset, known_keys()[key_id].key, known=key_id))
+    return tuple(out)
+
+
+SYMMETRIC_KEYS = DerivedFact("secrets.symmetric-keys", collect_keys, scanners=(SymmetricKeyMaterial,))
+
+
+def image_keys(fw: Firmware) -> tuple[ImageKey, ...]:
+    return SYMMETRIC_KEYS.of(fw)
+
+
+
+
+def encrypted_blobs(fw: Firmware) -> list[tuple[FileEntry, int, int, float]]:
+    """(file, repeated blocks, blocks, entropy) of data files that look ECB-encrypted."""
+    return [(entry, *found["ecb"]) for entry, found in fw.content_results(SymmetricKeyMaterial()) if "ecb" in found]
