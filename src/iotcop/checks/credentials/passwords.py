@@ -116,8 +116,13 @@ class StoredPassword(Check):
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         seen: set[tuple[str, str, int | None, int | None]] = set()
-        for acc in accounts(fw):
+        all_accounts = accounts(fw)
+        # A hash found loose in a program or stream is the same credential as the account file holding it.
+        in_stores = {(a.user, a.secret) for a in all_accounts if a.source not in ("embedded", "embedded-passwd")}
+        for acc in all_accounts:
             if not can_log_in(acc) or (acc.path, acc.user, acc.line, acc.offset) in seen:
+                continue
+            if acc.source in ("embedded", "embedded-passwd") and (acc.user, acc.secret) in in_stores:
                 continue
             seen.add((acc.path, acc.user, acc.line, acc.offset))
             second_root = acc.uid == 0 and acc.user != "root"
