@@ -53,13 +53,37 @@ def _severity_for(value: str) -> tuple[Severity, str]:
     return Severity.high, ""
 
 
+_DECRYPTER_TEST = re.compile(r"""\[\s+-[fxe]\s+["']?(/[\w./-]*(?:decrypt|decod|unscrambl|deobfusc)[\w.-]*)["']?\s+\]""", re.I)
+_ECHO_VAR = re.compile(r"""\b(?:echo|printf\s+['"]?%s['"]?)\s+["']?\$\{?\w+""")
+
+
+def missing_decrypters(fw: Firmware, text: str) -> list[tuple[int, int, str]]:
+    """(test line, fallback line, program) where a script decrypts with a program the image lacks and else
+    passes the stored value on as it is."""
+    out = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        m = _DECRYPTER_TEST.search(line)
+        if not m or line.lstrip().startswith("#") or fw.get(m.group(1)) is not None:
+            continue
+        for j in range(i + 1, min(len(lines), i + 10)):
+            if re.match(r"\s*(?:fi|})\b", lines[j]):
+                break
+            if re.match(r"\s*else\b", lines[j]):
+                fallback = next((k for k in range(j, min(len(lines), j + 4)) if _ECHO_VAR.search(lines[k])), None)
+                if fallback is not None:
+                    out.append((i + 1, fallback + 1, m.group(1)))
+                break
+    return out
+
+
 class ConfigPassword(Check):
     ID = "credentials.config-password"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     SEVERITY = Severity.high
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False
-    USES = (STORED_SECRETS,)
+    USES = (STORED_SECRETS, TEXT)
     DOC = CheckDoc(
         title="Password stored in a configuration file",
         why=(
@@ -75,8 +99,11 @@ class ConfigPassword(Check):
             "Reads UCI, nvram default files, and key/value, JSON and XML settings whose key names a password "
             "(password, passwd, pwd, pass, passphrase, admin_password ...). Values that are variables, templates, "
             "paths, booleans, crypt hashes or placeholder words (including the word 'password') are ignored. A "
-            "password under another key name, or encoded (base64, obfuscated), is not found. Wi-Fi passphrases "
-            "are reported by secrets.wifi-psk instead."
+            "password under another key name is not found.  Values in base64 or hex are decoded; values encrypted "
+            "with a key the image ships are decrypted (schemes in config-ciphers.yaml).  Wi-Fi passphrases and WPS "
+            "PINs are reported by secrets.wifi-psk instead.  Also reports shell scripts that decrypt stored "
+            "passwords with a program the image does not hold and otherwise pass the stored value on (the stored "
+            "value is then the password in clear)."
         ),
     )
 
@@ -117,6 +144,20 @@ class ConfigPassword(Check):
                 severity=severity,
                 provisions=provisions,
             )
+        for entry, text in text_files(fw):
+            if "crypt" not in text and "decod" not in text or not is_shell_script(entry, text):
+                continue
+            for line, fallback, program in missing_decrypters(fw, text):
+                yield self.finding(
+                    entry,
+                    title="Stored passwords are used as written: their decrypter is not in the image",
+                    line=line,
+                    excerpt=text.splitlines()[line - 1].strip(),
+                    detail=(f"line {line} decrypts stored passwords with {program}, which the image does not hold, "
+                            f"and line {fallback} otherwise hands on the stored value as it is: the 'encrypted' "
+                            "values of the configuration are the passwords themselves, in clear"),
+                    provisions=("5.4-1",),
+                )
 
 
 # -- scripts ------------------------------------------------------------------------------
