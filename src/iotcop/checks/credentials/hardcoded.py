@@ -163,6 +163,8 @@ class ConfigPassword(Check):
 # -- scripts ------------------------------------------------------------------------------
 
 _LOGICAL_LINE = re.compile(r"\\\n")
+# Shell history left in the image: commands someone typed, passwords included.
+_HISTORY = re.compile(r"^\.?(?:\w+_)?history$")
 _ASSIGN = re.compile(r"""^\s*(?:export\s+|local\s+|readonly\s+)?([A-Za-z_]\w*)=(?:'([^']*)'|"([^"$`]*)"|([^\s;&|$`'"()]+))\s*(?:;|$|#)""")
 _CHPASSWD = re.compile(r"""(?:echo|printf)\s+(?:-[ne]+\s+)?(['"]?)([A-Za-z_][\w.-]*):([^\s'"|]+)\1\s*\|\s*(?:\S*/)?chpasswd\b(?P<e>\s+-e)?""")
 _PASSWD_PIPE = re.compile(r"""(?:echo|printf)\s+(?:-[ne]+\s+)?(['"])([^'"\\]+)\\n(?:\2(?:\\n)?)?\1\s*\|\s*(?:\S*/)?passwd\b\s*([A-Za-z_][\w.-]*)?""")
@@ -297,7 +299,8 @@ class ScriptPassword(Check):
         ),
         references=_REFS,
         limitations=(
-            "Shell scripts only, read line by line (not executed). A password held in a variable is resolved only "
+            "Shell scripts and shell history files (.ash_history, .bash_history) only, read line by line (not "
+            "executed). A password held in a variable is resolved only "
             "when the same script assigns it a literal; values built at run time are left to "
             "credentials.derived-password. Lua, PHP and compiled programs are not covered here."
         ),
@@ -305,7 +308,7 @@ class ScriptPassword(Check):
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for entry, text in text_files(fw):
-            if not is_shell_script(entry, text):
+            if not is_shell_script(entry, text) and not _HISTORY.match(entry.name):
                 continue
             if not re.search(r"passwd|chpasswd|sshpass|curl|wget|mysql|useradd|usermod|password|pass", text):
                 continue

@@ -1,0 +1,431 @@
+"""Credentials the way vendors ship them: stored hashes are universal passwords, stores read by format,
+encodings and vendor encryption, derived templates, binaries, seeds.  Small trees written here; ELF files
+with key symbols are built with gcc."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from iotcop.checks.credentials import crypt
+from iotcop.checks.credentials.derived import DerivedPassword
+from iotcop.checks.credentials.hardcoded import BinaryPassword, ConfigPassword, ScriptPassword
+from iotcop.checks.credentials.passwords import (
+    EmptyPassword,
+    RootEquivalentAccount,
+    StoredPassword,
+    WeakPasswordHash,
+)
+from iotcop.checks.credentials.settings import records, role_of, words
+from iotcop.checks.runner import run_check_inline
+from iotcop.checks.secrets.ciphers import SchemeError, decrypt_value, encrypt, known_keys, schemes
+from iotcop.checks.secrets.cleartext import PasswordWrittenInClear
+from iotcop.checks.secrets.keys import image_keys
+from iotcop.checks.secrets.seeds import FixedRandomSeed
+from iotcop.checks.secrets.symmetric import SymmetricKey
+from iotcop.checks.secrets.tokens import WifiPsk
+from iotcop.firmware.inventory import inventory_tree
+
+STRONG = "k7#Vq9!zR2@pLm"  # in no word list: only the stored-password rule can report it
+SHA512 = crypt.crypt(STRONG, "$6$saltsalt")
+MD5 = crypt.crypt(STRONG, "$1$abcdefgh")
+
+
+def tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    for rel, content in files.items():
+        target = root / rel.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content) if isinstance(content, bytes) else target.write_text(content)
+    return root
+
+
+def findings(cls, root: Path, files: dict | None = None):
+    if files is not None:
+        tree(root, files)
+    result = run_check_inline(cls, inventory_tree(root))
+    assert result.status == "ran", result.error
+    return result.findings
+
+
+def gcc_library(folder: Path, source: str, name: str = "libvendor.so") -> bytes:
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is required (scripts/setup installs it)")
+    src = folder / "vendor.c"
+    src.write_text(source)
+    out = folder / name
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O0", "-o", str(out), str(src)], check=True, capture_output=True,
+                   timeout=60)
+    data = out.read_bytes()
+    out.unlink()
+    src.unlink()
+    return data
+
+
+# -- rule 1: a stored hash of a login account is a universal default password ---------------------------------
+
+
+def test_uncracked_root_hash_is_a_confirmed_universal_password_with_the_weak_hash_beside_it(tmp_path):
+    files = {"etc/passwd": "root:x:0:0:root:/root:/bin/sh\n", "etc/shadow": f"root:{MD5}:19000:0:99999:7:::\n"}
+    stored = findings(StoredPassword, tmp_path, files)
+    assert [(f.evidence.path, f.evidence.line, f.confidence, f.provisions) for f in stored] == \
+        [("/etc/shadow", 1, "confirmed", ["5.1-1"])]
+    assert stored[0].severity.value == "critical"
+    weak = findings(WeakPasswordHash, tmp_path)
+    assert [f.provisions for f in weak] == [["5.1-3"]]
+
+
+def test_strong_hash_is_still_a_stored_password(tmp_path):
+    found = findings(StoredPassword, tmp_path, {"etc/passwd": "root:x:0:0::/root:/bin/sh\n",
+                                                "etc/shadow": f"root:{SHA512}:19000::::::\n"})
+    assert len(found) == 1 and "whether or not it is cracked" in found[0].evidence.detail
+
+
+@pytest.mark.parametrize("field", ["*", "!", "!!", f"!{SHA512}", "*LK*"])
+def test_locked_accounts_give_no_finding(tmp_path, field):
+    files = {"etc/passwd": "root:x:0:0::/root:/bin/sh\n", "etc/shadow": f"root:{field}:19000::::::\n"}
+    assert findings(StoredPassword, tmp_path, files) == []
+    assert findings(EmptyPassword, tmp_path) == []
+
+
+def test_x_without_shadow_entry_and_nologin_accounts_give_no_finding(tmp_path):
+    files = {"etc/passwd": ("root:x:0:0::/root:/bin/sh\n"
+                            f"daemon:{MD5}:1:1::/:/usr/sbin/nologin\n"
+                            "dropbear:x:500:500::/var/dropbear:/bin/sh\n")}
+    assert findings(StoredPassword, tmp_path, files) == []
+
+
+def test_commented_out_account_lines_give_no_finding(tmp_path):
+    files = {"etc/passwd": "root:x:0:0::/root:/bin/sh\n", "etc/shadow": f"#root:{MD5}:19000::::::\nroot:*:19000::::::\n"}
+    assert findings(StoredPassword, tmp_path, files) == []
+
+
+@pytest.mark.parametrize("name", ["etc/passwd.bak", "etc/passwd_orig", "etc/pam/passwd", "var/defaults/pw.template"])
+def test_account_files_are_recognised_by_content_whatever_their_name(tmp_path, name):
+    found = findings(StoredPassword, tmp_path, {name: f"admin:{MD5}:0:0:root:/:/bin/sh\nnobody:*:65534:65534::/:/bin/false\n"})
+    assert [(f.evidence.path, f.evidence.line) for f in found] == [("/" + name, 1)]
+    assert "uid 0" in found[0].title and "second root" in found[0].title
+
+
+def test_shadow_template_by_content(tmp_path):
+    found = findings(StoredPassword, tmp_path, {"etc/shadow.sample": f"root:{MD5}:14587:0:99999:7:::\nnobody:*:14495:0:99999:7:::\n"})
+    assert [(f.evidence.path, f.evidence.line) for f in found] == [("/etc/shadow.sample", 1)]
+
+
+def test_empty_root_password_in_a_template_by_content(tmp_path):
+    found = findings(EmptyPassword, tmp_path, {"etc/passwd_orig": "root::0:0:root:/:/bin/sh\nnobody:x:0:0::/:/dev/null\n"})
+    assert [(f.evidence.path, f.evidence.line) for f in found] == [("/etc/passwd_orig", 1)]
+
+
+def test_smbpasswd_nt_hash_is_stored_and_weak(tmp_path):
+    files = {"etc/samba/smbpasswd_ori": (
+        "root:0:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:41083D79D52BF485A04663361D557C8D:[U          ]:LCT-00000001:\n"
+        "guest:1000:NO PASSWORDXXXXXXXXXXXXXXXXXXXXX:NO PASSWORDXXXXXXXXXXXXXXXXXXXXX:[NU         ]:LCT-00000001:\n")}
+    stored = findings(StoredPassword, tmp_path, files)
+    assert [(f.evidence.line, "Samba" in f.evidence.detail) for f in stored] == [(1, True)]
+    weak = findings(WeakPasswordHash, tmp_path)
+    assert len(weak) == 1 and "MD4" in weak[0].title
+
+
+def test_passwd_lines_written_by_a_program_at_boot(tmp_path):
+    binary = (b"\x7fELF\x01\x01\x01" + b"\x00" * 100 + b"echo \"root::0:0:root:/:/bin/sh\" > /var/passwd\x00"
+              b"echo \"%s::0:0:guest:/:/bin/sh\" >> /var/passwd\x00echo root:%s | chpasswd -m\x00" + b"\x00" * 64)
+    empty = findings(EmptyPassword, tmp_path, {"bin/cscripts": binary})
+    assert [(f.evidence.offset is not None, f.confidence) for f in empty] == [(True, "likely")]
+    assert "root" in empty[0].title
+    second = findings(RootEquivalentAccount, tmp_path)
+    assert [f.title for f in second] == ["A uid 0 account is created at run time (a second root)"]
+    assert second[0].provisions == ["5.6-7"]
+
+
+def test_script_writing_a_uid0_account_is_named(tmp_path):
+    script = '#!/bin/sh\nadd_user() {\n  echo "$user::0:0:$user:/:$shell" >> /var/passwd\n}\n'
+    found = findings(RootEquivalentAccount, tmp_path, {"etc/user.d/diag": script})
+    assert [(f.evidence.path, f.evidence.line) for f in found] == [("/etc/user.d/diag", 3)]
+
+
+def test_a_hash_in_an_account_file_and_loose_in_a_stream_is_one_finding(tmp_path):
+    line = f"admin:{MD5}:0:0:root:/:/bin/sh\n"
+    found = findings(StoredPassword, tmp_path, {"etc/passwd.bak": line, "var/blob.bin": b"\x00\x01" + line.encode() + b"\xff"})
+    assert [f.evidence.path for f in found] == ["/etc/passwd.bak"]
+
+
+# -- rule 2: vendor stores parsed as formats -------------------------------------------------------------------
+
+BOA_CONF = "Port 80\nUser root\nUserFile /etc/conf.d/boa/userlist.conf\n"
+
+
+def test_boa_user_list_named_by_its_server_config_has_empty_passwords(tmp_path):
+    found = findings(EmptyPassword, tmp_path, {"app/edvr/boa.conf": BOA_CONF, "app/edvr/userlist.conf": "admin:\ndefault:\n"})
+    assert sorted((f.evidence.path, f.evidence.line) for f in found) == [("/app/edvr/userlist.conf", 1),
+                                                                          ("/app/edvr/userlist.conf", 2)]
+
+
+def test_a_colon_list_without_a_server_naming_it_is_not_a_user_file(tmp_path):
+    assert findings(EmptyPassword, tmp_path, {"app/edvr/userlist.conf": "admin:\ndefault:\n"}) == []
+
+
+@pytest.mark.parametrize("key, role", [
+    ("DefaultPasswd", "password"), ("superpass", "password"), ("Password_12", "password"), ("PassWord", "password"),
+    ("Services_TR069_ACSPassword", "password"), ("WLANInterface_1_Config_WPADefaultKey", "wifi-psk"),
+    ("UserName_12", "user"), ("ACSLogin", "user"), ("wps_pin", "wps-pin"), ("KeyPassphrase", "wifi-psk"),
+    ("PasswordLength", None), ("password_file", None), ("bypass", None), ("DoMainName_12", None)])
+def test_setting_roles_come_from_the_words_of_the_name(key, role):
+    assert role_of(key) == role, words(key)
+
+
+def test_xml_records_keep_lines_and_enclosing_settings():
+    text = "<a>\n <Users>\n  <Username>admin</Username>\n  <Password></Password>\n </Users>\n</a>\n"
+    rec = [r for r in records(text) if r.name == "a/Users"][0]
+    assert [(f.key, f.value, f.line) for f in rec.fields] == [("Username", "admin", 3), ("Password", "", 4)]
+
+
+def test_xml_refuses_entity_declarations():
+    bomb = '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "xxxxxxxx"><!ENTITY y "&x;&x;&x;">]><a><Password>&y;</Password></a>'
+    assert records(bomb) == []
+
+
+INI = """[DEFAULT_PASSWD]
+bDefaultFromCfg=0
+DefaultPasswd=admin
+
+[USR]
+WorkMode=1
+superpass=909776
+
+[DDNS_Cfg]
+UserName_10=
+Password_10=
+UserName_12=vendoracct
+Password_12=*963./8520
+DoMainName_12=cam.example.org
+"""
+
+
+def test_ini_defaults_and_the_vendor_ddns_account(tmp_path):
+    found = findings(ConfigPassword, tmp_path, {"app/edvr/Edvr.default": INI})
+    got = {f.evidence.line: f for f in found}
+    assert sorted(got) == [3, 7, 13]  # the empty template fields of slot 10 give nothing
+    assert got[3].provisions == ["5.1-1", "5.4-1"] and "'admin'" in got[3].evidence.detail
+    assert got[13].provisions == ["5.1-1", "5.4-1", "5.4-3"]
+    assert "'vendoracct'" in got[13].evidence.detail and "DDNS" in got[13].evidence.detail
+
+
+def test_shell_variable_defaults_pair_users_and_passwords(tmp_path):
+    conf = ("User_List='1,2'\nUser_1_Username='root'\nUser_1_Password='AD0FCB4878A5B152'\n"
+            "User_2_Username='admin'\nUser_2_Password='6277B1A647CBFCFC'\n"
+            "Services_TR069_ACSLogin='acsclient'\nServices_TR069_ACSPassword='724EA2761D694C2C'\n"
+            "Services_TR069_SrvLogin=''\nServices_TR069_SrvPassword=''\n")
+    found = findings(ConfigPassword, tmp_path, {"etc/vendor/config.default/router.conf": conf})
+    got = {f.evidence.line: f.evidence.detail for f in found}
+    assert sorted(got) == [3, 5, 7]
+    assert "for user 'root'" in got[3] and "for user 'admin'" in got[5]
+    assert "for user 'acsclient'" in got[7] and "TR-069" in got[7]
+
+
+def test_json_nested_objects(tmp_path):
+    text = '{"cloud": {"mqtt": {"username": "dev01", "password": "Mq77!secret"}}, "ui": {"password_min": 8}}\n'
+    found = findings(ConfigPassword, tmp_path, {"usr/share/app/settings.json": text})
+    assert len(found) == 1 and found[0].evidence.line == 1 and "5.4-3" in found[0].provisions
+
+
+def test_xml_account_with_an_empty_password_and_empty_templates(tmp_path):
+    xml = ("<cfg>\n<Users>\n<Username>admin</Username>\n<Password></Password>\n</Users>\n"
+           "<SIP>\n<UserName></UserName>\n<Password></Password>\n</SIP>\n</cfg>\n")
+    found = findings(ConfigPassword, tmp_path, {"etc/defaults.xml": xml})
+    assert [(f.evidence.line, f.title) for f in found] == [(4, "Account 'admin' with an empty password in the defaults")]
+
+
+def test_no_finding_for_comments_placeholders_and_web_content(tmp_path):
+    files = {
+        "etc/app.ini": "[a]\n;password=hunter22\n# passwd=hunter22\npassword=${ADMIN_PW}\npassword=changeme_placeholder\n",
+        "www/login.js": "var password = 'hunter22';\n",
+        "etc/doc/model.xml": "<Device><Username/><Password/><ConnectionRequestPassword/></Device>\n",
+    }
+    assert findings(ConfigPassword, tmp_path, files) == []
+
+
+WLAN_XML = """<WLAN>
+<Interface>
+<Isinuse>true</Isinuse><Enable>true</Enable>
+<WPS><Enable>true</Enable><DevicePassword>12345678</DevicePassword></WPS>
+<WPA><KeyPassphrase>%{SN2}</KeyPassphrase></WPA>
+</Interface>
+<Interface>
+<Isinuse>false</Isinuse><Enable>false</Enable>
+<WPS><Enable>true</Enable><DevicePassword>12345678</DevicePassword></WPS>
+<WPA><KeyPassphrase>Fixed-Key-99</KeyPassphrase></WPA>
+</Interface>
+</WLAN>
+"""
+
+
+def test_fixed_wps_pin_reported_and_interfaces_not_in_use_quiet(tmp_path):
+    found = findings(WifiPsk, tmp_path, {"etc/wlan.xml": WLAN_XML})
+    assert [(f.evidence.line, f.title) for f in found] == [(4, "Fixed WPS PIN in the defaults")]
+
+
+def test_shell_history_is_read_as_script_lines(tmp_path):
+    found = findings(ScriptPassword, tmp_path, {"root/.ash_history": "ls\necho root:S3cr3t99 | chpasswd\nreboot\n"})
+    assert [(f.evidence.path, f.evidence.line) for f in found] == [("/root/.ash_history", 2)]
+
+
+# -- rule 3: encodings and vendor encryption --------------------------------------------------------------------
+
+
+def test_base64_and_hex_values_are_reported_decoded(tmp_path):
+    files = {"etc/config/luci": "config security 'admin'\n\toption username 'admin'\n\toption password 'YWRtaW4='\n",
+             "etc/app.conf": "admin_password=53757065724d616e21\nservice_password=abcd1234\n"}
+    found = findings(ConfigPassword, tmp_path, files)
+    details = {f.evidence.path + f":{f.evidence.line}": f.evidence.detail for f in found}
+    assert "literal password 'admin'" in details["/etc/config/luci:3"] and "base64" in details["/etc/config/luci:3"]
+    assert "literal password 'SuperMan!'" in details["/etc/app.conf:1"]
+    assert "literal password 'abcd1234'" in details["/etc/app.conf:2"]  # valid base64 of bytes, but not text: as is
+
+
+def _des_b64(key: bytes, text: str) -> str:
+    data = text.encode()
+    data += b"\x00" * (-len(data) % 8)
+    return base64.b64encode(encrypt("des-ecb", key, data)).decode()
+
+
+def test_des_ecb_values_are_decrypted_with_the_key_of_a_library_symbol(tmp_path):
+    key = b"k3y!Ab9z"
+    lib = gcc_library(tmp_path, 'const unsigned char gEcbKey1[8] = {' + ",".join(str(b) for b in key) + '};\n'
+                                'unsigned char gAesKey[32] = "0123456789abcdefFEDCBA9876543210";\n')
+    xml = ("<cfg>\n<ManagementServer>\n<EnableCWMP>1</EnableCWMP>\n"
+           f'<Username Encryption="0" Crypt_len="8">{_des_b64(key, "acs")}</Username>\n'
+           f'<Password Encryption="0" Crypt_len="8">{_des_b64(key, "acs-Pw1")}</Password>\n'
+           "</ManagementServer>\n</cfg>\n")
+    root = tree(tmp_path / "fw", {"usr/lib/libvos.so": lib, "etc/defaults.xml": xml})
+    found = findings(ConfigPassword, root)
+    assert len(found) == 1
+    f = found[0]
+    assert f.evidence.line == 5 and "literal password 'acs-Pw1' for user 'acs'" in f.evidence.detail
+    assert "gEcbKey1" in f.evidence.detail and "5.4-3" in f.provisions
+    keys = findings(SymmetricKey, root)
+    confidence = {f.evidence.excerpt.split(" ")[0]: f.confidence for f in keys}
+    assert confidence == {"gEcbKey1": "confirmed", "gAesKey": "likely"}  # only the first decrypts something
+
+
+def test_encrypted_blob_in_a_binary_opens_with_the_image_key(tmp_path):
+    key = b"k3y!Ab9z"
+    lib = gcc_library(tmp_path, 'const unsigned char g_cfg_key[8] = {' + ",".join(str(b) for b in key) + '};\n')
+    blob = _des_b64(key, "hidden(pw)")
+    telnetd = b"\x7fELF\x01\x01\x01" + b"\x00" * 64 + b"Login as: \x00Password: \x00" + blob.encode() + b"\x00" + b"\x00" * 64
+    root = tree(tmp_path / "fw", {"usr/lib/libcfg.so": lib, "bin/telnetd": telnetd})
+    found = findings(BinaryPassword, root)
+    assert [(f.title, f.confidence) for f in found] == [("Encrypted password compiled into a binary", "likely")]
+    assert "'hidden(pw)'" in found[0].evidence.detail and found[0].evidence.offset is not None
+
+
+def test_aes_ecb_scheme(tmp_path):
+    key = b"0123456789abcdefFEDCBA9876543210"
+    lib = gcc_library(tmp_path, 'unsigned char gAesKey[32] = "0123456789abcdefFEDCBA9876543210";\n')
+    plain = b"Wifi-Secret-77"
+    plain += bytes([16 - len(plain) % 16]) * (16 - len(plain) % 16)
+    value = encrypt("aes-ecb", key, plain).hex()
+    root = tree(tmp_path / "fw", {"lib/libc2.so": lib, "etc/wifi.conf": f"wpa_passphrase={value}\n"})
+    opened = decrypt_value(value, list(image_keys(inventory_tree(root))))
+    assert opened is not None and opened.plaintext == "Wifi-Secret-77" and opened.scheme.id == "aes-ecb-data-symbol"
+
+
+def test_wrong_key_gives_no_plaintext(tmp_path):
+    lib = gcc_library(tmp_path, 'const unsigned char gEcbKey1[8] = "other!!k";\n')
+    root = tree(tmp_path / "fw", {"usr/lib/libvos.so": lib})
+    assert decrypt_value(_des_b64(b"k3y!Ab9z", "acs-Pw1"), list(image_keys(inventory_tree(root)))) is None
+
+
+def test_configuration_encrypted_with_a_published_vendor_key(tmp_path):
+    import random
+
+    key = known_keys()["tplink-config-des"].key
+    rng = random.Random(7)  # settings with repeated values, as a real configuration has
+    tokens = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8)) for _ in range(600)]
+    xml = "".join(f"<v{i % 10}>{rng.choice(tokens)}{rng.choice(tokens)}</v{i % 10}>\n" for i in range(3000)).encode()
+    xml += b"\x00" * (-len(xml) % 8)
+    program = b"\x7fELF\x01\x01\x01" + b"\x00" * 200 + key + b"\x00" * 200
+    root = tree(tmp_path / "fw", {"lib/libcmm.so": program, "etc/default_config.xml": encrypt("des-ecb", key, xml)})
+    found = findings(SymmetricKey, root)
+    by_path = {f.evidence.path: f for f in found}
+    assert by_path["/lib/libcmm.so"].provisions == ["5.4-3"] and by_path["/lib/libcmm.so"].confidence == "confirmed"
+    blob = by_path["/etc/default_config.xml"]
+    assert blob.confidence == "confirmed" and "decrypts to text" in blob.evidence.detail
+
+
+def test_random_data_is_not_an_encrypted_configuration(tmp_path):
+    import os
+
+    program = b"\x7fELF\x01\x01\x01" + b"\x00" * 200 + known_keys()["tplink-config-des"].key + b"\x00" * 200
+    root = tree(tmp_path / "fw", {"lib/libcmm.so": program, "etc/blob.bin": os.urandom(64 * 1024)})
+    assert [f.evidence.path for f in findings(SymmetricKey, root)] == ["/lib/libcmm.so"]
+
+
+def test_scheme_data_is_validated():
+    assert {s.id for s in schemes()} >= {"des-ecb-data-symbol", "aes-ecb-data-symbol", "tplink-config-des"}
+    from iotcop.checks.secrets import ciphers
+
+    with pytest.raises(SchemeError):
+        ciphers._cipher("rot13", b"k", None)
+
+
+# -- rule 4: derived and placeholder values ---------------------------------------------------------------------
+
+
+def test_mac_and_serial_templates_go_to_the_derived_check(tmp_path):
+    xml = ("<cfg>\n<Users>\n<Username>useradmin</Username>\n<Password>%{mac1}</Password>\n</Users>\n"
+           "<WPA><KeyPassphrase>%{SN2}</KeyPassphrase></WPA>\n<X><Password>%{foo}</Password></X>\n</cfg>\n")
+    found = findings(DerivedPassword, tmp_path, {"etc/defaults.xml": xml})
+    assert sorted((f.evidence.line, f.title) for f in found) == [(4, "Password derived from the MAC address"),
+                                                                  (6, "Wi-Fi key derived from the serial number")]
+    assert all(f.provisions == ["5.1-1", "5.1-2"] for f in found)
+    assert findings(ConfigPassword, tmp_path) == []  # templates and placeholders are not literal passwords
+
+
+def test_vendor_tool_serial_into_a_wifi_key_setting(tmp_path):
+    script = ("#!/bin/sh\nlocal SERIAL=`pzinfo serial`\nlocal KEY=`echo $SERIAL | cut -c1-10`\n"
+              "cli -q <<EOF\n  sset WPADefaultKey $KEY\nEOF\n")
+    found = findings(DerivedPassword, tmp_path, {"etc/vendor/factory.d/S10-wifi": script})
+    assert [(f.evidence.line, f.title) for f in found] == [(5, "Password derived from the serial number")]
+
+
+# -- rule 5: binaries ---------------------------------------------------------------------------------------------
+
+
+def test_password_file_written_in_clear_into_a_world_writable_folder(tmp_path):
+    lib = (b"\x7fELF\x01\x01\x01" + b"\x00" * 64 + b"uname = %s, pswd = %s\n\x00/var/tmp/sshd/sshdpwd\x00"
+           b"username:%s\n\x00password:%s\n\x00" + b"\x00" * 64)
+    rcs = "#!/bin/sh\n/bin/mkdir -m 0777 -p /var/tmp/sshd\n"
+    found = findings(PasswordWrittenInClear, tmp_path, {"lib/libcmm.so": lib, "etc/init.d/rcS": rcs})
+    titles = sorted(f.title for f in found)
+    assert titles == ["Format string prints a user name and password (log or debug output)",
+                      "Password written in clear text to /var/tmp/sshd/sshdpwd in a world-writable folder"]
+    assert all(f.evidence.offset is not None and f.confidence == "likely" for f in found)
+
+
+def test_url_queries_and_lone_formats_are_not_cleartext_files(tmp_path):
+    lib = (b"\x7fELF\x01\x01\x01" + b"\x00" * 64 + b"http://%s/login?user=%s&password=%s\x00"
+           b"password=%s\x00/usr/share/www\x00" + b"\x00" * 64)
+    assert findings(PasswordWrittenInClear, tmp_path, {"usr/bin/webd": lib}) == []
+
+
+# -- rule 6: leftovers ---------------------------------------------------------------------------------------------
+
+
+def test_fixed_entropy_seed_copied_at_boot(tmp_path):
+    seed = bytes(range(7, 7 + 21 * 11, 11))
+    files = {"app/entropy.bin": seed, "app/initrun.sh": "#!/bin/sh\ncp /app/entropy.bin /tmp/entropy.bin\n"}
+    found = findings(FixedRandomSeed, tmp_path, files)
+    assert [(f.evidence.path, f.provisions, f.confidence) for f in found] == [("/app/entropy.bin", ["5.4-3"], "likely")]
+    assert "/app/initrun.sh:2" in found[0].evidence.detail
+
+
+def test_seed_fed_to_the_pool_whatever_its_name_and_no_finding_for_zeros_or_text(tmp_path):
+    import os
+
+    files = {"etc/boot.dat": os.urandom(512), "etc/init.d/S01seed": "#!/bin/sh\ncat /etc/boot.dat > /dev/urandom\n",
+             "etc/random-seed": b"\x00" * 512, "etc/urandom.seed": "not random at all, just text\n" * 10}
+    assert [f.evidence.path for f in findings(FixedRandomSeed, tmp_path, files)] == ["/etc/boot.dat"]
