@@ -429,3 +429,38 @@ def test_seed_fed_to_the_pool_whatever_its_name_and_no_finding_for_zeros_or_text
     files = {"etc/boot.dat": os.urandom(512), "etc/init.d/S01seed": "#!/bin/sh\ncat /etc/boot.dat > /dev/urandom\n",
              "etc/random-seed": b"\x00" * 512, "etc/urandom.seed": "not random at all, just text\n" * 10}
     assert [f.evidence.path for f in findings(FixedRandomSeed, tmp_path, files)] == ["/etc/boot.dat"]
+
+
+# -- authorized keys --------------------------------------------------------------------------------------------
+
+
+def _ssh_public(comment: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    return key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode() + " " + comment
+
+
+def test_vendor_key_authorised_for_root_in_any_partition(tmp_path):
+    from iotcop.checks.credentials.authorized_keys import AuthorizedKey
+
+    key = _ssh_public("support@vendor")
+    files = {"root/.ssh/authorized_keys": f"# vendor support\n{key}\n",
+             "etc/dropbear/authorized_keys": f'no-pty,command="/bin/diag" {key}\n',
+             "home/admin/.ssh/id_ed25519.pub": key + "\n",
+             "root/.ssh/known_hosts": "192.168.1.1 " + key.rsplit(" ", 1)[0] + "\n",
+             "etc/ssh/keys.disabled": f"#{key}\n",
+             "overlay/upper/etc/vendor/support_keys": key + "\n"}
+    found = findings(AuthorizedKey, tmp_path, files)
+    assert sorted((f.evidence.path, f.title, f.confidence) for f in found) == [
+        ("/etc/dropbear/authorized_keys", "SSH key authorised for 'root' ships in the image", "confirmed"),
+        ("/overlay/upper/etc/vendor/support_keys", "SSH keys authorised to log in ship in the image", "likely"),
+        ("/root/.ssh/authorized_keys", "SSH key authorised for 'root' ships in the image", "confirmed")]
+    assert all(f.provisions == ["5.1-1", "5.5-4"] and "SHA256:" in f.evidence.detail for f in found)
+
+
+def test_a_forged_key_line_is_not_a_key(tmp_path):
+    from iotcop.checks.credentials.authorized_keys import parse_authorized_keys
+
+    assert parse_authorized_keys("ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIO7x comment\n") is None  # blob says ed25519
