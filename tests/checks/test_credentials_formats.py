@@ -464,3 +464,27 @@ def test_a_forged_key_line_is_not_a_key(tmp_path):
     from iotcop.checks.credentials.authorized_keys import parse_authorized_keys
 
     assert parse_authorized_keys("ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIO7x comment\n") is None  # blob says ed25519
+
+
+# -- private keys compiled into programs ----------------------------------------------------------------------
+
+
+def test_der_and_pem_private_keys_compiled_into_a_program(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from iotcop.checks.crypto.private_keys import PrivateKey
+
+    der = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    c_pem = pem.replace("\n", "\\n")
+    lib = gcc_library(tmp_path, "const unsigned char device_key[] = {" + ",".join(str(b) for b in der) + "};\n"
+                                f'const char *cloud_key = "{c_pem}";\n'
+                                'const char *marker = "-----BEGIN RSA PRIVATE KEY-----";\n')
+    found = findings(PrivateKey, tmp_path / "fw", {"usr/lib/libcloud.so": lib})
+    assert sorted(f.evidence.excerpt[:10] for f in found) == sorted([der[:16].hex()[:10], "-----BEGIN"])
+    assert all(f.confidence == "likely" and f.evidence.offset and "compiled into a program" in f.evidence.detail
+               for f in found)
+    assert lib[found[0].evidence.offset:found[0].evidence.offset + 2] in (der[:2], b"--")
