@@ -488,3 +488,45 @@ def test_der_and_pem_private_keys_compiled_into_a_program(tmp_path):
     assert all(f.confidence == "likely" and f.evidence.offset and "compiled into a program" in f.evidence.detail
                for f in found)
     assert lib[found[0].evidence.offset:found[0].evidence.offset + 2] in (der[:2], b"--")
+
+
+# -- databases: web users and personal data ----------------------------------------------------------------------
+
+
+def _sqlite(path: Path, script: str) -> bytes:
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    con.executescript(script)
+    con.commit()
+    con.close()
+    data = path.read_bytes()
+    path.unlink()
+    return data
+
+
+def test_web_user_table_in_sqlite(tmp_path):
+    db = _sqlite(tmp_path / "x.db", "CREATE TABLE users (id INTEGER, username TEXT, password TEXT, level INT);"
+                                    "INSERT INTO users VALUES (1, 'admin', 'Adm1n!2020', 9), (2, 'guest', '', 1);")
+    found = findings(ConfigPassword, tmp_path / "fw", {"var/lib/web/users.db": db})
+    got = {f.evidence.line: f for f in found}
+    assert "'Adm1n!2020' for user 'admin'" in got[1].evidence.detail
+    assert got[2].title == "Account 'guest' with an empty password in the defaults" and len(got) == 2
+
+
+def test_personal_data_tables_and_no_finding_for_device_tables(tmp_path):
+    from iotcop.checks.privacy.personal_data import PersonalDataAtRest
+
+    people = _sqlite(tmp_path / "p.db", "CREATE TABLE customer (first_name TEXT, last_name TEXT, email TEXT, phone TEXT);"
+                                        "INSERT INTO customer VALUES ('Ann', 'Lee', 'ann@example.com', '+44 20 0000 0000');")
+    empty = _sqlite(tmp_path / "e.db", "CREATE TABLE customer (name TEXT, email TEXT, birthday TEXT);")
+    devices = _sqlite(tmp_path / "d.db", "CREATE TABLE lease (hostname TEXT, mac TEXT, ip TEXT);"
+                                         "INSERT INTO lease VALUES ('tv', '00:11:22:33:44:55', '192.168.1.9');")
+    files = {"usr/share/app/crm.db": people, "usr/share/app/empty.db": empty, "usr/share/app/leases.db": devices,
+             "root/export.csv": "Name;E-mail;Date of birth\nAnn Lee;ann@example.com;1980-01-01\n",
+             "etc/models.csv": "model,firmware\nR1,1.0\n"}
+    found = findings(PersonalDataAtRest, tmp_path / "fw", files)
+    assert sorted((f.evidence.path, f.title) for f in found) == [
+        ("/root/export.csv", "Personal data shipped in the image (birth date, e-mail, name)"),
+        ("/usr/share/app/crm.db", "Personal data shipped in the image (e-mail, name, phone)")]
+    assert all(f.provisions == ["5.8-1", "6-1"] and f.confidence == "likely" for f in found)

@@ -9,7 +9,8 @@ reviewer reads.  The formats are recognised from the text itself:
 * JSON objects;
 * OpenWrt UCI (`config` / `option` lines);
 * INI (`[section]` headers with `key=value` lines);
-* flat `key=value` / `key: value` files: nvram defaults, shell-variable defaults, properties, hostapd.
+* flat `key=value` / `key: value` files: nvram defaults, shell-variable defaults, properties, hostapd;
+* SQLite tables, one record per row (opened read-only and immutable, with a bound on sqlite's work).
 
 What a key means (user name, password, Wi-Fi key, WPS PIN) is decided from the words of its name
 (`words`, `role_of`), not from a list of vendor spellings, so `DefaultPasswd`, `superpass`,
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import urllib.parse
 from dataclasses import dataclass, field
 from xml.parsers import expat
 
@@ -361,4 +364,51 @@ def _xml_records(text: str) -> list[Record]:
 
     for top in root.children:
         walk(top, (top.tag,), ())
+    return out
+
+
+# -- SQLite ----------------------------------------------------------------------------------------------
+
+MAX_TABLE_ROWS = 1000
+
+
+def sqlite_tables(host_path: str) -> list[tuple[str, list[str], list[tuple]]]:
+    """(table, columns, first rows) of a SQLite file opened read-only, or [] when it is not readable."""
+    uri = "file:" + urllib.parse.quote(str(host_path)) + "?mode=ro&immutable=1"
+    try:
+        con = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error:
+        return []
+    steps = [0]
+
+    def budget() -> int:
+        steps[0] += 1
+        return 1 if steps[0] > 20000 else 0  # non-zero aborts the statement: a bound on hostile files
+
+    con.set_progress_handler(budget, 1000)
+    out = []
+    try:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' LIMIT 200")]
+        for name in names:
+            quoted = '"' + name.replace('"', '""') + '"'
+            cur = con.execute(f"SELECT * FROM {quoted} LIMIT {MAX_TABLE_ROWS}")
+            columns = [d[0] for d in cur.description or ()]
+            out.append((name, columns, cur.fetchall()))
+    except sqlite3.Error:
+        pass
+    finally:
+        con.close()
+    return out
+
+
+def sqlite_records(host_path: str) -> list[Record]:
+    """One record per row of every table (line: the row's number in the table)."""
+    out = []
+    for table, columns, rows in sqlite_tables(host_path):
+        for number, row in enumerate(rows, 1):
+            rec = Record("sqlite", table, context=tuple(words(table)))
+            for column, value in zip(columns, row):
+                if isinstance(value, (str, int)) and not isinstance(value, bool):
+                    rec.fields.append(Field(str(column), str(value), number, f"{table} row {number}: {column}"))
+            out.append(rec)
     return out

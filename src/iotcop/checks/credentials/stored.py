@@ -2,7 +2,8 @@
 
 Read once per image.  Every text file that is not a script, documentation or web content is parsed by the
 format its text shows (`settings.py`: XML, JSON, UCI, INI, flat key=value such as nvram defaults and
-shell-variable defaults); binary nvram dumps are read as NUL-separated key=value.  A setting's meaning comes
+shell-variable defaults); binary nvram dumps are read as NUL-separated key=value and the tables of SQLite
+databases row by row (a web user table with user and password columns).  A setting's meaning comes
 from the words of its name and of its record (`settings.role_of`), and a password is paired with the user
 name of the same record.
 
@@ -21,14 +22,31 @@ from dataclasses import dataclass
 from typing import Literal
 
 from iotcop.checks.credentials.crypt import classify
-from iotcop.checks.credentials.settings import Field, Record, format_of, qualifier, records, role_of, words
+from iotcop.checks.credentials.settings import (
+    Field,
+    Record,
+    format_of,
+    qualifier,
+    records,
+    role_of,
+    sqlite_records,
+    words,
+)
 from iotcop.checks.secrets.ciphers import ImageKey, decode, decrypt_value, printable
-from iotcop.checks.secrets.files import TEXT, is_placeholder, is_shell_script, logical_path, text_files
+from iotcop.checks.secrets.files import (
+    TEXT,
+    is_placeholder,
+    is_reference_material,
+    is_shell_script,
+    logical_path,
+    text_files,
+)
 from iotcop.checks.secrets.keys import SYMMETRIC_KEYS, image_keys
 from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import Firmware
 
 SecretKind = Literal["password", "wifi-psk", "wps-pin"]
+MAX_DB_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,8 +266,12 @@ def collect(fw: Firmware) -> tuple[StoredSecret, ...]:
         if not _CANDIDATE_TEXT.search(text) or is_shell_script(entry, text):
             continue
         found.extend(secrets_in_text(entry.path, text, keys))
-    # nvram dumps are often binary (NUL-separated); read those too
+    # nvram dumps are often binary (NUL-separated); read those too, and the user tables of SQLite databases
     for entry in fw.files():
+        if entry.magic == "sqlite" and 0 < entry.size <= MAX_DB_BYTES and not is_reference_material(entry.path):
+            for record in sqlite_records(str(entry.host_path)):
+                found.extend(_record_secrets(entry.path, record, keys, "sqlite"))
+            continue
         if entry.magic == "data" and "nvram" in entry.name.lower() and 0 < entry.size <= 1024 * 1024:
             data = fw.read_bytes(entry)
             if data and b"=" in data:
