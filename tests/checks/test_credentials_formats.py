@@ -530,3 +530,49 @@ def test_personal_data_tables_and_no_finding_for_device_tables(tmp_path):
         ("/root/export.csv", "Personal data shipped in the image (birth date, e-mail, name)"),
         ("/usr/share/app/crm.db", "Personal data shipped in the image (e-mail, name, phone)")]
     assert all(f.provisions == ["5.8-1", "6-1"] and f.confidence == "likely" for f in found)
+
+
+# -- end-of-life platforms ----------------------------------------------------------------------------------------
+
+
+def test_kernel_branches_against_the_end_of_life_table():
+    import datetime as dt
+
+    from iotcop.checks.vulns.end_of_life import eol_table, kernel_branch_end
+
+    table = eol_table()
+    assert table.families["linux"]["source"] and table.as_of >= dt.date(2026, 1, 1)
+    assert kernel_branch_end("3.10.90", table) == ("3.10", dt.date(2017, 11, 4))
+    assert kernel_branch_end("2.6.36", table) == ("2.6.36", None)  # never longterm: ended with its successors
+    assert kernel_branch_end("4.9.37", table)[1] == dt.date(2023, 1, 7)
+    assert kernel_branch_end("99.1", table) is None
+
+
+def test_end_of_life_distribution_and_a_declared_period_past_it(tmp_path):
+    import yaml
+
+    from iotcop.checks.vulns.end_of_life import EndOfLifePlatform
+    from iotcop.context import ScanContext
+    from iotcop.declaration import load_declaration
+
+    root = tree(tmp_path / "fw", {"etc/openwrt_release": 'DISTRIB_ID="OpenWrt"\nDISTRIB_DESCRIPTION="OpenWrt Barrier Breaker 14.07"\n',
+                                  "bin/busybox": b"\x7fELF placeholder"})
+    fw = inventory_tree(root)
+    plain = run_check_inline(EndOfLifePlatform, fw)
+    assert [(f.title, f.provisions, f.confidence) for f in plain.findings] == [
+        ("OpenWrt 14.07 is past the end of its upstream security support", ["5.3-8"], "likely")]
+
+    decl = {"schema": "iotcop.declaration/1", "product": {"name": "R", "type": "router", "batch": "b1"},
+            "manufacturer": {"name": "M", "address": "A"}, "model_designation": "X", "firmware_version": "1",
+            "support": {"end_date": "2030-12-31", "published_url": "https://example.com/support"}}
+    (tmp_path / "decl.yaml").write_text(yaml.safe_dump(decl))
+    ctx = ScanContext(profile=ScanContext.default().profile, declaration=load_declaration(tmp_path / "decl.yaml"))
+    declared = run_check_inline(EndOfLifePlatform, fw, ctx)
+    assert sorted(f.provisions[0] for f in declared.findings) == ["5.3-13", "5.3-8"]
+
+
+def test_maintained_releases_give_no_finding(tmp_path):
+    from iotcop.checks.vulns.end_of_life import EndOfLifePlatform
+
+    root = tree(tmp_path / "fw", {"etc/debian_version": "12.5\n", "bin/busybox": b"\x7fELF placeholder"})
+    assert findings(EndOfLifePlatform, root) == []
