@@ -576,3 +576,24 @@ def test_maintained_releases_give_no_finding(tmp_path):
 
     root = tree(tmp_path / "fw", {"etc/debian_version": "12.5\n", "bin/busybox": b"\x7fELF placeholder"})
     assert findings(EndOfLifePlatform, root) == []
+
+
+# -- leftovers --------------------------------------------------------------------------------------------------------
+
+
+def test_build_leftovers_and_copies_a_boot_script_installs(tmp_path):
+    from iotcop.checks.surface.leftovers import LeftoverFiles
+
+    files = {
+        "etc/passwd": "root:x:0:0::/root:/bin/sh\n", "etc/passwd-": "root:ab8nBoH3mb8.g:0:0::/root:/bin/sh\n",
+        "etc/passwd.bak": "admin:x:0:0::/:/bin/sh\n",  # rcS installs it: in use, not a leftover
+        "etc/init.d/rcS": "#!/bin/sh\ncp -p /etc/passwd.bak /var/passwd\n",
+        "etc/lighttpd.conf": "server.port = 80\n", "etc/lighttpd.conf.orig": "server.port = 8080\n",
+        "etc/notes.old": "no base file beside it\n",
+        "root/.bash_history": "ls\n", "www/.git/config": "[core]\n", "www/.git/HEAD": "ref: refs/heads/main\n",
+        "setup.sh": "#!/bin/sh\nmake install\n", "bin/busybox": b"\x7fELF placeholder",
+    }
+    found = findings(LeftoverFiles, tmp_path, files)
+    assert sorted((f.evidence.path, f.provisions[0]) for f in found) == [
+        ("/etc/lighttpd.conf.orig", "5.6-6"), ("/etc/passwd-", "5.6-6"), ("/root/.bash_history", "5.6-6"),
+        ("/setup.sh", "5.6-6"), ("/www/.git/HEAD", "5.6-6")]
