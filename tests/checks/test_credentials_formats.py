@@ -597,3 +597,19 @@ def test_build_leftovers_and_copies_a_boot_script_installs(tmp_path):
     assert sorted((f.evidence.path, f.provisions[0]) for f in found) == [
         ("/etc/lighttpd.conf.orig", "5.6-6"), ("/etc/passwd-", "5.6-6"), ("/root/.bash_history", "5.6-6"),
         ("/setup.sh", "5.6-6"), ("/www/.git/HEAD", "5.6-6")]
+
+
+def test_identifier_of_a_derived_key_published_by_discovery_protocols(tmp_path):
+    files = {"etc/factory.d/S10-wifi": ("#!/bin/sh\nSERIAL=`pzinfo serial`\nKEY=`echo $SERIAL | cut -c1-10`\n"
+                                        "cli -q <<EOF\nsset WPADefaultKey $KEY\nEOF\n"),
+             "etc/factory.d/S70dlna": ("#!/bin/sh\nserial_number=$(pzinfo serial)\n"
+                                       "echo \"cd _Services_DLNA_Description; sset SerialNumber $serial_number\" | cli -q\n")}
+    found = findings(DerivedPassword, tmp_path, files)
+    published = [f for f in found if f.provisions == ["5.6-2"]]
+    assert [(f.evidence.path, f.evidence.line) for f in published] == [("/etc/factory.d/S70dlna", 3)]
+
+
+def test_published_identifier_alone_is_not_reported(tmp_path):
+    files = {"etc/factory.d/S70dlna": ("#!/bin/sh\nserial_number=$(pzinfo serial)\n"
+                                       "echo \"cd _Services_DLNA_Description; sset SerialNumber $serial_number\" | cli -q\n")}
+    assert findings(DerivedPassword, tmp_path, files) == []

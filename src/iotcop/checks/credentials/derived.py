@@ -68,8 +68,26 @@ def _credential_sink(line: str, tainted: dict) -> bool:
     return False
 
 
-def derivations(text: str) -> list[tuple[int, str, bool, list[tuple[int, str]]]]:
-    """(sink line, identifier kind, keyed, chain of (line, text)) for passwords derived from identifiers."""
+_DERIVED = ("5.1-1", "5.1-2")  # PSTI Schedule 1 paragraph 1(3): unique, but not from public identifiers
+# Settings of a description that UPnP/DLNA/SSDP/mDNS/SNMP hand out to anyone on the network.
+_PUBLISHED_NAME = re.compile(r"(?i)^(?:serial(?:_?number|no|num)?|sn|udn|sysdescr|friendly_?name)$")
+_PUBLISHING = re.compile(r"(?i)upnp|dlna|ssdp|description|mdns|avahi|bonjour|snmp|txt-record")
+
+
+def _publication_sink(line: str, tainted: dict) -> bool:
+    """A description setting that unauthenticated discovery protocols serve, given an identifier variable."""
+    if not _PUBLISHING.search(line):
+        return False
+    for m in _CREDENTIAL_SINK.finditer(line):
+        name = re.split(r"[.\[]", m.group(1))[-1] or m.group(1)
+        if m.group(2) in tainted and _PUBLISHED_NAME.match(name):
+            return True
+    return False
+
+
+def derivations(text: str, publishing: bool = False) -> list[tuple[int, str, bool, list[tuple[int, str]]]]:
+    """(sink line, identifier kind, keyed, chain of (line, text)) for passwords derived from identifiers; with
+    `publishing`, for identifiers handed to a description that discovery protocols serve instead."""
     tainted: dict[str, tuple[bool, list[tuple[int, str]], str]] = {}
     out = []
     for number, raw in enumerate(re.sub(r"\\\n", " ", text).splitlines(), 1):
@@ -87,7 +105,10 @@ def derivations(text: str) -> list[tuple[int, str, bool, list[tuple[int, str]]]]
         if m and not _SINK.search(m.group(2)):
             tainted[m.group(1)] = (keyed, chain, kind)
             continue
-        if _SINK.search(line) or _credential_sink(line, tainted):
+        if publishing:
+            if _publication_sink(line, tainted):
+                out.append((number, kind, keyed, chain))
+        elif _SINK.search(line) or _credential_sink(line, tainted):
             out.append((number, kind, keyed, chain))
     return out
 
@@ -127,6 +148,32 @@ class DerivedPassword(Check):
     )
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        sources: set[str] = set()
+        for finding in self._derived(fw):
+            sources.add(finding.title.rsplit(" from the ", 1)[-1].lower())
+            yield finding
+        if not sources:
+            return
+        for entry, text in text_files(fw):
+            if not is_shell_script(entry, text) or not _PUBLISHING.search(text) or not _IDENTIFIER.search(text):
+                continue
+            for number, kind, _keyed, chain in derivations(text, publishing=True):
+                if kind.lower() not in sources:
+                    continue
+                steps = "; ".join(f"line {n}: {t[:80]}" for n, t in chain)
+                yield self.finding(
+                    entry,
+                    title=f"The {kind}, from which a credential is derived, is published on the network",
+                    line=number,
+                    excerpt=chain[-1][1],
+                    detail=(f"the {kind} goes into a description that discovery protocols (UPnP/DLNA/SSDP/mDNS/SNMP) "
+                            f"hand out without authentication ({steps}); the image derives a password or key from "
+                            f"the same {kind}, so anyone on the network reads its source"),
+                    provisions=("5.6-2",),
+                    severity=Severity.medium,
+                )
+
+    def _derived(self, fw: Firmware) -> Iterator[CheckOutput]:
         for s in derived_settings(fw):
             what = {"password": "password", "wifi-psk": "Wi-Fi key", "wps-pin": "WPS PIN"}[s.kind]
             yield self.finding(
@@ -139,6 +186,7 @@ class DerivedPassword(Check):
                         + f" is the template '{s.value}', which the device fills with its {s.derived_from}. Unique "
                         f"per device, but the {s.derived_from} is public (on the label or on the network), so anyone "
                         "computes the credential; no keyed secret is involved"),
+                provisions=_DERIVED,
             )
         for entry, text in text_files(fw):
             if not is_shell_script(entry, text) or not _IDENTIFIER.search(text):
@@ -158,6 +206,7 @@ class DerivedPassword(Check):
                         f"({'through an unkeyed hash' if hashed else 'directly'}): {steps}. Unique per device, but "
                         "anyone who reads the identifier computes it; no keyed hash or encryption is used."
                     ),
+                    provisions=_DERIVED,
                 )
 
 
