@@ -98,10 +98,17 @@ def test_vulnerable_demo_image_findings(vulnerable_runs):
         ("comms.http-admin", "/etc/lighttpd/lighttpd.conf"),
         ("comms.self-signed-cert", "/etc/ssl/certs/server.crt"),
         ("credentials.config-password", "/upper/etc/config/backup/wireless.bak"),
+        # vendor factory defaults: a base64 admin password, a fixed WPS PIN, a MAC-derived SSH password
+        ("credentials.config-password", "/etc/defaults/factory.xml"),
+        ("secrets.wifi-psk", "/etc/defaults/factory.xml"),
+        ("credentials.derived-password", "/etc/defaults/factory.xml"),
+        ("credentials.authorized-key", "/root/.ssh/authorized_keys"),
+        ("secrets.fixed-seed", "/etc/urandom.seed"),
         ("secrets.wifi-psk", "/upper/etc/config/backup/wireless.bak"),
         ("secrets.wifi-psk", "/upper/etc/config/wireless"),
         # The image's own modes (recorded before extraction) leave these secrets readable by every user.
         ("secrets.world-readable", "/etc/lighttpd/.htpasswd"),
+        ("secrets.world-readable", "/etc/defaults/factory.xml"),
         ("secrets.world-readable", "/upper/etc/config/backup/wireless.bak"),
         ("secrets.world-readable", "/upper/etc/config/wireless"),
         ("secrets.world-readable", "/usr/share/app/cloud.pem"),
