@@ -13,13 +13,9 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Iterator
-
-import math
-from collections import Counter
 
 from iotcop.checks.secrets.ciphers import ImageKey, ecb_structure, known_keys, symbol_wanted
-from iotcop.checks.secrets.files import is_reference_material
+from iotcop.checks.secrets.files import is_reference_material, shannon_entropy
 from iotcop.context import ScanContext
 from iotcop.firmware.content import ContentScanner
 from iotcop.firmware.derived import DerivedFact
@@ -98,8 +94,7 @@ def _ecb_blob(data: bytes):
     repeated, blocks = ecb_structure(data, 8)
     if not blocks or repeated / blocks < MIN_REPEATED_BLOCKS:
         return None
-    n = len(data)
-    entropy = -sum(c / n * math.log2(c / n) for c in Counter(data).values())
+    entropy = shannon_entropy(data)
     if entropy < MIN_BLOB_ENTROPY:
         return None
     return {"ecb": [repeated, blocks, round(entropy, 3)]}

@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 import posixpath
 import re
-from collections import Counter
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.checks.secrets.files import TEXT, is_reference_material, is_shell_script, text_files
+from iotcop.checks.secrets.files import TEXT, is_reference_material, is_shell_script, shannon_entropy, text_files
 from iotcop.context import ScanContext
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
@@ -22,18 +21,13 @@ _SEED_NAME = re.compile(r"(?i)^(?:\.rnd|random[-_.]?seed|urandom[-_.]?seed|[\w.-
 _FEEDS_POOL = re.compile(r"""(?:\bcat\s+["']?(/[\w./-]+)["']?\s*>\s*/dev/u?random|\bdd\s+[^\n]*\bif=(/[\w./-]+)[^\n]*\bof=/dev/u?random)""")
 
 
-def _entropy(data: bytes) -> float:
-    n = len(data)
-    return -sum(c / n * math.log2(c / n) for c in Counter(data).values()) if n else 0.0
-
-
 def _random_looking(data: bytes) -> bool:
     """Not empty, not a fill pattern, not text: at least 16 bytes whose values are spread like random bytes."""
     if len(data) < 16 or len(set(data)) < min(len(data), 256) * 0.6:
         return False
     if re.fullmatch(rb"[\x09\x0a\x0d\x20-\x7e]*", data):
         return False
-    return _entropy(data) >= min(7.0, math.log2(len(data)) * 0.85)
+    return shannon_entropy(data) >= min(7.0, math.log2(len(data)) * 0.85)
 
 
 class FixedRandomSeed(Check):
@@ -92,7 +86,7 @@ class FixedRandomSeed(Check):
             yield self.finding(
                 entry,
                 title=f"Fixed random seed ships in the image ({entry.name})",
-                excerpt=f"{entry.size} bytes, {_entropy(data):.2f} bits per byte",
+                excerpt=f"{entry.size} bytes, {shannon_entropy(data):.2f} bits per byte",
                 detail=(f"{path} holds {entry.size} random-looking bytes and {how}; the same bytes are on every unit"
                         + (f". Used by: {'; '.join(uses[:4])}" if uses else "")),
                 confidence="likely",
