@@ -282,11 +282,19 @@ _EMBEDDED_PASSWD = re.compile(
     rb"([^:\n\x00\"']{0,64}):([^:\n\x00\"' ]{0,64}):((?:/[\w.-]+)+|\$\{?[A-Za-z_]\w*\}?|%s)(?=[\s\"'\x00>;]|$)")
 
 
+_UID_GID = re.compile(rb":\d{1,6}:\d{1,6}:")  # a literal first: fast over whole programs
+
+
 def _scan_embedded_passwd(data: bytes, text_like: bool) -> list[Account]:
     out = []
-    if b":0:" not in data and not re.search(rb"::\d+:\d+:", data):
-        return out
-    for m in _EMBEDDED_PASSWD.finditer(data):
+    seen: set[int] = set()
+    for anchor in _UID_GID.finditer(data):
+        lo = max(0, anchor.start() - 110)
+        base = max(data.rfind(d, lo, anchor.start()) + 1 for d in (b"\x00", b"\n", b'"', b"'", b" ", b">"))
+        m = _EMBEDDED_PASSWD.search(data, max(lo, base), min(len(data), anchor.end() + 200))
+        if m is None or m.start() in seen or not m.start() <= anchor.start() <= m.end():
+            continue
+        seen.add(m.start())
         user, secret = m.group(1).decode("ascii"), m.group(2).decode("ascii", "replace")
         if secret in ("x", "*") and m.group(3) != b"0":
             continue  # a system account pointing to shadow: nothing to judge unless it is a second root

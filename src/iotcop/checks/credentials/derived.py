@@ -35,7 +35,7 @@ _IDENTIFIER = re.compile(
     r"|\buci\s+(?:-q\s+)?get\s+wireless\.[\w@\[\]-]+\.(?:ssid|macaddr)"
     r"|\bmtd_get_mac\w*|\bget_mac_binary\b|\bmacaddr_\w+"
     # any command substitution that asks a vendor tool for an identifier (`pzinfo serial`, $(getmib wanmac))
-    r"|(?:`|\$\()\s*[\w./-]+(?:\s+[^`)\n]*?)?\s-{0,2}(?:serial(?:_?no|num(?:ber)?)?|sn|\w*mac(?:addr)?|hwaddr|ethaddr)\b"
+    r"|(?:`|\$\()[^`)\n]{0,120}?[\s/-](?:serial(?:_?no|num(?:ber)?)?|sn|\w*mac(?:addr)?|hwaddr|ethaddr)\b"
 )
 _KEYED = re.compile(r"-hmac\b|\bhmac\b|-mac\s+HMAC|openssl\s+enc\b|\bopenssl\s+pkeyutl\b|-macopt\b", re.I)
 _SINK = re.compile(

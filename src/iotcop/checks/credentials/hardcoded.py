@@ -354,8 +354,8 @@ _USER_STRING = re.compile(rb"\x00(" + b"|".join(re.escape(u.encode()) for u in s
 
 
 # A NUL-delimited base64 string of whole 8-byte blocks: ciphertext that the image's keys may open.
-_BLOB = re.compile(rb"\x00((?=[A-Za-z0-9+/]*[A-Z])(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[0-9])"
-                   rb"(?:[A-Za-z0-9+/]{4}){2,21}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)\x00")
+_BLOB = re.compile(rb"\x00((?:[A-Za-z0-9+/]{4}){2,21}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)\x00")
+_MIXED = (re.compile(rb"[A-Z]"), re.compile(rb"[a-z]"), re.compile(rb"[0-9]"))
 
 
 def _marker_windows(data: bytes) -> list[tuple[int, int]]:
@@ -415,6 +415,8 @@ def binary_credentials(data: bytes) -> list[tuple[int, str, str | None, str]]:
                     out.append((min(off, m.start(1)), "pair", user, pw))
     for start, end in windows:
         for m in _BLOB.finditer(data, max(0, start - 1), end):
+            if not all(rx.search(m.group(1)) for rx in _MIXED):
+                continue  # words and numbers, not base64 of random bytes
             value = m.group(1).decode()
             raw = decode(value, "base64")
             if raw and len(raw) % 8 == 0 and printable(raw) is None and (None, value) not in seen:

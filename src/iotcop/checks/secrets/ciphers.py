@@ -111,6 +111,12 @@ def schemes() -> tuple[Scheme, ...]:
     return tuple(out)
 
 
+@cache
+def symbol_named(name: str) -> bool:
+    """Whether some scheme may take its key from a data symbol of this name (any size)."""
+    return any(s.symbol is not None and s.symbol.search(name) for s in schemes())
+
+
 def symbol_wanted(name: str, size: int) -> bool:
     """Whether an ELF data symbol of this name and size may hold a key of some scheme."""
     return any(s.symbol is not None and size in s.sizes and s.symbol.search(name) for s in schemes())

@@ -24,6 +24,9 @@ MAX_BYTES = 32 * 1024 * 1024
 WINDOW = 256
 
 _PASSWORD_FORMAT = re.compile(rb"(?i)(?<![a-z])(?:pass(?:word|wd)?|pswd|pwd|psw)[ \t]*[:=][ \t]*\"?%s")
+# Every password format holds "%s" after ':' or '=': the literal is searched first, the label then matched on the
+# few bytes before it (a case-insensitive pattern over whole programs is several times slower).
+_FORMAT_TAIL = re.compile(rb"[:=][ \t]*\"?$")
 _USER_FORMAT = re.compile(rb"(?i)(?<![a-z])(?:user(?:name)?|uname|login|usr|account)[ \t]*[:=][ \t]*\"?%s")
 _STRING_AT = re.compile(rb"[\x20-\x7e\t\n]{1,200}")
 _CRED_PATH = re.compile(rb"\x00(/(?:var|tmp|etc|data|mnt|run|config|jffs|overlay)/[\w./-]{1,120})\x00")
@@ -42,7 +45,14 @@ def cleartext_hits(data: bytes) -> list[list]:
     """[offset, kind, format string, credential path or None] for password formats in a program's strings."""
     out: list[list] = []
     seen: set[int] = set()
-    for m in _PASSWORD_FORMAT.finditer(data):
+    pos = data.find(b"%s")
+    while pos >= 0:
+        here, pos = pos, data.find(b"%s", pos + 2)
+        if not _FORMAT_TAIL.search(data[max(0, here - 4):here]):
+            continue
+        m = _PASSWORD_FORMAT.search(data, max(0, here - 16), here + 2)
+        if m is None:
+            continue
         start, text = _string_around(data, m.start())
         if start in seen or len(text) > 160 or re.search(r"[?&]|://|^\s*\w+\s+-", text):
             continue  # a URL query or a command line: the password is sent somewhere, judged elsewhere

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import re
 
-from iotcop.checks.secrets.ciphers import ImageKey, ecb_structure, known_keys, symbol_wanted
+from iotcop.checks.secrets.ciphers import ImageKey, ecb_structure, known_keys, symbol_named, symbol_wanted
 from iotcop.checks.secrets.files import is_reference_material, shannon_entropy
 from iotcop.context import ScanContext
 from iotcop.firmware.content import ContentScanner
@@ -25,8 +25,21 @@ MAX_ELF_BYTES = 32 * 1024 * 1024
 MAX_BLOB_BYTES = 8 * 1024 * 1024
 MIN_BLOB_ENTROPY = 7.5  # bits per byte: ciphertext, not text or tables
 MIN_REPEATED_BLOCKS = 0.02  # share of aligned 8-byte blocks that repeat: ECB over structured plaintext
-# A NUL-delimited symbol name that ends in "key" (and an index): only files holding one are parsed.
-_KEY_NAME = re.compile(rb"\x00([A-Za-z_][A-Za-z0-9_]{0,62}(?:[Kk]ey|KEY)\d{0,2})\x00")
+# Ends of NUL-delimited symbol names that end in "key" (and an index); a literal first makes the search fast.
+_KEY_NAME_ENDS = (re.compile(rb"ey\d{0,2}\x00"), re.compile(rb"EY\d{0,2}\x00"))
+_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def key_symbol_names(data: bytes) -> set[str]:
+    """Names in the string tables that a scheme may take its key from: only files holding one are parsed."""
+    out = set()
+    for end in _KEY_NAME_ENDS:
+        for m in end.finditer(data):
+            start = data.rfind(b"\x00", max(0, m.start() - 64), m.start()) + 1
+            name = data[start:m.end() - 1]
+            if start and _NAME.fullmatch(name) and symbol_named(name.decode()):
+                out.add(name.decode())
+    return out
 
 
 def _symbol_keys(data: bytes) -> list[list]:
@@ -84,7 +97,7 @@ class SymmetricKeyMaterial(ContentScanner):
             pos = data.find(key.key)
             if pos >= 0:
                 found["known"].append([key.id, pos])
-        if _KEY_NAME.search(data):
+        if key_symbol_names(data):
             found["symbols"] = _symbol_keys(data)
         return found if found["symbols"] or found["known"] else None
 
