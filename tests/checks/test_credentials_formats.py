@@ -613,3 +613,32 @@ def test_published_identifier_alone_is_not_reported(tmp_path):
     files = {"etc/factory.d/S70dlna": ("#!/bin/sh\nserial_number=$(pzinfo serial)\n"
                                        "echo \"cd _Services_DLNA_Description; sset SerialNumber $serial_number\" | cli -q\n")}
     assert findings(DerivedPassword, tmp_path, files) == []
+
+
+def test_repeated_blocks_are_rows_goahead_user_table(tmp_path):
+    umconfig = ("TABLE=users\nROW=0\nname=admin\npassword=Adm1nPass\ngroup=administrators\n"
+                "ROW=1\nname=user\npassword=Us3rPass\ngroup=users\n")
+    found = findings(ConfigPassword, tmp_path, {"etc/goahead/umconfig.txt": umconfig})
+    got = {f.evidence.line: f.evidence.detail for f in found}
+    assert "'Adm1nPass' for user 'admin'" in got[4] and "'Us3rPass' for user 'user'" in got[8]
+
+
+def test_certificates_alone_give_no_key_or_secret_finding(tmp_path):
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from iotcop.checks.crypto.private_keys import PrivateKey
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ca.example")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    files = {"etc/ssl/certs/ca.pem": cert.public_bytes(serialization.Encoding.PEM),
+             "etc/ssl/certs/ca.der": cert.public_bytes(serialization.Encoding.DER)}
+    for cls in (PrivateKey, SymmetricKey, ConfigPassword, StoredPassword):
+        assert findings(cls, tmp_path, files) == [], cls.ID

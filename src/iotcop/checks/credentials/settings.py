@@ -82,6 +82,8 @@ def role_of(key: str, context: tuple[str, ...] = ()) -> str | None:
         return "wifi-psk"
     if head in USER_HEADS or (head == "name" and before and before[-1] in ("user", "login", "account", "admin")):
         return "user"
+    if head == "name" and not before and set(context) & {"user", "users", "account", "accounts", "login"}:
+        return "user"
     return None
 
 
@@ -189,6 +191,7 @@ def _group_of(key: str) -> tuple[str, str]:
 
 def _keyvalue_records(text: str, fmt: str) -> list[Record]:
     out: dict[tuple[str, str], Record] = {}
+    done: list[Record] = []
     section = ""
     for number, raw in enumerate(re.split(r"\r?\n|\x00", text), 1):
         line = raw.strip()
@@ -207,11 +210,15 @@ def _keyvalue_records(text: str, fmt: str) -> list[Record]:
         group, leaf = _group_of(key)
         name = f"{section}/{group}" if section and group else section or group
         rec = out.get((section, group))
+        if rec is not None and any(f.key.lower() == key.lower() for f in rec.fields):
+            # the same key again: the next row of a table written as repeated blocks (GoAhead umconfig ROW=)
+            done.append(rec)
+            rec = None
         if rec is None:
             context = tuple(words(section)) + tuple(words(group.lstrip("#")))
             rec = out[(section, group)] = Record(fmt, name or section, context=context)
         rec.fields.append(Field(key, _unquote(value), number, line[:200]))
-    return list(out.values())
+    return done + list(out.values())
 
 
 # -- UCI -------------------------------------------------------------------------------------------------

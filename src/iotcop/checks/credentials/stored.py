@@ -162,6 +162,8 @@ def _hinted(f: Field) -> bool:
 
 def _user_for(record: Record, password_key: str, keys: list[ImageKey]) -> str | None:
     users = [f for f in record.fields if role_of(f.key, record.context) == "user"]
+    if not users:  # a record with a password and a plain "name" names the account by it
+        users = [f for f in record.fields if f.key.lower() == "name"]
     if not users:
         return None
     want = qualifier(_leaf(password_key))
