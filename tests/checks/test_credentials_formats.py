@@ -307,8 +307,10 @@ def test_des_ecb_values_are_decrypted_with_the_key_of_a_library_symbol(tmp_path)
     assert f.evidence.line == 5 and "literal password 'acs-Pw1' for user 'acs'" in f.evidence.detail
     assert "gEcbKey1" in f.evidence.detail and "5.4-3" in f.provisions
     keys = findings(SymmetricKey, root)
-    confidence = {f.evidence.excerpt.split(" ")[0]: f.confidence for f in keys}
+    confidence = {f.evidence.excerpt.split(" ")[0]: f.confidence for f in keys if "data symbol" in f.title}
     assert confidence == {"gEcbKey1": "confirmed", "gAesKey": "likely"}  # only the first decrypts something
+    config = [f for f in keys if f.evidence.path == "/etc/defaults.xml"]
+    assert [(f.evidence.line, f.provisions) for f in config] == [(5, ["5.4-3"])]  # the config itself: 5.4-3
 
 
 def test_encrypted_blob_in_a_binary_opens_with_the_image_key(tmp_path):

@@ -105,6 +105,24 @@ class SymmetricKey(Check):
                         f"key {_shown(key.key)}, the same on every unit{opened_text}"),
                 confidence="confirmed" if opened else "likely",
             )
+        by_file: dict[str, list] = {}
+        for s in all_stored(fw):
+            if s.decrypted_with is not None:
+                by_file.setdefault(s.path, []).append(s)
+        for path, opened_values in sorted(by_file.items()):
+            first = min(opened_values, key=lambda s: s.line or 0)
+            key = first.decrypted_with
+            yield self.finding(
+                path,
+                title="Configuration secrets encrypted with a key every unit ships",
+                line=first.line,
+                excerpt=first.excerpt,
+                detail=(f"{len(opened_values)} value(s) of {path} (first at line {first.line}, '{first.key}') are "
+                        f"{first.stored_as}; the key is {key.describe()}, the same in every unit, so the encryption "
+                        "hides nothing from whoever has the image"),
+                provisions=("5.4-3",),
+                severity=Severity.medium,
+            )
         published = [k for k in keys if k.known is not None]
         for entry, repeated, blocks, entropy in encrypted_blobs(fw):
             opened = _opens(fw, entry.path, keys)
