@@ -1,17 +1,16 @@
 """Symmetric keys compiled into programs: data symbols named as keys, and published vendor keys.
 
 `SYMMETRIC_KEYS` is a derived fact collected in the content pass: for each ELF file, the data symbols that a
-scheme of `config-ciphers.yaml` may take its key from (read with LIEF, only for files whose string table
-holds such a name), and the offsets of any published key of `known-keys.yaml`.  The configuration readers
+scheme of `config-ciphers.yaml` may take its key from (read with the project's ELF reader, only for files whose
+string table holds such a name), and the offsets of any published key of `known-keys.yaml`.  The configuration readers
 use these keys to decrypt stored secrets; `secrets.symmetric-key` reports them.
 
-`ENCRYPTED_BLOBS` notes the data files that look like a 64-bit block cipher in ECB mode over structured
+`encrypted_blobs` lists the data files that look like a 64-bit block cipher in ECB mode over structured
 plaintext (high byte entropy, yet many repeated aligned 8-byte blocks): an encrypted configuration.
 """
 
 from __future__ import annotations
 
-import io
 import re
 
 from iotcop.checks.secrets.ciphers import ImageKey, ecb_structure, known_keys, symbol_named, symbol_wanted
@@ -19,6 +18,7 @@ from iotcop.checks.secrets.files import is_reference_material, shannon_entropy
 from iotcop.context import ScanContext
 from iotcop.firmware.content import ContentScanner
 from iotcop.firmware.derived import DerivedFact
+from iotcop.firmware.elf import data_symbols
 from iotcop.firmware.model import FileEntry, Firmware
 
 MAX_ELF_BYTES = 32 * 1024 * 1024
@@ -43,30 +43,12 @@ def key_symbol_names(data: bytes) -> set[str]:
 
 
 def _symbol_keys(data: bytes) -> list[list]:
-    import lief
-
-    lief.logging.disable()
-    binary = lief.ELF.parse(io.BytesIO(data))
-    if binary is None:
-        return []
-    out, seen = [], set()
-    for sym in binary.symbols:
-        if sym.type != lief.ELF.Symbol.TYPE.OBJECT or sym.shndx == 0 or not symbol_wanted(sym.name, sym.size):
-            continue
-        try:
-            offset = binary.virtual_address_to_offset(sym.value)
-        except Exception:  # noqa: BLE001 - LIEF raises on addresses outside every segment
-            continue
-        if not isinstance(offset, int) or offset <= 0 or offset + sym.size > len(data) or (sym.name, offset) in seen:
-            continue
-        section = sym.section
-        if section is not None and section.type == lief.ELF.Section.TYPE.NOBITS:
-            continue  # .bss: filled at run time
-        key = data[offset:offset + sym.size]
+    out = []
+    for name, offset, size in data_symbols(data, symbol_wanted):
+        key = data[offset:offset + size]
         if len(set(key)) <= 2:
             continue  # zeros or a fill pattern, not key material
-        seen.add((sym.name, offset))
-        out.append([sym.name, offset, key.hex()])
+        out.append([name, offset, key.hex()])
     return out
 
 
