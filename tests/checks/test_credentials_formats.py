@@ -644,3 +644,21 @@ def test_certificates_alone_give_no_key_or_secret_finding(tmp_path):
              "etc/ssl/certs/ca.der": cert.public_bytes(serialization.Encoding.DER)}
     for cls in (PrivateKey, SymmetricKey, ConfigPassword, StoredPassword):
         assert findings(cls, tmp_path, files) == [], cls.ID
+
+
+def test_missing_decrypter_means_stored_passwords_are_used_as_written(tmp_path):
+    base = ('#!/bin/sh\nget_password() {\n  local cipher="$1"\n  if [ -f "/bin/aes_decrypt" ]; then\n'
+            '    aes_decrypt "$cipher"\n  else\n    echo "$cipher"\n  fi\n}\n')
+    found = findings(ConfigPassword, tmp_path, {"etc/vendor/lib/base": base})
+    assert [(f.evidence.line, f.provisions) for f in found] == [(4, ["5.4-1"])]
+    assert "/bin/aes_decrypt" in found[0].evidence.detail and "line 7" in found[0].evidence.detail
+    # with the decrypter in the image the stored values are ciphertext indeed: nothing to report
+    tree(tmp_path, {"bin/aes_decrypt": b"\x7fELF placeholder"})
+    assert findings(ConfigPassword, tmp_path) == []
+
+
+def test_shell_style_identifier_templates_in_configuration(tmp_path):
+    files = {"etc/app/wifi.conf": "ssid=Home\nwpa_passphrase=$(cat /sys/class/net/eth0/address)\n",
+             "etc/app/users.conf": "[admin]\nusername=admin\npassword=${ADMIN_PW}\n"}
+    found = findings(DerivedPassword, tmp_path, files)
+    assert [(f.evidence.path, f.title) for f in found] == [("/etc/app/wifi.conf", "Wi-Fi key derived from the MAC address")]

@@ -96,7 +96,7 @@ _SERVICES = (
 )
 _FALSE = frozenset({"false", "0", "no", "off", "disable", "disabled"})
 _TEMPLATE = re.compile(r"%\{([A-Za-z_][\w-]*)\}|\$\{([A-Za-z_]\w*)\}|\$\(([^)]*)\)|`([^`]*)`|\$([A-Za-z_]\w*)")
-_IDENTIFIERS = (("MAC address", re.compile(r"(?i)mac|hwaddr|ethaddr|ether")),
+_IDENTIFIERS = (("MAC address", re.compile(r"(?i)mac|hwaddr|ethaddr|ether|/sys/class/net/[^/\s]+/address")),
                 ("serial number", re.compile(r"(?i)serial|^sn\d*$|\bsn\b|_sn\d*$")),
                 ("SSID", re.compile(r"(?i)ssid")))
 
