@@ -662,3 +662,12 @@ def test_shell_style_identifier_templates_in_configuration(tmp_path):
              "etc/app/users.conf": "[admin]\nusername=admin\npassword=${ADMIN_PW}\n"}
     found = findings(DerivedPassword, tmp_path, files)
     assert [(f.evidence.path, f.title) for f in found] == [("/etc/app/wifi.conf", "Wi-Fi key derived from the MAC address")]
+
+
+def test_flat_defaults_of_a_disabled_interface_are_quiet():
+    from iotcop.checks.credentials.stored import secrets_in_text
+
+    conf = ("WLANInterface_1_Enable=1\nWLANInterface_1_Config_WPADefaultKey='Fixed-Key-1'\n"
+            "WLANInterface_2_Enable=0\nWLANInterface_2_Config_WPADefaultKey='Fixed-Key-2'\n")
+    found = secrets_in_text("/etc/router.conf", conf)
+    assert [(s.line, s.kind, s.value) for s in found] == [(2, "wifi-psk", "Fixed-Key-1")]

@@ -114,14 +114,7 @@ class Record:
     name: str  # section, element path or key prefix, as written
     fields: list[Field] = field(default_factory=list)
     context: tuple[str, ...] = ()  # words of the record's name and its ancestors' names
-    ancestors: tuple[dict[str, str], ...] = ()  # scalar settings of enclosing records, nearest first (XML)
-
-    def get(self, *names: str) -> str | None:
-        wanted = {n.lower() for n in names}
-        for f in self.fields:
-            if f.key.lower() in wanted:
-                return f.value
-        return None
+    ancestors: tuple[dict[str, str], ...] = ()  # scalar settings of enclosing records, nearest first
 
 
 # -- format recognition --------------------------------------------------------------------------------
@@ -162,9 +155,6 @@ def records(text: str, fmt: str | None = None) -> list[Record]:
 
 
 # -- flat and INI ---------------------------------------------------------------------------------------
-
-_INDEX = re.compile(r"^(\d*)(.*?)(?:[_.\-]?(\d+))?$")
-
 
 def _unquote(value: str) -> str:
     value = value.strip()
@@ -218,7 +208,16 @@ def _keyvalue_records(text: str, fmt: str) -> list[Record]:
             context = tuple(words(section)) + tuple(words(group.lstrip("#")))
             rec = out[(section, group)] = Record(fmt, name or section, context=context)
         rec.fields.append(Field(key, _unquote(value), number, line[:200]))
-    return done + list(out.values())
+    found = done + list(out.values())
+    # A record's enclosing records are those whose name is a prefix of its own (WLANInterface_1 encloses
+    # WLANInterface_1_Config): their Enable/InUse settings apply to it, as an XML parent's do.
+    by_name = {r.name: r for r in found}
+    for rec in found:
+        parts = re.split(r"(?<=[_.\-/])", rec.name)
+        enclosing = ["".join(parts[:i]).rstrip("_.-/") for i in range(len(parts) - 1, 0, -1)]
+        rec.ancestors = tuple({f.key.rsplit("_", 1)[-1]: f.value for f in by_name[n].fields}
+                              for n in enclosing if n in by_name and by_name[n] is not rec)
+    return found
 
 
 # -- UCI -------------------------------------------------------------------------------------------------
