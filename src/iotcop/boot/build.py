@@ -240,6 +240,8 @@ def _sysv_runlevel(walker: Walker, env: Env, level: str) -> None:
 def _unit_path(fs: BootFS, name: str) -> str | None:
     for directory in _SYSTEMD_DIRS:
         path = f"{directory}/{name}"
+        if fs.resolve(path) == "/dev/null":
+            return None  # masked
         if fs.exists(path):
             target = fs.resolve(path)
             if target == "/dev/null":
@@ -270,9 +272,11 @@ def walk_systemd(walker: Walker) -> None:
         for key in ("Wants", "Requires", "Also"):
             for _, value in unit.values("Unit", key) + unit.values("Install", "Also" if key == "Also" else "_"):
                 queue.extend(value.split())
-        for directory in _SYSTEMD_DIRS:
-            for suffix in (".wants", ".requires"):
-                queue.extend(fs.listdir(f"{directory}/{name}{suffix}"))
+        for alias in {name, unit.name}:
+            seen.add(alias)
+            for directory in _SYSTEMD_DIRS:
+                for suffix in (".wants", ".requires"):
+                    queue.extend(fs.listdir(f"{directory}/{alias}{suffix}"))
         if name.endswith(".socket"):
             service = unit.first("Socket", "Service") or re.sub(r"\.socket$", ".service", name)
             if (unit.first("Socket", "Accept") or "").lower() in ("yes", "true", "1"):

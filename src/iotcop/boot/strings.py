@@ -38,6 +38,7 @@ def scan_program_strings(walker: Walker) -> None:
     names = _program_names(walker)
     queue: list[tuple[StartedProgram, int]] = [(p, 0) for p in walker.programs if p.confidence != "name-only"]
     scanned: set[str] = set()
+    files_read: set[str] = set()
     total = 0
     walker.strings_files = 0
     while queue:
@@ -49,6 +50,9 @@ def scan_program_strings(walker: Walker) -> None:
         scanned.add(program.path)
         before = len(walker.programs)
         for path in [program.path] + _vendor_libraries(walker, program.path):
+            if path in files_read:
+                continue
+            files_read.add(path)
             if walker.strings_files >= walker.limits.max_strings_files:
                 walker._truncate(f"strings of more than {walker.limits.max_strings_files} binaries not read")
                 return
@@ -80,6 +84,7 @@ def _vendor_libraries(walker: Walker, path: str) -> list[str]:
     out = []
     search = list(entry.elf.rpath) + list(entry.elf.runpath) + ["/lib", "/usr/lib", "/usr/local/lib"]
     for needed in entry.elf.needed:
+        needed = posixpath.basename(needed)  # some vendor builds record the build host's absolute path
         if SYSTEM_LIBRARIES.match(needed):
             continue
         for directory in search:
@@ -121,15 +126,33 @@ def _candidates(data: bytes, names: set[str], own: str):
         yield text, name, rest.strip() == ""
 
 
+_MESSAGE_WORDS = frozenset({"error", "failed", "fail", "failure", "success", "succeed", "succeeded", "ok", "done",
+                            "invalid", "cannot", "can't", "unable", "not", "is", "are", "was", "the"})
+
+
 def _looks_like_command(text: str) -> bool:
     """Reject messages that happen to start with a program name ("login failed", "key ID: %s, offset=%s")."""
     tokens = text.split()
     args = tokens[1:]
+    if any(t.lower() in _MESSAGE_WORDS for t in args):
+        return False
     if any(t[-1] in ":,.!?" or "!" in t or "?" in t for t in tokens if not t.startswith("/")):
         return False
     if args and all(re.fullmatch(r"[A-Za-z]+", a) for a in args):
         return False
     return True
+
+
+_LIBRARY = re.compile(r"\.so(?:\.|$)|^ld-")
+
+
+def _is_program(walker: Walker, path: str) -> bool:
+    """An ELF executable or a script with #!, not data that happens to carry an exec bit."""
+    fs = walker.fs
+    if fs.is_elf(path):
+        entry = fs.entry(path)
+        return entry is None or entry.elf is None or entry.elf.elf_type in ("EXEC", "DYN")
+    return (fs.read_text(path) or "").startswith("#!")
 
 
 def _has_effect(text: str) -> bool:
@@ -140,11 +163,14 @@ def _scan_binary(walker: Walker, program: StartedProgram, path: str, data: bytes
     fs = walker.fs
     for text, name, bare in _candidates(data, names, program.name):
         if bare:
-            if name in SHELLS or name in _EFFECTS or "/" in text and not fs.is_executable(text):
+            if name in SHELLS or name in _EFFECTS or _LIBRARY.search(name):
+                continue
+            if "/" in text and not (fs.is_executable(text) and _is_program(walker, text)):
                 continue
             if walker.lookup_program(text, _string_env(walker, program, path, text, "name-only")) is None:
                 continue
-            confidence = "name-only"
+            # an absolute path to a program is what a launcher passes to exec; a bare name may be a label
+            confidence = "possible" if text.startswith("/") else "name-only"
         else:
             confidence = "possible"
         env = _string_env(walker, program, path, text, confidence)

@@ -82,10 +82,10 @@ class Limits:
     max_scripts: int = 3000  # script and function runs in all
     max_commands: int = 400_000
     max_seconds: float = 30.0
-    max_runs_per_script: int = 60
-    max_strings_files: int = 96
-    max_strings_bytes: int = 96 * 1024 * 1024
-    max_strings_depth: int = 3
+    max_runs_per_script: int = 40
+    max_strings_files: int = 64
+    max_strings_bytes: int = 48 * 1024 * 1024
+    max_strings_depth: int = 2
 
 
 @dataclass
@@ -126,6 +126,8 @@ class Env:
     action: str | None = None
     login_shell: bool = False
     active: list = field(default_factory=list)  # functions and sourced files being walked (no recursion)
+    stdin_fed: bool = False  # the current command reads a pipe, file or here-document, not a terminal
+    config_file: str | None = None  # the configuration file being sourced (its values are switches)
 
     def lookup(self, name: str) -> Var | None:
         return self.vars.get(name)
@@ -161,6 +163,7 @@ class Walker:
         self._seen_missing: set = set()
         self._seen_writes: set = set()
         self.strings_files = 0
+        self._strings: dict = {}
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
     def _truncate(self, why: str) -> None:
@@ -193,6 +196,16 @@ class Walker:
                         self.parse_errors.append(f"{path}:{line}: {what}")
             self._parsed[path] = script
         return self._parsed[path]
+
+    def parse_string(self, text: str, max_tokens: int = 5000) -> sh.Script | None:
+        """A command line from a substitution, eval, su -c or crontab, parsed once per walk."""
+        key = (text, max_tokens)
+        if key not in self._strings:
+            try:
+                self._strings[key] = sh.parse(text, max_tokens=max_tokens)
+            except sh.ParseLimit:
+                self._strings[key] = None
+        return self._strings[key]
 
     def new_env(self, file: str, chain: tuple[Step, ...], conds: list[Condition], args: list[Field] | None = None,
                 parent: Env | None = None, **kw) -> Env:
@@ -232,11 +245,15 @@ class Walker:
         script = self.parsed(real)
         if script is None:
             return
+        # A sourced file of nothing but assignments is a configuration file: its values are defaults the
+        # device may change, so tests on them stay conditions.
+        config = sourced and bool(script.body.items) and all(_is_assignment_only(item) for item in script.body.items)
         storage = self.fs.storage_of(self.fs.resolve(path, env.cwd))
         self.scripts.append(ScriptRun(real, env.chain, tuple(env.conds), sourced, storage is not None))
         context = Context("source" if sourced else "script", next(_CONTEXT_IDS), len(env.conds), env.branch)
-        saved_file = env.file
+        saved_file, saved_config = env.file, env.config_file
         env.file = real
+        env.config_file = real if config else None
         env.contexts.append(context)
         saved_conds = list(env.conds)
         try:
@@ -250,7 +267,7 @@ class Walker:
         finally:
             env.contexts.pop()
             env.stops = [stop for stop in env.stops if stop.target != context.ident]
-            env.file = saved_file
+            env.file, env.config_file = saved_file, saved_config
             if sourced:
                 env.conds[:] = saved_conds
 
@@ -326,8 +343,13 @@ class Walker:
         stdin: str | None = None
         for index, command in enumerate(pipe.commands):
             last = index == len(pipe.commands) - 1
-            status = self.exec_command(command, env, background=background and last, stdin=stdin,
-                                       in_pipe=len(pipe.commands) > 1)
+            saved = env.stdin_fed
+            env.stdin_fed = index > 0
+            try:
+                status = self.exec_command(command, env, background=background and last, stdin=stdin,
+                                           in_pipe=len(pipe.commands) > 1)
+            finally:
+                env.stdin_fed = saved
             stdin = None
         if pipe.negate and status is not None:
             status = not status
@@ -570,9 +592,8 @@ class Walker:
         """$( ... ): the output when the image settles it (cat of a file, a directory listing ...)."""
         origin = f"`{inner.strip()}` ({env.file}:{self._line(env)})"
         kinds = _text_kinds(inner)
-        try:
-            script = sh.parse(inner, max_tokens=2000)
-        except sh.ParseLimit:
+        script = self.parse_string(inner, 2000)
+        if script is None:
             return Seg(raw, False, expansion=True, kinds=kinds, sources=(origin,))
         simples = list(_simples(script.body))
         pipe = script.body.items[0].node.first if len(script.body.items) == 1 and not script.body.items[0].node.rest else None
@@ -729,12 +750,12 @@ class Walker:
     # -- simple commands ---------------------------------------------------------------------------------
     def exec_simple(self, node: sh.Simple, env: Env, background: bool = False):
         step = Step(env.file, node.line, node.text)
-        saved_chain = env.chain
+        saved_chain, saved_fed = env.chain, env.stdin_fed
         env.chain = saved_chain + (step,)
         try:
             return self._simple(node, env, background)
         finally:
-            env.chain = saved_chain
+            env.chain, env.stdin_fed = saved_chain, saved_fed
             env.last_command = node.text
 
     def _simple(self, node: sh.Simple, env: Env, background: bool):
@@ -747,6 +768,10 @@ class Walker:
                 origin = value.sources[0]
             elif not value.known:
                 origin = f"{raw} ({env.file}:{node.line})"
+            if env.config_file is not None and not node.words:
+                prefix[name] = Var(value.text if value.known else None, origin=f"{env.config_file}:{node.line}",
+                                   kinds=value.kinds | {"config"}, switch=True)
+                continue
             prefix[name] = Var(value.text if value.known else None, origin=origin, kinds=value.kinds,
                                switch=value.switch, conditional=self._in_branch(env))
         argv: list[Field] = []
@@ -756,6 +781,8 @@ class Walker:
             env.vars.update(prefix)
             self.apply_redirects(node, env, None, None)
             return True
+        if any(r.op in ("<", "<<", "<<-") for r in node.redirects):
+            env.stdin_fed = True
         content, content_known = self.output_of(argv, node, env)
         self.apply_redirects(node, env, content, content_known, self._chunks_of(argv, node, env))
         saved_vars = None
@@ -1063,9 +1090,8 @@ class Walker:
         text = " ".join(a.text for a in args)
         if not all(a.known for a in args):
             return None
-        try:
-            script = sh.parse(text, max_tokens=5000)
-        except sh.ParseLimit:
+        script = self.parse_string(text)
+        if script is None:
             return None
         return self.exec_seq(script.body, env)
 
@@ -1367,6 +1393,9 @@ class Walker:
                 background = background or bg
                 how = "launcher"
                 continue
+            if base.startswith("busybox") and rest and rest[0].text in _WRAPPERS:
+                argv = rest  # busybox nohup/timeout/nice ...: the wrapper applet runs the next word
+                continue
             if base == "busybox" and rest and not rest[0].text.startswith("-"):
                 # busybox APPLET: the applet runs from this very binary
                 binary = self.lookup_program(argv[0].text, env) or argv[0].text
@@ -1434,6 +1463,8 @@ class Walker:
                     return None
             return self._record_applet(path, applet, argv[1:], node, env, background, how, user, user_source,
                                        command=name, interactive=interactive)
+        if base in SHELLS and env.stdin_fed and len(argv) == 1:
+            return None  # reads a generated script from a pipe or file
         self.record(env, name=base, command=name, path=path, argv=argv[1:], how=how, user=user,
                     user_source=user_source, background=background)
         return None
@@ -1532,9 +1563,8 @@ class Walker:
         return self._run_child_script(path, [Field(path)] + rest[1:], env, background, user, user_source, how)
 
     def _run_string(self, text: str, env: Env, user: str, user_source: str | None, background: bool):
-        try:
-            script = sh.parse(text, max_tokens=5000)
-        except sh.ParseLimit:
+        script = self.parse_string(text)
+        if script is None:
             return None
         saved = (env.user, env.user_source)
         env.user, env.user_source = user, user_source
@@ -1565,6 +1595,8 @@ class Walker:
             self.add_missing(env, command or applet, [Field(command or applet)] + list(args),
                              f"{self.fs.content_path(binary)} has no '{applet}' applet compiled in", path=binary)
             return None
+        if applet in SHELLS and env.stdin_fed and not any(a.text == "-c" or not a.text.startswith("-") for a in args):
+            return None  # a shell reading commands from a pipe or file the script generates, not a terminal
         if applet in SHELLS and args and not interactive:
             return self._run_shell([Field(applet)] + list(args), node, env, background, user, user_source, how)
         if applet in ONE_SHOT:
@@ -1799,7 +1831,7 @@ class Walker:
             argv = [Field(service.server)] + [Field(a) for a in service.argv]
             if posixpath.basename(service.server) == "tcpd" and service.name:
                 argv = [Field(service.name)] + [Field(a) for a in service.argv]
-            elif service.name and self.fs.applets(service.server):
+            elif service.name and posixpath.basename(service.server).startswith("busybox"):
                 argv = [Field(service.server), Field(service.name)] + [Field(a) for a in service.argv]
             self._launched(program, argv, env, how="inetd", user=service.user, service=service.service, chain=chain,
                            conds=conds)
@@ -1858,6 +1890,8 @@ class Walker:
 
 
 OPENWRT_HELPERS = frozenset({"append", "uci_get"})
+_WRAPPERS = frozenset({"nohup", "setsid", "nice", "ionice", "chrt", "taskset", "timeout", "flock", "env", "chpst",
+                       "setuidgid", "start-stop-daemon", "su", "chroot", "stdbuf", "time"})
 SWITCH_KINDS = frozenset({"uci", "nvram", "uboot-env", "kernel-cmdline", "config"})
 
 
@@ -1961,6 +1995,14 @@ class _TestEval:
         if not operand.settled(self.defaults):
             return None
         return operand.text != ""
+
+
+def _is_assignment_only(item: sh.Item) -> bool:
+    node = item.node
+    if node.rest or len(node.first.commands) != 1:
+        return False
+    command = node.first.commands[0]
+    return isinstance(command, sh.Simple) and bool(command.assigns) and not command.words
 
 
 def _simples(node):

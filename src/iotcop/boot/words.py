@@ -31,6 +31,7 @@ class Seg:
     switch: bool = False
     kinds: frozenset[str] = frozenset()
     sources: tuple[str, ...] = ()
+    positional: tuple | None = None  # "$@": one field per positional parameter
 
 
 @dataclass(slots=True)
@@ -215,7 +216,8 @@ class Expander:
             return Seg("", True, expansion=True)
         if ch in "@*":
             args = self.env.positional
-            return Seg(" ".join(a.text for a in args), all(a.known for a in args), expansion=True)
+            return Seg(" ".join(a.text for a in args), all(a.known for a in args), expansion=True,
+                       positional=tuple(args) if ch == "@" else None)
         if ch == "#":
             return Seg(str(len(self.env.positional)), True, expansion=True)
         if ch == "?":
@@ -328,7 +330,21 @@ class Expander:
                 out.append(current)
             return current
 
-        for seg in segs:
+        for index, seg in enumerate(segs):
+            if seg.positional is not None and seg.quoted:
+                # "$@": the empty quote opened just before belongs to the first parameter (or vanishes)
+                if current is not None and not current.text and current.quoted and len(current.parts) == 1:
+                    out.remove(current)
+                    current = None
+                for k, arg in enumerate(seg.positional):
+                    if k > 0:
+                        current = None
+                    f = start()
+                    _add(f, Seg(arg.text, arg.known, True, True, arg.switch, arg.kinds, arg.sources))
+                if not seg.positional:
+                    current = Field("", True, quoted=False)  # swallow the closing empty quote
+                    continue
+                continue
             if split and seg.expansion and not seg.quoted and seg.known:
                 pieces = re.split(r"[ \t\n]+", seg.text)
                 if len(pieces) > 1:
