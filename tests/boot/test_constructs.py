@@ -135,8 +135,8 @@ def test_flag_file_on_writable_storage_and_start_from_it(tmp_path):
     assert mount_sh.from_writable and mount_sh.storage == "/config"
     (app,) = started(m, "app")
     # the exits under the flag and under the rwdir script guard what follows
-    assert [c.text for c in app.conditions] == ["the exit at /etc/init.d/rcS:7 is not taken",
-                                               "the exit at /etc/init.d/rcS:9 is not taken"]
+    assert [c.text for c in app.conditions] == ["the early exit at /etc/init.d/rcS:7 is not taken",
+                                               "the early exit at /etc/init.d/rcS:9 is not taken"]
     mounts = {(x.target, x.writable) for x in m.mounts}
     assert ("/config", True) in mounts and ("/custom", False) in mounts
 

@@ -128,6 +128,7 @@ class Env:
     active: list = field(default_factory=list)  # functions and sourced files being walked (no recursion)
     stdin_fed: bool = False  # the current command reads a pipe, file or here-document, not a terminal
     config_file: str | None = None  # the configuration file being sourced (its values are switches)
+    status_of: str = ""  # the command whose exit status $? holds while the current command runs
 
     def lookup(self, name: str) -> Var | None:
         return self.vars.get(name)
@@ -335,7 +336,7 @@ class Walker:
         default = None
         if conds and all(c.default_holds is not None for c in conds):
             default = not all(c.default_holds for c in conds)
-        return Condition(text=f"the exit at {where.file}:{where.line} is not taken", where=where,
+        return Condition(text=f"the early exit at {where.file}:{where.line} is not taken", where=where,
                          kinds=kinds, sources=(f"it is taken when {taken}",), default_holds=default)
 
     def exec_pipeline(self, pipe: sh.Pipeline, env: Env, background: bool = False):
@@ -351,6 +352,8 @@ class Walker:
             finally:
                 env.stdin_fed = saved
             stdin = None
+        if len(pipe.commands) > 1:
+            env.last_command = " | ".join(c.text for c in pipe.commands if isinstance(c, sh.Simple))
         if pipe.negate and status is not None:
             status = not status
         return status
@@ -501,12 +504,14 @@ class Walker:
         expanded_parts = []
         kinds: set[str] = set()
         sources: list[str] = []
+        expander = Expander(_Scope(self, env))
         for simple in simples:
             fields = [self.expand_one(w.raw, env, split=False) for w in simple.words]
             expanded_parts.append(" ".join(f.text for f in fields))
-            for f in fields:
-                kinds |= f.kinds
-                sources.extend(s for s in f.sources if s not in sources)
+            for word in simple.words:
+                for seg in expander.segments(word.raw):
+                    kinds |= seg.kinds
+                    sources.extend(s for s in seg.sources if s not in sources)
             kinds |= _command_kinds(simple, fields)
             if simple.words and simple.words[0].raw in ("[", "test", "[[") and fields:
                 for op, arg in zip(fields, fields[1:]):
@@ -752,6 +757,7 @@ class Walker:
         step = Step(env.file, node.line, node.text)
         saved_chain, saved_fed = env.chain, env.stdin_fed
         env.chain = saved_chain + (step,)
+        env.status_of = env.last_command
         try:
             return self._simple(node, env, background)
         finally:
@@ -772,8 +778,14 @@ class Walker:
                 prefix[name] = Var(value.text if value.known else None, origin=f"{env.config_file}:{node.line}",
                                    kinds=value.kinds | {"config"}, switch=True)
                 continue
-            prefix[name] = Var(value.text if value.known else None, origin=origin, kinds=value.kinds,
-                               switch=value.switch, conditional=self._in_branch(env))
+            in_branch = self._in_branch(env)
+            kinds = value.kinds
+            if in_branch:
+                base = env.contexts[-1].base if env.contexts else 0
+                kinds = kinds | {k for c in env.conds[base:] for k in c.kinds if k not in ("other", "file", "case")}
+                origin = f"{env.file}:{node.line}, inside: " + "; ".join(c.describe()[:120] for c in env.conds[base:])
+            prefix[name] = Var(value.text if value.known else None, origin=origin, kinds=frozenset(kinds),
+                               switch=value.switch, conditional=in_branch)
         argv: list[Field] = []
         for word in node.words:
             argv.extend(self.expand(word.raw, env))
@@ -959,6 +971,7 @@ class Walker:
         finally:
             env.contexts.pop()
             env.stops = [stop for stop in env.stops if stop.target != context.ident]
+            del env.conds[context.base:]  # a conditional return guards the rest of the function only
             env.positional, env.file = saved_args, saved_file
             env.depth -= 1
             for lname in context.locals:
@@ -1903,13 +1916,17 @@ class _Scope:
         self.env = env
         self.positional = env.positional
         self.script_name = env.script_name
-        self.last_command = env.last_command
+        self.last_command = env.status_of or env.last_command
 
     def lookup(self, name: str) -> Var | None:
         return self.env.vars.get(name)
 
     def assign(self, name: str, var: Var) -> None:
         self.env.vars[name] = var
+
+    @property
+    def last_kinds(self) -> frozenset[str]:
+        return _text_kinds(self.last_command)
 
     def substitute(self, inner: str, raw: str) -> Seg:
         return self.walker.substitute(inner, raw, self.env)

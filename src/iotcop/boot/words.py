@@ -195,10 +195,12 @@ class Expander:
     def _var(self, name: str, raw: str) -> Seg:
         var = self.env.lookup(name)
         if var is None:
-            return Seg("", True, expansion=True)
+            # Empty for the shell, but no script on this path sets it: the device's configuration or
+            # environment may, so a test on it stays a condition.
+            return Seg("", True, expansion=True, switch=True, sources=(f"${name} is not set on this path",))
         if var.value is None:
             return Seg(raw, False, expansion=True, kinds=var.kinds, sources=(f"{name} = {var.origin}",) if var.origin else ())
-        sources = (f"{name}={var.value!r} from {var.origin}",) if var.origin and (var.switch or var.kinds) else ()
+        sources = (f"{name}={var.value!r} from {var.origin}",) if var.origin and (var.switch or var.kinds or var.conditional) else ()
         # A value set inside an unsettled branch still names paths and programs, but a test on it stays a
         # condition (like a switch's default).
         return Seg(var.value, True, expansion=True, switch=var.switch or var.conditional, kinds=var.kinds,
@@ -221,7 +223,7 @@ class Expander:
         if ch == "#":
             return Seg(str(len(self.env.positional)), True, expansion=True)
         if ch == "?":
-            return Seg(raw, False, expansion=True, kinds=frozenset({"exit-status"}),
+            return Seg(raw, False, expansion=True, kinds=frozenset({"exit-status"}) | getattr(self.env, "last_kinds", frozenset()),
                        sources=(f"$? of `{self.env.last_command}`",) if self.env.last_command else ())
         return Seg(raw, False, expansion=True)
 
