@@ -783,7 +783,8 @@ class Walker:
             if in_branch:
                 base = env.contexts[-1].base if env.contexts else 0
                 kinds = kinds | {k for c in env.conds[base:] for k in c.kinds if k not in ("other", "file", "case")}
-                origin = f"{env.file}:{node.line}, inside: " + "; ".join(c.describe()[:120] for c in env.conds[base:])
+                where = origin if origin != f"{env.file}:{node.line}" else f"{env.file}:{node.line}"
+                origin = f"{where}, set inside: " + "; ".join(c.describe()[:120] for c in env.conds[base:])
             prefix[name] = Var(value.text if value.known else None, origin=origin, kinds=frozenset(kinds),
                                switch=value.switch, conditional=in_branch)
         argv: list[Field] = []
@@ -1658,7 +1659,7 @@ class Walker:
                     storage: str | None = None, quiet: bool = False) -> None:
         if quiet:
             return
-        if env.confidence in ("possible", "name-only") and storage is None:
+        if env.confidence in ("possible", "name-only") and storage is None and "points to a file" not in reason:
             return  # a string in a binary that names nothing in the image: no evidence of a start
         if path and self.fs.is_dir(path):
             return
