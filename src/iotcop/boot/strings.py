@@ -107,8 +107,8 @@ def _candidates(data: bytes, names: set[str], own: str):
             continue
         first = m.group(0)
         name = posixpath.basename(first)
-        if name == own or not name:
-            continue
+        if name == own or len(name) < 3:
+            continue  # one- and two-letter words ("w", "cp") are too common in data to mean a command
         if first.startswith("/"):
             if len(first) < 3:
                 continue

@@ -11,22 +11,24 @@ from __future__ import annotations
 
 import re
 
-_RUN = re.compile(rb"(?:[a-z0-9_.\[][a-z0-9_.\[\]+-]{0,31}\x00){12,}")
+# A stretch of name characters and NULs long enough to hold a table (a character class scans fast).
+_SPAN = re.compile(rb"[a-z0-9_.\[\]+\x00-]{96,}")
 _MIN_NAMES = 3
 
 
 def applet_table(data: bytes) -> list[str]:
     """Applet names in a BusyBox binary, or [] when no table is found."""
-    best: list[str] = []
-    for match in _RUN.finditer(data):
-        words = match.group().split(b"\x00")[:-1]
+    best: list[bytes] = []
+    for match in _SPAN.finditer(data):
         run: list[bytes] = []
-        for word in words:
-            if run and word <= run[-1]:
+        for word in match.group().split(b"\x00"):
+            is_name = 0 < len(word) <= 32 and word[:1] not in b"+-]"
+            if not is_name or (run and word <= run[-1]):
                 if len(run) > len(best):
-                    best = [w.decode() for w in run]
-                run = []
+                    best = run
+                run = [word] if is_name else []
+                continue
             run.append(word)
         if len(run) > len(best):
-            best = [w.decode() for w in run]
-    return best if len(best) >= _MIN_NAMES else []
+            best = run
+    return [w.decode() for w in best] if len(best) >= _MIN_NAMES else []
