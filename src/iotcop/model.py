@@ -292,6 +292,7 @@ class Assessment(BaseModel):
     declaration: dict | None = None  # summary of the declaration: file, sha256, product, support period ...
     device: DeviceReport | None = None  # present when a live device was probed
     ts103701: ConformanceView | None = None  # with scan --view ts103701
+    boot: dict | None = None  # what the image starts at boot (iotcop.boot.BootModel.report_view())
 
     model_config = ConfigDict(populate_by_name=True)
 

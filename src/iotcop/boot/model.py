@@ -181,6 +181,35 @@ class BootModel:
                 out.append(w)
         return out
 
+    def report_view(self, include_name_only: bool = False) -> dict:
+        """The `boot` section of report.json: what starts, started by what (file:line chain), as whom,
+        with which arguments, under which condition and how sure the model is (schema iotcop.report/1)."""
+
+        def chain(items) -> list[str]:
+            return [str(step) if step.line is not None else f"{step.file} (string: {step.text})" for step in items]
+
+        def program(p: StartedProgram) -> dict:
+            return {"name": p.name, "path": p.path, "argv": list(p.argv), "user": p.user, "how": p.how,
+                    "confidence": p.confidence, "chain": chain(p.chain),
+                    "conditions": [c.describe() for c in p.conditions], "tty": p.tty, "action": p.action,
+                    "service": p.service, "started_by": p.started_by, "respawn": p.respawn,
+                    "background": p.background, "from_writable": p.from_writable, "storage": p.storage,
+                    "evidence": p.evidence}
+
+        return {
+            "init": self.init, "inittab": self.inittab,
+            "programs": [program(p) for p in self.programs if include_name_only or p.confidence != "name-only"],
+            "missing": [{"command": m.command, "argv": list(m.argv), "reason": m.reason, "path": m.path,
+                         "chain": chain(m.chain), "conditions": [c.describe() for c in m.conditions],
+                         "from_writable": m.from_writable, "storage": m.storage} for m in self.missing],
+            "writes": [{"path": w.path, "op": w.op, "source": w.source, "content": w.content,
+                        "chain": chain(w.chain), "conditions": [c.describe() for c in w.conditions],
+                        "confidence": w.confidence} for w in self.writes],
+            "mounts": [{"target": m.target, "source": m.source, "fstype": m.fstype, "writable": m.writable,
+                        "removable": m.removable} for m in self.mounts],
+            "notes": list(self.notes), "truncated": list(self.truncated),
+        }
+
     # -- serialisation -------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,0 +1,42 @@
+"""The boot section of report.json: the model's report view against the report schema."""
+
+from __future__ import annotations
+
+import copy
+
+import jsonschema
+import pytest
+from boot_trees import manager, tree
+
+from iotcop.report.json_report import report_schema
+
+
+def _boot_schema() -> dict:
+    schema = report_schema()
+    return {**schema["properties"]["boot"], "$defs": schema.get("$defs", {})}
+
+
+def test_report_view_validates_and_keeps_chain_user_argv_conditions(tmp_path):
+    m = tree(tmp_path, {
+        "/etc/inittab": "::sysinit:/etc/init.d/rcS\nttyS0::respawn:-/bin/sh\n",
+        "/etc/init.d/rcS": ("#!/bin/sh\nmount -t jffs2 /dev/mtdblock3 /data\n[ -f /data/debug ] && telnetd -l /bin/sh\n"
+                            "cp /etc/shadow.def /etc/shadow\n/data/start.sh\n/usr/bin/mgr &\n"),
+        "/etc/shadow.def": "root::1:0:99999:7:::\n", "/usr/bin/mgr": manager("/usr/sbin/dropbear -p 22 &", "dnsmasq"),
+        "/usr/sbin/dropbear": manager("d"), "/usr/sbin/dnsmasq": manager("d"),
+    })
+    view = m.report_view()
+    jsonschema.validate(view, _boot_schema())
+    telnetd = next(p for p in view["programs"] if p["name"] == "telnetd")
+    assert telnetd["chain"] == ["/etc/inittab:1", "/etc/init.d/rcS:3"] and telnetd["user"] == "root"
+    assert telnetd["argv"] == ["-l", "/bin/sh"] and telnetd["confidence"] == "conditional"
+    assert telnetd["conditions"][0].startswith("[ -f /data/debug ]")
+    dropbear = next(p for p in view["programs"] if p["name"] == "dropbear")
+    assert dropbear["chain"][-1] == "/usr/bin/mgr (string: /usr/sbin/dropbear -p 22 &)"
+    assert all(p["confidence"] != "name-only" for p in view["programs"])
+    assert any(p["name"] == "dnsmasq" for p in m.report_view(include_name_only=True)["programs"])
+    assert view["missing"][0]["from_writable"] and view["missing"][0]["storage"] == "/data"
+    assert {"path": "/etc/shadow", "op": "copy", "source": "/etc/shadow.def"}.items() <= view["writes"][0].items()
+    broken = copy.deepcopy(view)
+    broken["programs"][0]["confidence"] = "certain"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, _boot_schema())
