@@ -143,8 +143,8 @@ def test_flag_file_on_writable_storage_and_start_from_it(tmp_path):
 
 def test_applet_not_compiled_in_and_missing_program_are_notes(tmp_path):
     m = tree(tmp_path, {
-        "/bin/busybox": busybox(["[", "[[", "ash", "cat", "chmod", "cp", "echo", "grep", "ls", "mkdir", "mount", "rm",
-                                  "sh", "sleep"]),
+        "/bin/busybox": busybox(["[", "[[", "ash", "cat", "chmod", "chown", "cp", "date", "echo", "grep", "ls",
+                                  "mkdir", "mount", "mv", "ps", "rm", "sed", "sh", "sleep", "umount"]),
         "/etc/inittab": "::sysinit:/etc/init.d/rcS\n",
         "/etc/init.d/rcS": "#!/bin/sh\ntelnetd -l /bin/sh\n/usr/sbin/gone --flag\n",
     })

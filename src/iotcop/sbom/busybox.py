@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 # A stretch of name characters and NULs long enough to hold a table (a character class scans fast).
-_SPAN = re.compile(rb"[a-z0-9_.\[\]+\x00-]{96,}")
+_SPAN = re.compile(rb"[a-z0-9_.\[\]+\x00-]{64,}")
 _MIN_NAMES = 3
 
 

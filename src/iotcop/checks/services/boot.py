@@ -485,3 +485,35 @@ def _collect(fw: Firmware) -> tuple[BootCommand, ...]:
 def boot_commands(fw: Firmware) -> tuple[BootCommand, ...]:
     """Everything the image starts at boot, memoised per image."""
     return fw.cached(CACHE_KEY, _collect)
+
+
+# -- from the boot model ---------------------------------------------------------------------------------
+
+_MECHANISM = {"inittab": "inittab", "rc-script": "rc", "procd": "procd", "systemd": "systemd", "inetd": "inetd",
+              "xinetd": "xinetd", "tcpsvd": "rc", "cron": "cron", "respawn-loop": "rc", "launcher": "rc",
+              "login-program": "login", "binary-strings": "binary"}
+
+
+def commands_from_model(model) -> tuple[BootCommand, ...]:
+    """The boot model's started programs as BootCommand records, for the checks written against them.
+
+    Only what the model found started is listed (a static inetd.conf with no inetd running, or an
+    rcS_AP nothing calls, gives nothing).  `enabled` is True for confirmed and conditional starts and None
+    for command lines found inside manager binaries; bare names found there are left out.  `extra` carries
+    the model's confidence, conditions (as text), start chain, user and, for strings, the evidence.
+    """
+    out = []
+    for p in model.programs:
+        if p.confidence == "name-only":
+            continue
+        where = p.chain[-1]
+        out.append(BootCommand(
+            path=where.file, line=where.line, text=p.evidence or where.text or p.command_line,
+            program=p.name, args=p.argv, mechanism=_MECHANISM.get(p.how, p.how),
+            enabled=None if p.confidence == "possible" else True, tty=p.tty, action=p.action, service=p.service,
+            login_shell=p.login_shell,
+            extra={"confidence": p.confidence, "conditions": tuple(c.describe() for c in p.conditions),
+                   "chain": tuple(str(s) for s in p.chain), "user": p.user, "user_source": p.user_source,
+                   "started_by": p.started_by, "from_writable": p.from_writable, "evidence": p.evidence,
+                   "how": p.how, "file": p.path}))
+    return tuple(out)
