@@ -95,10 +95,20 @@ def _vendor_libraries(walker: Walker, path: str) -> list[str]:
     return out
 
 
+def _strings(data: bytes, names: set[str]):
+    """Printable strings worth a look: command-like ones (an absolute path, or words with a blank or '&')
+    and words that are exactly a program name; cheap byte tests first, decoding only for those."""
+    wanted = {n.encode() for n in names if n.isascii()}
+    for match in _PRINTABLE.finditer(data):
+        raw = match.group().strip()
+        if raw[:1] == b"/" or b" " in raw or b"&" in raw or raw in wanted:
+            yield raw
+
+
 def _candidates(data: bytes, names: set[str], own: str):
     seen: set[str] = set()
-    for match in _PRINTABLE.finditer(data):
-        text = match.group().decode("ascii").strip()
+    for raw in _strings(data, names):
+        text = raw.decode("ascii", errors="replace").strip()
         if not text or text in seen:
             continue
         seen.add(text)
