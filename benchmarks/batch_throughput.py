@@ -97,7 +97,7 @@ def _check(proc: subprocess.CompletedProcess, out: Path) -> None:
 
 
 def cache_speedup(rootfs: Path, work: Path) -> dict:
-    from iotcop.batch.cache import AnalysisCache, using
+    from iotcop.cache.store import AnalysisCache
     from iotcop.scan import ScanOptions, scan
 
     v1 = work / "v1"
@@ -114,8 +114,7 @@ def cache_speedup(rootfs: Path, work: Path) -> dict:
 
     def timed(src: Path, cache):
         start = time.perf_counter()
-        with using(cache):
-            result = scan(src, ScanOptions())
+        result = scan(src, ScanOptions(cache=cache))
         return time.perf_counter() - start, result
 
     def median(values):

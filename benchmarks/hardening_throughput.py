@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from iotcop.checks.hardening.binaries import BinaryHardening
+from iotcop.context import ScanContext
 from iotcop.firmware.inventory import inventory_tree
 from iotcop.firmware.model import Firmware
 
@@ -28,7 +29,7 @@ def main() -> None:
     fw = Firmware(work_dir=Path("/tmp"), roots=["rootfs"], entries=entries)
     # The timing includes the one read of the image's libc (for the FORTIFY rule).
     start = time.perf_counter()
-    findings = list(BinaryHardening().run(fw))
+    findings = list(BinaryHardening().run(fw, ScanContext.default()))
     seconds = time.perf_counter() - start
     print(f"{args.files} ELF entries ({len(seeds)} distinct) in {seconds:.3f} s: {args.files / seconds:,.0f} ELF files/s; {len(findings)} findings")
 

@@ -34,8 +34,11 @@ def measure(image: Path, profile: str = "standard") -> dict:
     from iotcop.checks.runner import run_check_inline
     from iotcop.firmware.extract import extract
     from iotcop.firmware.inventory import build_firmware
-    from iotcop.profiles import checks_for_profile, set_profile
-    from iotcop.scan import ScanOptions, _components, _content_pass, _shared_parses
+    from iotcop.checks.discovery import all_checks
+    from iotcop.context import ScanContext
+    from iotcop.profiles import get_profile, split_checks
+    from iotcop.sbom import components_as_dicts
+    from iotcop.scan import content_pass, derive_shared_facts
 
     work = Path(tempfile.mkdtemp(prefix="iotcop-bytes-"))
     try:
@@ -43,17 +46,17 @@ def measure(image: Path, profile: str = "standard") -> dict:
         tree_bytes = sum(e.size for e in _files_of(extraction))
         stages: dict[str, int] = {}
         cpu: dict[str, float] = {}
-        selected, _skipped = checks_for_profile(profile)
+        selected, _skipped = split_checks(all_checks(), profile)
+        ctx = ScanContext(get_profile(profile))
         before, before_cpu = rchar(), time.process_time()
         # One process (jobs=1) so the kernel's read counter of this process sees every read of the inventory
         # and of its content pass (a scan spreads the same work over the cores).
         fw = build_firmware(work, extraction.roots, extraction.extract_dir, extraction.partitions,
-                            content=_content_pass(selected, profile, ScanOptions(jobs=1)))
+                            content=content_pass(selected, ctx, jobs=1))
         stages["inventory"], cpu["inventory"] = rchar() - before, time.process_time() - before_cpu
-        set_profile(fw, profile)
         before, before_cpu = rchar(), time.process_time()
-        _components(fw)
-        _shared_parses(fw, checks_for_profile(profile)[0])  # as a scan does, before the checks fork
+        components_as_dicts(fw)
+        derive_shared_facts(fw, selected)  # as a scan does, before the checks fork
         stages["components"], cpu["components"] = rchar() - before, time.process_time() - before_cpu
         checks: dict[str, dict] = {}
         for cls in selected:
@@ -62,7 +65,7 @@ def measure(image: Path, profile: str = "standard") -> dict:
             if pid == 0:  # child: like the runner's, it inherits the parent's caches
                 os.close(read_fd)
                 start_bytes, start, start_cpu = rchar(), time.perf_counter(), time.process_time()
-                run = run_check_inline(cls, fw)
+                run = run_check_inline(cls, fw, ctx)
                 result = {"bytes": rchar() - start_bytes, "seconds": time.perf_counter() - start,
                           "cpu": time.process_time() - start_cpu, "status": run.status}
                 os.write(write_fd, json.dumps(result).encode())

@@ -9,8 +9,6 @@ atheris for long runs (fuzz/run).
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -202,7 +200,8 @@ CHECKED_PATHS = (
 @target("checks-on-configs")
 def fuzz_checks(data: bytes) -> None:
     """Every firmware check over a root filesystem whose config files all hold the input."""
-    from iotcop.checks.registry import all_checks
+    from iotcop.checks.discovery import all_checks
+    from iotcop.context import ScanContext
     from iotcop.firmware.inventory import inventory_tree
 
     scratch = Path(tempfile.mkdtemp(prefix="fuzz-rootfs-"))
@@ -213,13 +212,14 @@ def fuzz_checks(data: bytes) -> None:
             path.write_bytes(data)
         (scratch / "bin").mkdir(exist_ok=True)
         fw = inventory_tree(scratch)
+        ctx = ScanContext.default()
         for cls in _firmware_checks(all_checks()):
-            for _ in cls().run(fw):
+            for _ in cls().run(fw, ctx):
                 pass
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _firmware_checks(checks):
-    return [c for c in checks if not getattr(c, "NEEDS_DECLARATION", False)
+    return [c for c in checks if not c.REQUIRES_DECLARATION
             and not c.ID.startswith(("probe.", "vulns."))]

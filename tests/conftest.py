@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from support import CORPUS, REPO, CliResult, corpus_file, run_cli  # noqa: F401 - re-exported for old imports
 
 

@@ -19,6 +19,11 @@ REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
 
 
+def needs_corpus(test):
+    """Marks a test that reads ../shared/corpus: it runs whenever the folder exists and skips only without it."""
+    return pytest.mark.corpus(pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not present")(test))
+
+
 def corpus_file(*parts: str) -> Path:
     """A file of ../shared/corpus; tests skip only when the corpus folder is absent."""
     if not CORPUS.is_dir():

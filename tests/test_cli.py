@@ -6,7 +6,6 @@ import json
 import os
 
 import pytest
-
 from support import corpus_file
 
 

@@ -12,14 +12,15 @@ import shutil
 
 import pytest
 
-from iotcop.batch.cache import AnalysisCache
+from iotcop.cache.store import AnalysisCache
 from iotcop.checks.base import CheckDoc, ContentCheck
-from iotcop.checks.registry import all_checks
+from iotcop.checks.discovery import all_checks
 from iotcop.checks.runner import run_check_inline, run_checks
+from iotcop.context import ScanContext
 from iotcop.firmware import inventory
 from iotcop.firmware.content import ContentPass
 from iotcop.firmware.inventory import build_firmware
-from iotcop.scan import ScanOptions, _content_pass
+from iotcop.scan import content_pass
 
 CONTENT_CHECKS = [c for c in all_checks() if issubclass(c, ContentCheck)]
 
@@ -50,7 +51,7 @@ def test_the_heavy_content_checks_exist():
 
 
 def test_content_checks_read_nothing_after_the_inventory(rootfs):
-    plan = _content_pass(CONTENT_CHECKS, "standard", ScanOptions(jobs=1))  # one process: its read counter sees all
+    plan = content_pass(CONTENT_CHECKS, ScanContext.default(), jobs=1)  # one process: its read counter sees all
     before = _rchar()
     fw = _inventory(rootfs, plan)
     inventory_bytes = _rchar() - before
@@ -58,16 +59,16 @@ def test_content_checks_read_nothing_after_the_inventory(rootfs):
     assert inventory_bytes <= tree_bytes * 1.02 + 1_000_000  # each file read once (plus directory listings)
     before = _rchar()
     runs = [run_check_inline(c, fw) for c in CONTENT_CHECKS]
-    from iotcop.scan import _components
+    from iotcop.sbom import components_as_dicts
 
-    _components(fw)
+    components_as_dicts(fw)
     assert _rchar() - before < 0.05 * tree_bytes, "content checks and components read the tree again"
     assert all(r.status == "ran" for r in runs)
     assert sum(len(r.findings) for r in runs) >= 4  # the planted key, token, password and curl -k are found
 
 
 def test_results_equal_those_of_checks_reading_files_themselves(rootfs):
-    with_pass = _inventory(rootfs, _content_pass(CONTENT_CHECKS, "standard", ScanOptions(jobs=2)))
+    with_pass = _inventory(rootfs, content_pass(CONTENT_CHECKS, ScanContext.default(), jobs=2))
     without = _inventory(rootfs)  # no content pass: each check reads the files it wants
     for cls in CONTENT_CHECKS:
         a = run_check_inline(cls, with_pass)
@@ -77,12 +78,15 @@ def test_results_equal_those_of_checks_reading_files_themselves(rootfs):
 
 def test_parallel_inventory_equals_the_serial_one(rootfs, monkeypatch):
     monkeypatch.setattr(inventory, "_PARALLEL_MIN_BYTES", 0)
-    serial = _inventory(rootfs, _content_pass(CONTENT_CHECKS, "standard", ScanOptions(jobs=1)))
-    parallel = _inventory(rootfs, _content_pass(CONTENT_CHECKS, "standard", ScanOptions(jobs=2)))
+    serial = _inventory(rootfs, content_pass(CONTENT_CHECKS, ScanContext.default(), jobs=1))
+    parallel = _inventory(rootfs, content_pass(CONTENT_CHECKS, ScanContext.default(), jobs=2))
     facts = lambda fw: [(e.path, e.kind, e.sha256, e.magic, e.elf) for e in fw.entries]  # noqa: E731
     assert facts(serial) == facts(parallel)
-    assert serial.content == parallel.content
-    assert {k: v.files for k, v in serial.content_status.items()} == {k: v.files for k, v in parallel.content_status.items()}
+    for scanner in content_pass(CONTENT_CHECKS, ScanContext.default()).scanners:
+        name = scanner.CONTENT_NAME
+        assert serial.content_report(name).files == parallel.content_report(name).files, name
+        assert ([(e.path, r) for e, r in serial.content_results(scanner)]
+                == [(e.path, r) for e, r in parallel.content_results(scanner)]), name
 
 
 class _Raising(ContentCheck):
@@ -90,13 +94,13 @@ class _Raising(ContentCheck):
     PROVISIONS = ("5.1-1",)
     DOC = CheckDoc(title="t", why="w", fix="f")
 
-    def content_limit(self, entry, profile):
+    def content_limit(self, entry, ctx):
         return 1024 if entry.magic == "elf" else 0
 
     def scan_content(self, entry, data):
         raise ValueError("broken scanner")
 
-    def run(self, fw):
+    def run(self, fw, ctx):
         yield from ()
 
 
@@ -115,8 +119,8 @@ class _Slow(_Raising):
 def test_a_failing_or_overrunning_scanner_stops_its_check_only(rootfs, monkeypatch, jobs):
     monkeypatch.setattr(inventory, "_PARALLEL_MIN_BYTES", 0)
     checks = [_Raising, _Slow] + CONTENT_CHECKS[:1]
-    fw = _inventory(rootfs, ContentPass(scanners=[c() for c in checks], jobs=jobs))
-    runs = {r.check: r for r in run_checks(checks, fw, jobs=2)}
+    fw = _inventory(rootfs, ContentPass(ScanContext.default(), scanners=[c() for c in checks], jobs=jobs))
+    runs = {r.check: r for r in run_checks(checks, fw, ScanContext.default(), jobs=2)}
     assert runs["test.raising-scanner"].status == "error"
     assert "broken scanner" in runs["test.raising-scanner"].error
     assert runs["test.slow-scanner"].status == "timeout"
@@ -125,16 +129,15 @@ def test_a_failing_or_overrunning_scanner_stops_its_check_only(rootfs, monkeypat
 
 
 def test_per_file_cache_answers_unchanged_files_of_a_second_version(rootfs, tmp_path):
-    store = AnalysisCache(tmp_path / "cache")
-    plan = lambda: _content_pass(CONTENT_CHECKS, "standard", ScanOptions(jobs=1))  # noqa: E731
+    cached = ScanContext(ScanContext.default().profile, cache=AnalysisCache(tmp_path / "cache"))
+    plan = lambda: content_pass(CONTENT_CHECKS, ScanContext.default(), jobs=1)  # noqa: E731
+    names = [s.CONTENT_NAME for s in plan().scanners]
 
     def inventory_with_cache(root):
-        p = plan()
-        p.store = store
-        return _inventory(root, p)
+        return _inventory(root, content_pass(CONTENT_CHECKS, cached, jobs=1))
 
     v1 = inventory_with_cache(rootfs)
-    first = {k: (s.files, s.cached) for k, s in v1.content_status.items()}
+    first = {k: (v1.content_report(k).files, v1.content_report(k).cached) for k in names}
     assert all(cached == 0 for _, cached in first.values())
     v2_root = tmp_path / "v2"
     shutil.copytree(rootfs, v2_root, symlinks=True)
@@ -143,7 +146,7 @@ def test_per_file_cache_answers_unchanged_files_of_a_second_version(rootfs, tmp_
     binary.unlink()
     binary.write_bytes(data + b"\x00password=Secret123\x00")  # a changed file with a new compiled-in password
     v2 = inventory_with_cache(v2_root)
-    status = v2.content_status["check:credentials.binary-password"]
+    status = v2.content_report("check:credentials.binary-password")
     assert status.files == 1 and status.cached == first["check:credentials.binary-password"][0] - 1
     fresh = _inventory(v2_root, plan())  # the same version without a cache
     for cls in CONTENT_CHECKS:
@@ -161,7 +164,7 @@ def test_a_shared_scanner_stopped_in_the_pass_is_answered_by_reading_the_files(r
         def scan_content(self, entry, data):
             raise RuntimeError("broken")
 
-    fw = _inventory(rootfs, ContentPass(scanners=[BrokenAccounts()], jobs=1))
+    fw = _inventory(rootfs, ContentPass(ScanContext.default(), scanners=[BrokenAccounts()], jobs=1))
     assert fw.content_failure("accounts")[0] == "error"
     fresh = _inventory(rootfs)
     found = collect_accounts(fw)

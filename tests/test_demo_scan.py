@@ -7,7 +7,7 @@ import json
 import jsonschema
 import pytest
 
-from iotcop.report.json_report import report_schema
+from iotcop.report.writers.json import report_schema
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ import os
 
 import lief
 import pytest
-
 from support import corpus_file
+
 from iotcop.firmware.elf import ElfError, parse_elf
 
 lief.logging.disable()

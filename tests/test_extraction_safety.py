@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from support import corpus_file, run_cli
+
 from iotcop.firmware.extract import Limits, extract
 from iotcop.firmware.inventory import build_firmware
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import time
@@ -9,15 +10,16 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from support import run_cli
 
 from iotcop import profiles
 from iotcop.checks.base import Check, CheckDoc
 from iotcop.checks.credentials.passwords import DefaultPassword
-from iotcop.checks.registry import all_checks
+from iotcop.checks.discovery import all_checks
 from iotcop.checks.runner import run_check_inline, run_checks
+from iotcop.context import ScanContext
 from iotcop.firmware.inventory import inventory_tree
 from iotcop.scan import ScanOptions, scan
-from support import run_cli
 
 SIGNED_UPDATE = """#!/bin/sh
 URL=https://update.vendor.example/router
@@ -52,9 +54,9 @@ def test_profile_data_names_only_existing_checks():
     assert profiles.default_profile() == "standard"
     for p in profiles.profiles().values():
         assert p.summary and p.skips, f"profile {p.name} must say what it is and what it skips"
-    run, left_out = profiles.checks_for_profile("standard")
+    run, left_out = profiles.split_checks(all_checks(), "standard")
     assert left_out == [] and len(run) == len(ids)
-    run, left_out = profiles.checks_for_profile("label")
+    run, left_out = profiles.split_checks(all_checks(), "label")
     assert {c.ID for c in left_out} == set(profiles.get_profile("label").exclude) != set()
 
 
@@ -97,24 +99,22 @@ def test_label_profile_bounds_cracking_to_known_defaults(tmp_path):
     # "trustno1" is on the common-password list, not the default-credential list.
     root = _tree(tmp_path, {"etc/shadow": _shadow_with("trustno1"), "etc/passwd": "root:x:0:0::/root:/bin/sh\n"})
     fw = inventory_tree(root)
-    profiles.set_profile(fw, "standard")
-    assert any("trustno1" in f.evidence.detail for f in run_check_inline(DefaultPassword, fw).findings)
+    standard, label = ScanContext(profiles.get_profile("standard")), ScanContext(profiles.get_profile("label"))
+    assert any("trustno1" in f.evidence.detail for f in run_check_inline(DefaultPassword, fw, standard).findings)
     fw = inventory_tree(root)
-    profiles.set_profile(fw, "label")
-    assert run_check_inline(DefaultPassword, fw).findings == []
+    assert run_check_inline(DefaultPassword, fw, label).findings == []
     # a publicly known default is still found with the label profile
     root2 = _tree(tmp_path / "b", {"etc/shadow": _shadow_with("admin"), "etc/passwd": "root:x:0:0::/root:/bin/sh\n"})
     fw = inventory_tree(root2)
-    profiles.set_profile(fw, "label")
-    assert run_check_inline(DefaultPassword, fw).findings
+    assert run_check_inline(DefaultPassword, fw, label).findings
 
 
-def test_options_fall_back_to_the_class_values_without_a_profile(tmp_path):
-    fw = inventory_tree(_tree(tmp_path, {"etc/passwd": "root:x:0:0::/root:/bin/sh\n"}))
-    assert profiles.active_profile(fw) == "standard"
-    assert profiles.option(fw, "credentials.default-password", "slow_budget", 24) == 24
-    profiles.set_profile(fw, "deep")
-    assert profiles.option(fw, "credentials.default-password", "slow_budget", 24) > 24
+def test_options_fall_back_to_the_class_values_without_a_profile():
+    default = ScanContext.default()
+    assert default.profile.name == "standard"
+    assert default.option("credentials.default-password", "slow_budget", 24) == 24
+    deep = ScanContext(profiles.get_profile("deep"))
+    assert deep.option("credentials.default-password", "slow_budget", 24) > 24
 
 
 class _Sleeps(Check):
@@ -123,7 +123,7 @@ class _Sleeps(Check):
     TIMEOUT = 60.0
     DOC = CheckDoc(title="t", why="t", fix="t")
 
-    def run(self, fw):
+    def run(self, fw, ctx):
         time.sleep(30)
         yield
 
@@ -131,13 +131,14 @@ class _Sleeps(Check):
 def test_profile_timeouts_replace_a_checks_budget(tmp_path):
     fw = inventory_tree(_tree(tmp_path, {"etc/passwd": "x\n"}))
     start = time.monotonic()
-    [run] = run_checks([_Sleeps], fw, timeouts={"test.profile-sleeps": 0.5})
+    profile = dataclasses.replace(profiles.get_profile("standard"), timeouts={"test.profile-sleeps": 0.5})
+    [run] = run_checks([_Sleeps], fw, ScanContext(profile))
     assert run.status == "timeout" and "0.5 s" in run.error
     assert time.monotonic() - start < 20
 
 
 def test_cli_profile_in_report_and_schema(tmp_path):
-    from iotcop.report.json_report import report_schema
+    from iotcop.report.writers.json import report_schema
 
     root = _updater_tree(tmp_path / "rootfs")
     out = tmp_path / "out"

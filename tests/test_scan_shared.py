@@ -1,10 +1,10 @@
-"""The scan makes parses that several checks read (account records) once, before the checks fork."""
+"""The scan derives facts that several checks read (account records) once, before the checks fork."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from iotcop.checks.credentials.accounts import CACHE_KEY
+from iotcop.checks.credentials.accounts import ACCOUNTS
 from iotcop.scan import ScanOptions, scan
 
 
@@ -19,9 +19,9 @@ def _rootfs(root: Path) -> Path:
 def test_account_records_are_parsed_once_in_the_parent_and_findings_are_unchanged(tmp_path):
     root = _rootfs(tmp_path / "rootfs")
     shared = scan(root, ScanOptions(only_checks=("credentials.empty-password", "credentials.shared-password-hash")))
-    assert CACHE_KEY in shared.firmware._cache  # made before the fork, inherited by both children
+    assert shared.firmware.peek_cached(ACCOUNTS.name) != "<absent>"  # made before the fork, inherited by both
     assert "shared" in shared.assessment.timings
     alone = scan(root, ScanOptions(only_checks=("credentials.empty-password",)))
-    assert CACHE_KEY not in alone.firmware._cache  # one reader: it parses in its own child, in parallel
+    assert alone.firmware.peek_cached(ACCOUNTS.name) == "<absent>"  # one reader: it parses in its own child
     found = [f.title for f in shared.assessment.findings if f.check == "credentials.empty-password"]
     assert found == [f.title for f in alone.assessment.findings] == ["Account 'root' has an empty password"]

@@ -18,16 +18,24 @@ Declaration findings (a row N, a contradicted condition answer) are FAILs like a
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
+from iotcop import __version__
 from iotcop.model import (
+    Assessment,
     CheckRun,
+    CheckSummary,
     Claim,
     ConditionFact,
-    Evidence as Seen,
+    DeviceReport,
+    Evidence,
     ExtractionReport,
     Finding,
     GroupVerdict,
+    Target,
+    Tool,
     Verdict,
     VerdictValue,
 )
@@ -44,7 +52,7 @@ _NEEDS = {
 
 
 @dataclass
-class Evidence:
+class AssessmentInputs:
     """All inputs of an assessment; each source adds to it."""
 
     runs: list[CheckRun] = field(default_factory=list)
@@ -52,6 +60,7 @@ class Evidence:
     conditions: list[ConditionFact] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)  # from the manufacturer declaration
     declaration_findings: list[Finding] = field(default_factory=list)  # rows N, contradicted answers
+    declared_items: list = field(default_factory=list)  # everything the declaration contributed, as given
 
     @property
     def findings(self) -> list[Finding]:
@@ -59,6 +68,8 @@ class Evidence:
 
     def add_declaration(self, items) -> None:
         """Take what iotcop.declaration.evidence.declaration_evidence returned."""
+        items = list(items)
+        self.declared_items.extend(items)
         for item in items:
             if isinstance(item, Claim):
                 self.claims.append(item)
@@ -73,7 +84,7 @@ class Evidence:
         return self.conditions + [c for r in self.runs if r.status == "ran" for c in r.conditions]
 
 
-def assess_provisions(catalogue: Catalogue, evidence: Evidence) -> list[Verdict]:
+def assess_provisions(catalogue: Catalogue, evidence: AssessmentInputs) -> list[Verdict]:
     findings_by_p: dict[str, list[Finding]] = {}
     for f in evidence.findings:
         for p in f.provisions:
@@ -152,7 +163,7 @@ def _claimed(base: dict, claim: Claim, runs: list[CheckRun], extraction: Extract
     problems = [f"not every informing check completed ({'; '.join(stopped)})"] if stopped else []
     if ran and extraction is not None and extraction.status != "complete":
         problems.append(f"extraction was {extraction.status}")
-    seen: list[Seen] = [e for c in proofs for e in c.evidence]
+    seen: list[Evidence] = [e for c in proofs for e in c.evidence]
     if claim.verified and not problems:
         return Verdict(**base, verdict=V.PASS, note=claim.note or "verified", evidence=list(claim.evidence) + seen)
     if proofs and not problems:
@@ -176,11 +187,6 @@ def _claimed(base: dict, claim: Claim, runs: list[CheckRun], extraction: Extract
 def _status_label(p: Provision) -> str:
     """Annex B style: "M", "R C3,4"."""
     return p.status + ",".join(str(c) for c in p.conditions)
-
-
-def is_mandatory_now(p: Provision, verdict: Verdict) -> bool:
-    """Mandatory, and (for conditional ones) not shown to be not applicable."""
-    return p.mandatory and verdict.verdict != V.NOT_APPLICABLE
 
 
 def roll_up(group: Group, catalogue: Catalogue, verdicts: dict[str, Verdict]) -> GroupVerdict:
@@ -213,5 +219,30 @@ def roll_up(group: Group, catalogue: Catalogue, verdicts: dict[str, Verdict]) ->
                         note="; ".join(notes))
 
 
-def mandatory_failures(catalogue: Catalogue, verdicts: list[Verdict]) -> list[str]:
-    return [v.id for v in verdicts if v.verdict == V.FAIL and catalogue.provisions[v.id].mandatory]
+def build_assessment(catalogue: Catalogue, target: Target, extraction: ExtractionReport, inputs: AssessmentInputs, *,
+                     timings: dict[str, float] | None = None, components: list[dict] | None = None,
+                     device: DeviceReport | None = None, declaration: Any = None, profile: str | None = None,
+                     notes: list[str] | None = None) -> Assessment:
+    """The one Assessment every output is rendered from: verdicts, roll-ups and the record of what ran."""
+    verdicts = assess_provisions(catalogue, inputs)
+    by_id = {v.id: v for v in verdicts}
+    findings = sorted({f.id: f for f in inputs.findings}.values(), key=lambda f: f.sort_key())
+    return Assessment(
+        tool=Tool(version=__version__, catalogue_version=catalogue.version),
+        generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        target=target,
+        extraction=extraction,
+        findings=findings,
+        provisions=verdicts,
+        guidelines=[roll_up(g, catalogue, by_id) for g in catalogue.guidelines],
+        psti=[roll_up(g, catalogue, by_id) for g in catalogue.psti],
+        checks=[CheckSummary(id=r.check, version=r.version, status=r.status, findings=len(r.findings),
+                             seconds=r.seconds, error=r.error) for r in inputs.runs],
+        components=list(components or []),
+        timings=dict(timings or {}),
+        profile=profile,
+        notes=list(notes or []),
+        claims=inputs.claims,
+        declaration=declaration.summary() if declaration is not None else None,
+        device=device,
+    )

@@ -15,6 +15,10 @@ from rich.console import Console
 
 from iotcop import __version__
 from iotcop.errors import EXIT_INPUT, EXIT_INTERNAL, IotcopError
+from iotcop.firmware.limits import Limits
+from iotcop.profiles import default_profile, profiles
+
+DEFAULT_LIMITS = Limits()
 
 stdout = Console(highlight=False, soft_wrap=False)
 stderr = Console(stderr=True, highlight=False)
@@ -45,19 +49,19 @@ def cli() -> None:
 @click.option("--check", "only_checks", multiple=True, metavar="ID",
               help="Run only this check (or family, e.g. 'credentials'); repeatable.")
 @click.option("--jobs", type=click.IntRange(1, 256), help="Checks run in parallel (default: CPU cores).")
-@click.option("--profile", type=click.Choice(["label", "standard", "deep"]), default="standard", show_default=True,
+@click.option("--profile", type=click.Choice(list(profiles())), default=default_profile(), show_default=True,
               help="label: what a label needs, bounded work; standard: every check; deep: exhaustive cracking and "
                    "every binary.  Checks a profile leaves out show as skipped (NOT_TESTED, never PASS).")
 @click.option("--work-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where to extract (default: the system temporary folder).")
 @click.option("--keep-work", is_flag=True, help="Keep the extracted files after the scan.")
-@click.option("--extract-timeout", type=click.FloatRange(1), default=900, show_default=True,
+@click.option("--extract-timeout", type=click.FloatRange(1), default=DEFAULT_LIMITS.timeout, show_default=True,
               help="Seconds extraction may take before it is stopped (the report then says partial).")
-@click.option("--max-extract-bytes", type=click.IntRange(1), default=4 * 1024**3, show_default=True,
+@click.option("--max-extract-bytes", type=click.IntRange(1), default=DEFAULT_LIMITS.max_bytes, show_default=True,
               help="Stop extraction once it has written this many bytes.")
-@click.option("--max-files", type=click.IntRange(1), default=200_000, show_default=True,
+@click.option("--max-files", type=click.IntRange(1), default=DEFAULT_LIMITS.max_files, show_default=True,
               help="Stop extraction once it has written this many files.")
-@click.option("--max-depth", type=click.IntRange(1, 32), default=8, show_default=True,
+@click.option("--max-depth", type=click.IntRange(1, 32), default=DEFAULT_LIMITS.max_depth, show_default=True,
               help="How deep nested containers are opened.")
 @click.option("--declaration", "declaration_file", type=click.Path(path_type=Path, dir_okay=False),
               help="Manufacturer declaration (YAML or JSON, see 'iotcop declaration init').")
@@ -80,7 +84,6 @@ def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs,
 
     Prints provision verdicts and the most important findings; with --out, writes report.json.
     """
-    from iotcop.firmware.extract import Limits
     from iotcop.scan import ScanOptions, exit_code_for
     from iotcop.scan import scan as run_scan
     from iotcop.ui import ProgressUI, print_summary, print_timings
@@ -118,7 +121,7 @@ def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs,
         result = run_scan(target, options, ui)
     assessment = result.assessment
     if fmt == "json":
-        from iotcop.report.json_report import render
+        from iotcop.report.writers.json import render
 
         sys.stdout.write(render(assessment))
     elif not quiet:
@@ -190,9 +193,7 @@ def demo(ctx: click.Context, variant: str, out_dir: Path) -> None:
     stderr.print(f"Building the {variant} demo image from Debian packages (cached after the first run) ...")
     built = build_image(variant)
     stderr.print(f"Image: {built.image}")
-    ctx.invoke(scan, target=built.image, out_dir=out_dir, outputs=None, fmt="text", quiet=False, timings=False, only_checks=(),
-               jobs=None, work_dir=None, keep_work=False, extract_timeout=900, max_extract_bytes=4 * 1024**3,
-               max_files=200_000, max_depth=8)
+    ctx.invoke(scan, target=built.image, out_dir=out_dir)  # every other option at its default
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 A profile selects checks and sets per-check options (data: checks/data/profiles.yaml).
 A check left out of a profile is reported with status "skipped", so what it informs is
-NOT_TESTED or INCONCLUSIVE, never PASS.  Checks read their options with `option(fw, ...)`;
-the scan records the active profile in the firmware's cache before the checks fork.
+NOT_TESTED or INCONCLUSIVE, never PASS.  Checks read their options from the scan context
+(iotcop.context.ScanContext.option), which carries the chosen profile.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import yaml
 from iotcop.errors import CatalogueError, InputError
 from iotcop.yamlload import FAST_LOADER
 
-PROFILE_KEY = "profile"
-
 
 @dataclass(frozen=True)
 class Profile:
@@ -29,6 +27,9 @@ class Profile:
     exclude: tuple[str, ...] = ()
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     timeouts: dict[str, float] = field(default_factory=dict)
+
+    def option(self, check_id: str, key: str, default: Any) -> Any:
+        return self.options.get(check_id, {}).get(key, default)
 
 
 @functools.cache
@@ -79,41 +80,3 @@ def split_checks(checks: Sequence[type], name: str | None) -> tuple[list[type], 
     profile = get_profile(name)
     left_out = set(profile.exclude)
     return [c for c in checks if c.ID not in left_out], [c for c in checks if c.ID in left_out]
-
-
-def checks_for_profile(name: str | None) -> tuple[list[type], list[type]]:
-    from iotcop.checks.registry import all_checks
-
-    checks = list(all_checks())
-    validate([c.ID for c in checks])
-    return split_checks(checks, name)
-
-
-def timeouts(name: str | None) -> dict[str, float]:
-    return dict(get_profile(name).timeouts)
-
-
-def set_profile(fw, name: str | None) -> None:
-    """Record the active profile in the firmware's shared cache (before the checks fork)."""
-    chosen = get_profile(name).name
-    fw._cache[PROFILE_KEY] = chosen
-
-
-def active_profile(fw) -> str:
-    return fw.cached(PROFILE_KEY, lambda _fw: default_profile())
-
-
-def option(fw, check_id: str, key: str, default: Any) -> Any:
-    """The active profile's option for a check, or `default` (the check's own standard value)."""
-    profile = profiles().get(active_profile(fw))
-    if profile is None:
-        return default
-    return profile.options.get(check_id, {}).get(key, default)
-
-
-def profile_option(name: str | None, check_id: str, key: str, default: Any) -> Any:
-    """A profile's option for a check, by profile name (for work done before the firmware object exists)."""
-    profile = profiles().get(name or default_profile())
-    if profile is None:
-        return default
-    return profile.options.get(check_id, {}).get(key, default)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import errno
 import hashlib
 import shutil
@@ -13,22 +12,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
-from iotcop import __version__
-from iotcop.assess import Evidence, assess_provisions, roll_up
-from iotcop.checks.registry import all_checks
+from iotcop.assess import AssessmentInputs, build_assessment
+from iotcop.checks.base import Check, ContentCheck
+from iotcop.checks.discovery import all_checks
 from iotcop.checks.runner import run_checks
+from iotcop.context import ScanContext
 from iotcop.errors import InputError
 from iotcop.firmware.content import ContentPass
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.extract import Extraction, Limits, extract
 from iotcop.firmware.inventory import build_firmware
 from iotcop.firmware.model import Firmware
-from iotcop.model import Assessment, CheckRun, CheckSummary, Target, Tool
-from iotcop.outputs import OutputContext, write_outputs
-from iotcop.profiles import get_profile, set_profile, split_checks
-from iotcop.profiles import timeouts as profile_timeouts
+from iotcop.model import Assessment, CheckRun, Target
+from iotcop.profiles import get_profile, split_checks
 from iotcop.profiles import validate as profiles_validate
+from iotcop.report.writers import OutputContext, write_outputs
+from iotcop.sbom.identify import COMPONENTS, components_as_dicts
 from iotcop.standards.catalogue import load_catalogue
-from iotcop.standards.mapping import checked_mapping
 
 
 class Progress(Protocol):
@@ -66,6 +66,7 @@ class ScanOptions:
     verify_tls: bool | str | Path = True  # True: system CAs; a path: CA bundle; False: no certificate check
     profile: str | None = None  # scan profile (iotcop.profiles): label, standard (the default), deep
     views: tuple[str, ...] = ()  # extra views put into the report: "ts103701" (ETSI TS 103 701 test cases)
+    cache: Any = None  # iotcop.cache.store.AnalysisCache: reuse check runs and per-file results (batch, diff)
 
 
 @dataclass
@@ -112,7 +113,7 @@ class _Timer:
             self.timings[name] = round(time.perf_counter() - start, 4)
 
 
-def select_checks(only: tuple[str, ...]) -> list:
+def select_checks(only: tuple[str, ...]) -> list[type[Check]]:
     checks = list(all_checks())
     if not only:
         return checks
@@ -127,14 +128,13 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
     options = options or ScanOptions()
     progress = progress or _Silent()
     catalogue = load_catalogue()
-    checked_mapping()  # stop before any work if the mapping data is inconsistent
+    profiles_validate([c.ID for c in all_checks()])  # discovery stops here if the mapping data is inconsistent
+    ctx = ScanContext(profile=get_profile(options.profile), declaration=options.declaration, cache=options.cache)
     checks = select_checks(options.only_checks)
-    if options.declaration is None:
+    if ctx.declaration is None:
         # Checks that compare the firmware with a declaration have nothing to compare without one.
-        checks = [c for c in checks if not getattr(c, "NEEDS_DECLARATION", False)]
-    profile = get_profile(options.profile)
-    profiles_validate([c.ID for c in all_checks()])
-    checks, left_out = split_checks(checks, profile.name)
+        checks = [c for c in checks if not c.REQUIRES_DECLARATION]
+    checks, left_out = split_checks(checks, ctx.profile.name)
     timer = _Timer()
     source = Path(source)
     if not source.exists() and not source.is_symlink():
@@ -151,27 +151,22 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
             progress.stage("Inventory")
             with timer("inventory"):
                 fw = build_firmware(work_dir, extraction.roots, extraction.extract_dir, extraction.partitions,
-                                    content=_content_pass(checks, profile.name, options))
-            set_profile(fw, profile.name)  # before the checks fork, so each reads its options
+                                    content=content_pass(checks, ctx, options.jobs))
             with timer("components"):
-                components = _components(fw)  # in the parent, so every forked check shares them
+                components = components_as_dicts(fw)  # in the parent, so every forked check shares them
             with timer("shared"):
-                _shared_parses(fw, checks)
-            if options.declaration is not None:
-                from iotcop.checks.declared import attach_declaration
-
-                attach_declaration(fw, options.declaration)  # before the checks fork
-            runs = _run_checks(checks, fw, extraction, options, progress, timer)
-            runs = sorted(runs + _skip(left_out, f"not in the '{profile.name}' profile: {profile.skips}"),
+                derive_shared_facts(fw, checks)
+            runs = _run_checks(checks, fw, ctx, extraction, options, progress, timer)
+            runs = sorted(runs + _skip(left_out, f"not in the '{ctx.profile.name}' profile: {ctx.profile.skips}"),
                           key=lambda r: r.check)
-            declared: list = []
+            inputs = AssessmentInputs(runs=runs, extraction=extraction.report)
             if options.declaration is not None:
                 from iotcop.declaration.evidence import declaration_evidence
 
                 progress.stage("Declaration")
                 with timer("declaration"):
-                    declared = declaration_evidence(options.declaration, fw, runs, fetch=options.fetch,
-                                                    verify=options.verify_tls)
+                    inputs.add_declaration(declaration_evidence(options.declaration, fw, runs, fetch=options.fetch,
+                                                                verify=options.verify_tls))
             device = None
             if options.device is not None:
                 from iotcop.probe.correlate import probe_and_correlate
@@ -180,18 +175,17 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
                 with timer("probe"):
                     device, device_runs = probe_and_correlate(options.device, options.device_options, fw,
                                                               options.declaration)
-                runs = runs + device_runs
+                inputs.runs = inputs.runs + device_runs
             progress.stage("Assessing")
             with timer("assess"):
-                assessment = _assessment(catalogue, target, extraction, runs, timer, declared, options.declaration)
-                assessment.components = components
-                assessment.notes.extend(_vulndb_notes())
-                assessment.device = device
-                assessment.profile = profile.name
+                assessment = build_assessment(catalogue, target, extraction.report, inputs, timings=timer.timings,
+                                              components=components, device=device, declaration=options.declaration,
+                                              profile=ctx.profile.name, notes=_vulndb_notes())
                 if "ts103701" in options.views or "ts103701" in options.outputs:
                     from iotcop.conformance import view_for_scan
 
-                    assessment.ts103701 = view_for_scan(assessment, runs, options.declaration, fw, declared)
+                    view = view_for_scan(assessment, inputs.runs, options.declaration, fw, inputs.declared_items)
+                    assessment = assessment.model_copy(update={"ts103701": view})
             assessment.timings["assess"] = timer.timings["assess"]  # the report was built inside this stage
             if options.out_dir is not None:
                 with timer("outputs"):
@@ -222,8 +216,8 @@ def _target(source: Path) -> Target:
     return Target(kind="firmware", path=str(source), sha256=digest, size=size)
 
 
-def _run_checks(checks, fw: Firmware, extraction: Extraction, options: ScanOptions, progress: Progress,
-                timer: _Timer) -> list[CheckRun]:
+def _run_checks(checks, fw: Firmware, ctx: ScanContext, extraction: Extraction, options: ScanOptions,
+                progress: Progress, timer: _Timer) -> list[CheckRun]:
     skipped: list[CheckRun] = []
     if extraction.report.status == "failed":
         why = "extraction failed: " + (extraction.report.errors[0] if extraction.report.errors else "nothing extracted")
@@ -239,8 +233,7 @@ def _run_checks(checks, fw: Firmware, extraction: Extraction, options: ScanOptio
         progress.advance(run.check)
 
     with timer("checks"):
-        ran = run_checks(checks, fw, jobs=options.jobs, on_done=done,
-                         timeouts=profile_timeouts(options.profile)) if checks else []
+        ran = run_checks(checks, fw, ctx, jobs=options.jobs, on_done=done) if checks else []
     by_id = {r.check: r for r in ran + skipped}
     return [by_id[c] for c in sorted(by_id)]
 
@@ -250,73 +243,52 @@ def _skip(checks, why: str) -> list[CheckRun]:
             for c in checks]
 
 
-def _assessment(catalogue, target: Target, extraction: Extraction, runs: list[CheckRun], timer: _Timer,
-                declared: list | None = None, declaration: Any = None) -> Assessment:
-    evidence = Evidence(runs=runs, extraction=extraction.report)
-    evidence.add_declaration(declared or [])
-    verdicts = assess_provisions(catalogue, evidence)
-    by_id = {v.id: v for v in verdicts}
-    findings = sorted({f.id: f for f in evidence.findings}.values(), key=lambda f: f.sort_key())
-    return Assessment(
-        tool=Tool(version=__version__, catalogue_version=catalogue.version),
-        generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        target=target,
-        extraction=extraction.report,
-        findings=findings,
-        provisions=verdicts,
-        guidelines=[roll_up(g, catalogue, by_id) for g in catalogue.guidelines],
-        psti=[roll_up(g, catalogue, by_id) for g in catalogue.psti],
-        checks=[CheckSummary(id=r.check, version=r.version, status=r.status, findings=len(r.findings),
-                             seconds=r.seconds, error=r.error) for r in runs],
-        components=[],
-        timings=dict(timer.timings),
-        claims=evidence.claims,
-        declaration=declaration.summary() if declaration is not None else None,
-    )
-
-
 def exit_code_for(assessment: Assessment) -> int:
     catalogue = load_catalogue()
     failing = [v for v in assessment.provisions if v.verdict.value == "FAIL" and catalogue.provisions[v.id].mandatory]
     return 1 if failing else 0
 
 
-# Derived parses that read every file and that several checks use: made once in the parent, so each
-# forked check inherits the result instead of reading the whole tree again.
-_ACCOUNT_READERS = frozenset({
-    "credentials.empty-password", "credentials.default-password", "credentials.weak-password-hash",
-    "credentials.shared-password-hash", "credentials.derived-password", "secrets.world-readable",
-    "declared.password-approach",
-})
+def _facts_used(checks: list[type[Check]]) -> list[list[DerivedFact]]:
+    """Per check, every derived fact it reads (with what those facts read)."""
+    out = []
+    for check in checks:
+        facts: list[DerivedFact] = []
+        for fact in check.USES:
+            facts.extend(f for f in fact.closure() if f not in facts)
+        out.append(facts)
+    return out
 
 
-def _shared_parses(fw: Firmware, checks) -> None:
-    if sum(1 for c in checks if c.ID in _ACCOUNT_READERS) >= 2:
-        from iotcop.checks.credentials.accounts import accounts
+def derive_shared_facts(fw: Firmware, checks: list[type[Check]]) -> None:
+    """Compute, before the checks fork, each derived fact that more than one check reads; a fact one check
+    alone reads is computed in that check's own process, in parallel with the others."""
+    readers: dict[DerivedFact, int] = {}
+    order: list[DerivedFact] = []
+    for facts in _facts_used(checks):
+        for fact in facts:
+            readers[fact] = readers.get(fact, 0) + 1
+            if fact not in order:
+                order.append(fact)
+    for fact in order:
+        if fact.compute is not None and readers[fact] >= 2:
+            fact.of(fw)
 
-        accounts(fw)
 
-
-def _content_pass(checks, profile: str, options: ScanOptions) -> ContentPass:
-    """Every content check of this scan, the component version signatures, the account records and the text
-    that many checks read: each sees the files it wants during the inventory's one read of them."""
-    from iotcop.batch.cache import file_result_store
-    from iotcop.checks.base import ContentCheck
-    from iotcop.checks.credentials.accounts import AccountRecords
-    from iotcop.checks.secrets.files import TextFiles
-    from iotcop.sbom.identify import VersionSignatures
-
+def content_pass(checks: list[type[Check]], ctx: ScanContext, jobs: int | None = None) -> ContentPass:
+    """Every content check of this scan and the content scanners of the derived facts the checks and the
+    scan itself read: each sees the files it wants during the inventory's one read of them."""
     scanners = [c() for c in checks if issubclass(c, ContentCheck)]
-    scanners += [VersionSignatures(), AccountRecords(), TextFiles()]
-    budgets = {f"check:{k}": v for k, v in profile_timeouts(profile).items()}
-    return ContentPass(scanners=scanners, profile=profile, budgets=budgets, store=file_result_store(),
-                       jobs=options.jobs)
-
-
-def _components(fw: Firmware) -> list[dict]:
-    from iotcop.sbom import components_as_dicts
-
-    return components_as_dicts(fw)
+    names = {s.CONTENT_NAME for s in scanners}
+    for facts in _facts_used(checks) + [COMPONENTS.closure()]:
+        for fact in facts:
+            for make in fact.scanners:
+                scanner = make()
+                if scanner.CONTENT_NAME not in names:
+                    names.add(scanner.CONTENT_NAME)
+                    scanners.append(scanner)
+    budgets = {f"check:{k}": v for k, v in ctx.profile.timeouts.items()}
+    return ContentPass(context=ctx, scanners=scanners, budgets=budgets, jobs=jobs)
 
 
 def _vulndb_notes() -> list[str]:

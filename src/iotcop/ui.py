@@ -6,7 +6,14 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from iotcop.errors import InputError
@@ -176,7 +183,7 @@ def print_standards_item(console: Console, item_id: str, fmt: str) -> None:
     c = _catalogue()
     if item_id in c.provisions:
         p = c.provisions[item_id]
-        from iotcop.standards.mapping import checked_mapping
+        from iotcop.conformance.data import checked_mapping
 
         checks = sorted(cid for cid, ps in checked_mapping().items() if p.id in ps)
         data = {"id": p.id, "clause": p.clause, "status": p.status, "mandatory": p.mandatory,
@@ -212,7 +219,7 @@ def print_standards_item(console: Console, item_id: str, fmt: str) -> None:
 
 
 def print_checks(console: Console, fmt: str) -> None:
-    from iotcop.checks.registry import all_checks
+    from iotcop.checks.discovery import all_checks
 
     checks = all_checks()
     if fmt == "json":

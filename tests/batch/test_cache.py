@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 from batch_support import make_rootfs
 
-from iotcop.batch.cache import AnalysisCache, using
+import iotcop.declaration
+from iotcop.cache.store import AnalysisCache
 from iotcop.scan import ScanOptions, scan
 
 CHECKS = ("credentials", "services", "surface.file-permissions", "vulns")
 
 
 def _scan(root, cache):
-    with using(cache):
-        return scan(root, ScanOptions(only_checks=CHECKS, jobs=2)).assessment
+    return scan(root, ScanOptions(only_checks=CHECKS, jobs=2, cache=cache)).assessment
 
 
 def _findings(assessment):
@@ -73,55 +74,44 @@ def test_whole_image_results_and_stats(tmp_path):
     assert cache.stats()["images"] == 1
 
 
-def test_declaration_checks_are_never_cached():
-    from iotcop.batch.cache import cacheable
-
-    class Declared:
-        NEEDS_DECLARATION = True
-
-    class Plain:
-        pass
-
-    assert not cacheable(Declared)
-    assert cacheable(Plain)
-
-
 def test_tracing_records_what_a_check_asked(tmp_path):
-    from iotcop.batch.cache import _Replayer, start_tracing
+    from iotcop.cache.trace import Recorder, Replayer
     from iotcop.firmware.inventory import inventory_tree
 
     root = make_rootfs(tmp_path / "fw", 1)
     fw = inventory_tree(root)
     other = inventory_tree(root)
-    recorder = start_tracing(fw)
+    recorder = Recorder()
+    fw.observe(recorder)
     assert fw.get("/etc/shadow") is not None
     fw.read_text("/etc/passwd")
-    [e.magic for e in fw.files()]
+    assert [e.magic for e in fw.files()]  # the observer hands every file on
     _ = fw.roots
     answers = recorder.answers
-    kinds = {tuple(json.loads(k)[:1]) for k in answers}
-    assert {("get",), ("fact",), ("files",), ("roots",)} <= kinds
+    kinds = {json.loads(k)[0] for k in answers}
+    assert {"get", "read", "files", "roots"} <= kinds
     assert recorder.cacheable
-    assert _Replayer(other).matches(answers)
+    assert Replayer(other).matches(answers)
     (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/ash\n")
-    assert not _Replayer(inventory_tree(root)).matches(answers)
-    _ = fw.work_dir
+    assert not Replayer(inventory_tree(root)).matches(answers)
+    _ = fw.work_dir  # a place in this scan's work directory: nothing another scan could compare
     assert not recorder.cacheable
 
 
 def test_a_run_without_a_declaration_is_not_reused_with_one(tmp_path):
-    from iotcop.batch.cache import _Replayer, start_tracing
-    from iotcop.checks.declared import attach_declaration, declaration_of
-    from iotcop.firmware.inventory import inventory_tree
+    from iotcop.cache.store import check_environment
+    from iotcop.checks.discovery import get_check
+    from iotcop.context import ScanContext
+    from iotcop.declaration import load_declaration
 
-    root = make_rootfs(tmp_path / "fw", 1)
-    fw = inventory_tree(root)
-    recorder = start_tracing(fw)
-    assert declaration_of(fw) is None  # computed in the check's process: the scan gave none
-    assert _Replayer(inventory_tree(root)).matches(recorder.answers)
-    with_declaration = inventory_tree(root)
-    attach_declaration(with_declaration, {"network_services": ["telnet"]})
-    assert not _Replayer(with_declaration).matches(recorder.answers)
+    cls = get_check("surface.started-services")  # reads the declaration when one is given
+    path = tmp_path / "decl.yaml"
+    path.write_text((Path(iotcop.declaration.__file__).parent / "template.yaml").read_text())
+    declaration = load_declaration(path)
+    plain = ScanContext.default()
+    declared = ScanContext(profile=plain.profile, declaration=declaration)
+    assert check_environment(cls, plain) == check_environment(cls, ScanContext.default())
+    assert check_environment(cls, plain) != check_environment(cls, declared)
 
 
 def test_cheap_checks_are_run_again_not_traced(tmp_path):

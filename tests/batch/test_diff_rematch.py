@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from batch_support import make_rootfs
 
+
 def _starter_db():
     from iotcop.vulns.db import active_db_path
 

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from boot_trees import manager, tree
 
-from iotcop.report.json_report import report_schema
+from iotcop.report.writers.json import report_schema
 
 
 def _boot_schema() -> dict:

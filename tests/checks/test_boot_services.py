@@ -7,15 +7,18 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support import CORPUS, needs_corpus
 
 from iotcop.checks.runner import run_check_inline
 from iotcop.checks.services.boot import boot_commands, resolve
-from iotcop.checks.services.debug_and_plaintext import DebugShell, FtpAtBoot, TelnetAtBoot
+from iotcop.checks.services.debug_and_plaintext import (
+    DebugShell,
+    FtpAtBoot,
+    TelnetAtBoot,
+)
 from iotcop.firmware.inventory import inventory_tree
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
 FACT = CORPUS / "FACT_core"
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
 
 
 def make_tree(root: Path, files: dict[str, str]) -> Path:
@@ -252,7 +255,7 @@ FACT_INIT = {
 @pytest.fixture
 def fact_init_tree(tmp_path):
     if not CORPUS.is_dir():
-        pytest.skip("shared corpus not present")
+        pytest.skip("../shared/corpus is not present")
     for fixture, device_path in FACT_INIT.items():
         target = tmp_path / device_path
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from iotcop.checks.comms.plaintext import HttpAdmin, MqttPlaintext, SnmpCommunity, mosquitto_listeners
-from iotcop.checks.comms.tls import SelfSignedCertificate, TlsVerificationDisabled, WeakTlsConfig, weak_ciphers
+from iotcop.checks.comms.plaintext import (
+    HttpAdmin,
+    MqttPlaintext,
+    SnmpCommunity,
+    mosquitto_listeners,
+)
+from iotcop.checks.comms.tls import (
+    SelfSignedCertificate,
+    TlsVerificationDisabled,
+    WeakTlsConfig,
+    weak_ciphers,
+)
 from iotcop.checks.runner import run_check_inline
 from iotcop.firmware.inventory import inventory_tree
 

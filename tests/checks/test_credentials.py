@@ -7,16 +7,19 @@ import threading
 from pathlib import Path
 
 import pytest
+from support import CORPUS, needs_corpus
 
 from iotcop.checks.credentials import crypt
 from iotcop.checks.credentials.accounts import accounts
-from iotcop.checks.credentials.passwords import DefaultPassword, EmptyPassword, WeakPasswordHash
+from iotcop.checks.credentials.passwords import (
+    DefaultPassword,
+    EmptyPassword,
+    WeakPasswordHash,
+)
 from iotcop.checks.runner import run_check_inline
 from iotcop.firmware.inventory import inventory_tree
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
 FACT = CORPUS / "FACT_core"
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
 
 # Hashes made with libxcrypt for these tests.
 SHA512_ADMIN = crypt.crypt("admin", "$6$abcdefgh")  # a Mirai default password
@@ -279,7 +282,7 @@ FACT_UNCRACKED = {"vboxadd", "mongodb", "clamav", "pulse"}  # locked: no passwor
 @pytest.fixture
 def fact_passwd_tree(tmp_path):
     if not CORPUS.is_dir():
-        pytest.skip("shared corpus not present")
+        pytest.skip("../shared/corpus is not present")
     (tmp_path / "etc").mkdir()
     shutil.copyfile(FACT / "users_and_passwords__passwd_test", tmp_path / "etc" / "shadow")
     return tmp_path

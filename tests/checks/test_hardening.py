@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,8 +13,18 @@ import pytest
 from support import corpus_file, run_cli
 from surface_helpers import make_tree, run
 
-from iotcop.checks.hardening.binaries import BinaryHardening, bad_search_path, is_executable, libc_has_fortify
-from iotcop.checks.hardening.kernel_config import KernelHardening, extract_ikconfig, kernel_configs, parse_config
+from iotcop.checks.hardening.binaries import (
+    BinaryHardening,
+    bad_search_path,
+    is_executable,
+    libc_has_fortify,
+)
+from iotcop.checks.hardening.kernel_config import (
+    KernelHardening,
+    extract_ikconfig,
+    kernel_configs,
+    parse_config,
+)
 from iotcop.firmware.inventory import inventory_tree
 
 HOST_LIBC = Path("/lib/x86_64-linux-gnu/libc.so.6")
@@ -137,6 +148,37 @@ def test_fortify_is_not_judged_against_a_libc_without_chk(tmp_path, built_rootfs
                                        ("/tmp/lib", True), ("/overlay/lib", True), ("./", True)])
 def test_search_path_rule(path, bad):
     assert bad_search_path(path) is bad
+
+
+def test_build_host_search_paths_are_not_writable_library_paths(tmp_path, built_rootfs):
+    # Folders of the build machine that the image does not hold: the loader finds nothing there and only root
+    # could create them on the device.  The same folder names become findings once the image makes them writable.
+    root = make_tree(tmp_path, {"etc/passwd": "root:x:0:0::/root:/bin/sh\n"}, links={"home": "var/home"})
+    (root / "opt/plugins").mkdir(parents=True)
+    os.chmod(root / "opt/plugins", 0o777)
+    (root / "usr/lib/app").mkdir(parents=True)
+    (root / "usr/bin").mkdir()
+    shutil.copytree(built_rootfs / "lib", root / "lib")
+    rpaths = {
+        "usr/bin/build-home": "/home/builder/work/libnl/lib",  # /home -> /var/home: a RAM disk on the device
+        "usr/bin/build-opt": "/opt/buildroot/output/target/usr/lib",  # absent, not writable: build host
+        "usr/bin/build-sda": "/mnt/sda6/work/GemGateway/dlna/libogg/.libs",  # /mnt: removable media
+        "usr/bin/own-lib": "/usr/lib/app",  # the image's own library folder
+        "usr/bin/plugins": "/opt/plugins/lib",  # below a folder the image ships world-writable
+    }
+    for name, rpath in rpaths.items():
+        _gcc(root / name, "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2", "-fPIE", "-pie", "-Wl,-z,relro,-z,now",
+             f"-Wl,--disable-new-dtags,-rpath,{rpath}")
+    fw = inventory_tree(root)
+    assert [bad_search_path(p, fw) for p in rpaths.values()] == [True, False, True, False, True]
+    found = {f.title.split(" (")[0]: f for f in run(BinaryHardening, root).findings}
+    listed = found["Library search path in a relative or writable folder"].evidence.detail
+    assert "/usr/bin/build-home" in listed and "/usr/bin/build-sda" in listed and "/usr/bin/plugins" in listed
+    assert "build-opt" not in listed and "own-lib" not in listed
+    # Without the symlink /home is the image's own folder and the build-host path under it is no finding.
+    os.unlink(root / "home")
+    (root / "home").mkdir()
+    assert bad_search_path("/home/builder/work/libnl/lib", inventory_tree(root)) is False
 
 
 # -- kernel configuration --------------------------------------------------------------------------

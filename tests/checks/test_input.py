@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from surface_helpers import make_tree, run
 
-from iotcop.checks.input.web_handlers import LUA, PHP, SH, CgiBinaries, ScriptInjection, tainted_sinks
+from iotcop.checks.input.web_handlers import (
+    LUA,
+    PHP,
+    SH,
+    CgiBinaries,
+    ScriptInjection,
+    tainted_sinks,
+)
 
 BASE = {"etc/passwd": "root:x:0:0::/root:/bin/sh\n", "bin/sh": Path("/bin/true").read_bytes()}
 

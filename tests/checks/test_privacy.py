@@ -70,3 +70,23 @@ def test_sensors_inventory(tmp_path):
 def test_router_without_sensors(tmp_path):
     make_tree(tmp_path, {**BASE, "lib/modules/5.15.0/mt7915e.ko": "m", "lib/modules/5.15.0/usb-storage.ko": "m", "etc/modules.d/usb": "usb-storage\n"})
     assert sensors(inventory_tree(tmp_path)) == ()
+
+
+def test_upnp_device_description_links_are_not_endpoints(tmp_path):
+    # A WPS/UPnP daemon advertises these links to control points; the device sends nothing there.
+    make_tree(tmp_path, {
+        **BASE,
+        "sbin/wscd.conf": (
+            'manufacturer = "Realtek Semiconductor Corp."\nmanufacturerURL = "http://www.realtek.example/"\n'
+            'modelURL = "http://www.realtek.example/"\nmodel_url = http://www.vendor.example/model\n'
+            'presentation_url=http://www.vendor.example/\nupload_url = http://logs.vendor-cloud.example/upload\n'
+        ),
+        "etc/upnp/rootDesc.xml": (
+            '<?xml version="1.0"?>\n<root xmlns="urn:schemas-upnp-org:device-1-0">\n<device>\n'
+            "<manufacturerURL>http://www.vendor.example/</manufacturerURL>\n<modelURL>http://www.vendor.example/r1</modelURL>\n"
+            "<presentationURL>http://www.vendor.example/</presentationURL>\n</device>\n</root>\n"
+        ),
+    })
+    got = [(f.evidence.path, f.evidence.line, f.evidence.detail) for f in run(CloudEndpoints, tmp_path).findings]
+    # Only the real upload endpoint of the same file remains.
+    assert got == [("/sbin/wscd.conf", 6, "setting 'upload_url' sends data to logs.vendor-cloud.example without encryption")]

@@ -12,14 +12,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
+from support import CORPUS, needs_corpus
 
 from iotcop.checks.crypto.private_keys import PrivateKey
 from iotcop.checks.runner import run_check_inline
 from iotcop.firmware.inventory import inventory_tree
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
 FACT = CORPUS / "FACT_core"
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())

@@ -7,10 +7,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from support import corpus_file
-from iotcop.checks.registry import all_checks
+
+from iotcop.checks.discovery import all_checks
 from iotcop.checks.runner import run_check_inline, run_checks
+from iotcop.context import ScanContext
 from iotcop.firmware.extract import extract
 from iotcop.firmware.inventory import build_firmware, inventory_tree
 
@@ -69,7 +70,7 @@ def _runs(image) -> dict:
     try:
         extraction = extract(image.image, work)
         fw = build_firmware(work, extraction.roots, extraction.extract_dir)
-        return {r.check: r for r in run_checks(family_checks(), fw)}
+        return {r.check: r for r in run_checks(family_checks(), fw, ScanContext.default())}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import struct
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -295,6 +296,41 @@ def test_bootloader_silent_when_locked_down(tmp_path):
         "boot/board.dtb": _dtb_with_bootargs("console=ttyS0,115200 root=/dev/mmcblk0p2"),
     })
     assert run(BootloaderConsole, tmp_path).findings == []
+
+
+def _gcc_with_env(out: Path, *flags: str, config_file: bool) -> Path:
+    """A real ELF carrying a compiled-in default U-Boot environment, as u-boot-tools' fw_printenv does."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    src = out.with_suffix(".c")
+    reads = 'puts("/etc/fw_env.config");' if config_file else ""
+    src.write_text(
+        "#include <stdio.h>\n"
+        'static const char default_environment[] __attribute__((used, aligned(16))) = '
+        '"\\0bootcmd=sf probe 0;bootm 0x42000000\\0bootdelay=1\\0baudrate=115200\\0\\0";\n'
+        f"int main(void) {{ {reads} return default_environment[1]; }}\n"
+    )
+    subprocess.run(["gcc", "-O2", *flags, "-o", str(out), str(src)], check=True, capture_output=True, timeout=60)
+    src.unlink()
+    return out
+
+
+def test_environment_compiled_into_fw_printenv_is_not_the_devices(tmp_path):
+    # fw_printenv/fw_setenv fall back to their built-in default environment when the flash copy is unreadable;
+    # the device boots with the environment in flash (/etc/fw_env.config names it), not with this one.
+    make_tree(tmp_path, {"etc/inittab": "::sysinit:/etc/init.d/rcS\n", "etc/fw_env.config": "/dev/mtd1 0x0 0x10000 0x10000\n"},
+              links={"usr/sbin/fw_setenv": "fw_printenv"})
+    _gcc_with_env(tmp_path / "usr/sbin/fw_printenv", config_file=True)  # dynamically linked
+    _gcc_with_env(tmp_path / "sbin/fw_printenv-static", "-static", config_file=True)  # static, reads fw_env.config
+    fw = inventory_tree(tmp_path)
+    assert [s for s in boot_settings(fw) if s.key == "bootdelay"] == []
+    assert run(BootloaderConsole, tmp_path).findings == []
+    # The environment of the bootloader itself is still read: an environment partition and a static U-Boot ELF.
+    (tmp_path / "boot").mkdir()
+    (tmp_path / "boot/uboot-env.bin").write_bytes(_uboot_env({"bootcmd": "bootm 0x42000000", "bootdelay": "1"}))
+    _gcc_with_env(tmp_path / "boot/u-boot", "-static", config_file=False)
+    got = sorted((f.title, f.evidence.path) for f in run(BootloaderConsole, tmp_path).findings)
+    assert got == [("U-Boot autoboot can be interrupted without a password", "/boot/u-boot"),
+                   ("U-Boot autoboot can be interrupted without a password", "/boot/uboot-env.bin")]
 
 
 @pytest.mark.corpus

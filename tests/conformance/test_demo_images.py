@@ -14,7 +14,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from support import REPO, run_cli
 
 sys.path.insert(0, str(REPO / "tests" / "declaration"))

@@ -6,11 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from iotcop.conformance import Context, conformance_view, load_test_cases
-from iotcop.conformance import rules
+from iotcop.conformance import Context, conformance_view
 from iotcop.declaration import load_declaration
-from iotcop.model import (CheckRun, Compliance, DeviceReport, Evidence, ExtractionReport, Finding, ServiceObservation,
-                          Severity, Verdict, VerdictValue)
+from iotcop.declaration.paths import values_at
+from iotcop.model import (
+    CheckRun,
+    Compliance,
+    DeviceReport,
+    Evidence,
+    ExtractionReport,
+    Finding,
+    ServiceObservation,
+    Severity,
+    Verdict,
+    VerdictValue,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -173,7 +183,7 @@ def test_manual_units_never_pass(clean_decl):
 
 def test_lookup_walks_lists():
     data = {"a": {"b": [{"c": 1}, {"d": 2}]}, "e": []}
-    assert rules.lookup(data, "a.b[].c") == [1, None]
-    assert rules.lookup(data, "x.y") is None
-    assert rules.lookup(data, "e") == [[]]
-    assert rules.lookup(data, "e[].f") == []
+    assert values_at(data, "a.b[].c") == [1, None]
+    assert values_at(data, "x.y") is None
+    assert values_at(data, "e") == [[]]
+    assert values_at(data, "e[].f") == []

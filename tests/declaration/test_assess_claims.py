@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from iotcop.assess import Evidence, assess_provisions
-from iotcop.model import CheckRun, Claim, ConditionFact, Evidence as Seen, Finding, Severity, VerdictValue as V
+from iotcop.assess import AssessmentInputs, assess_provisions
+from iotcop.model import CheckRun, Claim, ConditionFact, Evidence, Finding, Severity
+from iotcop.model import VerdictValue as V
 from iotcop.standards.catalogue import load_catalogue
 
 
@@ -13,11 +14,11 @@ def verdicts(evidence):
 
 def claim(pid, support="Y", verified=False):
     return Claim(provision=pid, support=support, detail="because", source="d.yaml:3", verified=verified,
-                 evidence=[Seen(path="d.yaml", line=3)])
+                 evidence=[Evidence(path="d.yaml", line=3)])
 
 
 def test_claim_rules():
-    ev = Evidence()
+    ev = AssessmentInputs()
     ev.add_declaration([claim("5.3-16"), claim("5.2-1", verified=True), claim("5.6-3", "N-A"),
                         ConditionFact(condition=2, holds=False, source="declaration")])
     v = verdicts(ev)
@@ -30,10 +31,10 @@ def test_claim_rules():
 
 def test_findings_beat_claims_and_errors_make_claims_inconclusive():
     finding = Finding(check="declared.undeclared-service", severity=Severity.high, provisions=["5.6-1"], title="t",
-                      evidence=Seen(path="/etc/rcS")).with_id()
+                      evidence=Evidence(path="/etc/rcS")).with_id()
     run = CheckRun(check="declared.undeclared-service", version="1", status="ran", provisions=["5.6-1"], findings=[finding])
     errored = CheckRun(check="services.telnet-at-boot", version="1", status="error", provisions=["5.5-1"])
-    ev = Evidence(runs=[run, errored])
+    ev = AssessmentInputs(runs=[run, errored])
     ev.add_declaration([claim("5.6-1", verified=True), claim("5.5-1")])
     v = verdicts(ev)
     assert v["5.6-1"].verdict == V.FAIL
@@ -42,9 +43,9 @@ def test_findings_beat_claims_and_errors_make_claims_inconclusive():
 
 
 def test_declaration_row_n_is_a_fail():
-    ev = Evidence()
+    ev = AssessmentInputs()
     ev.add_declaration([Finding(check="declaration.conformance", severity=Severity.medium, provisions=["5.3-16"],
-                                title="declared not met", evidence=Seen(path="d.yaml", line=9)).with_id(), claim("5.3-16", "N")])
+                                title="declared not met", evidence=Evidence(path="d.yaml", line=9)).with_id(), claim("5.3-16", "N")])
     assert verdicts(ev)["5.3-16"].verdict == V.FAIL
 
 
@@ -54,13 +55,13 @@ def test_a_claim_does_not_weaken_what_the_checks_show():
     shown = CheckRun(check="credentials.first-use-password", version="1", status="ran", provisions=["5.1-1"],
                      compliance=[Compliance(check="credentials.first-use-password", provision="5.1-1",
                                             statement="the password is set at first use",
-                                            evidence=[Seen(path="/etc/init.d/firstboot", line=4)])])
+                                            evidence=[Evidence(path="/etc/init.d/firstboot", line=4)])])
     silent = CheckRun(check="credentials.empty-password", version="1", status="ran", provisions=["5.1-1"])
-    ev = Evidence(runs=[shown, silent])
+    ev = AssessmentInputs(runs=[shown, silent])
     ev.add_declaration([claim("5.1-1")])
     v = verdicts(ev)["5.1-1"]
     assert v.verdict == V.PASS and "also declared (d.yaml:3)" in v.note
     assert [e.path for e in v.evidence] == ["/etc/init.d/firstboot", "d.yaml"]
-    ev = Evidence(runs=[silent])  # nothing shown: the claim alone stays DECLARED
+    ev = AssessmentInputs(runs=[silent])  # nothing shown: the claim alone stays DECLARED
     ev.add_declaration([claim("5.1-1")])
     assert verdicts(ev)["5.1-1"].verdict == V.DECLARED

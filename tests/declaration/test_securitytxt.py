@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from decl_webserver import make_ca_and_cert, serve
+
 from iotcop.declaration.securitytxt import check_security_txt, policy_promises
 from iotcop.errors import InputError
 

@@ -10,11 +10,11 @@ import re
 import subprocess
 
 import pytest
-from PIL import Image
-
 from decl_webserver import manufacturer_site
-from iotcop.standards.catalogue import load_catalogue
+from PIL import Image
 from test_verdicts import END, POLICY, declaration_text
+
+from iotcop.standards.catalogue import load_catalogue
 
 pytestmark = pytest.mark.slow
 

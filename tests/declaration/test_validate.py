@@ -9,7 +9,12 @@ import jsonschema
 import pytest
 import yaml
 
-from iotcop.declaration import DeclarationError, declaration_schema, load_declaration, validate_file
+from iotcop.declaration import (
+    DeclarationError,
+    declaration_schema,
+    load_declaration,
+    validate_file,
+)
 from iotcop.declaration.schema import SCHEMA_FILE
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "src" / "iotcop" / "declaration" / "template.yaml"

@@ -7,12 +7,12 @@ import shutil
 
 import pytest
 import yaml
-
 from decl_webserver import manufacturer_site
+
 from iotcop.declaration import load_declaration
-from iotcop.declaration.statement import StatementRefused, build_statement
 from iotcop.model import VerdictValue as V
 from iotcop.scan import ScanOptions, scan
+from iotcop.statement.build import StatementRefused, build_statement
 
 pytestmark = pytest.mark.slow
 

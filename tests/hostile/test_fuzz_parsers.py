@@ -10,7 +10,8 @@ import json
 
 import pytest
 import targets
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from iotcop.firmware.elf import ElfError  # noqa: F401 - imported so the targets' error types resolve
 

@@ -6,8 +6,16 @@ import pytest
 
 from iotcop.assess import Evidence, assess_provisions, roll_up
 from iotcop.label.level import label_level
-from iotcop.model import (Assessment, CheckRun, Compliance, Evidence as Seen, ExtractionReport, Target, Tool,
-                          VerdictValue)
+from iotcop.model import (
+    Assessment,
+    CheckRun,
+    Compliance,
+    ExtractionReport,
+    Target,
+    Tool,
+    VerdictValue,
+)
+from iotcop.model import Evidence as Seen
 from iotcop.standards.catalogue import load_catalogue
 
 

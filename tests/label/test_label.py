@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
 from render_tools import load_report, pdf_text, screenshot
 
 from iotcop.label.level import label_level
 from iotcop.label.make import build_label
-from iotcop.label.signing import LabelInvalid, init_keys, load_private_key, load_public_key, sign_label, verify_label
+from iotcop.label.signing import (
+    LabelInvalid,
+    init_keys,
+    load_private_key,
+    load_public_key,
+    sign_label,
+    verify_label,
+)
 from iotcop.model import ExtractionReport, VerdictValue
 from iotcop.report.view import catalogue
 

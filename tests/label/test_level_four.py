@@ -22,9 +22,9 @@ import zxingcpp
 from PIL import Image
 from render_tools import pdf_text
 
-from iotcop.checks.declared import attach_declaration
 from iotcop.checks.runner import run_check_inline
 from iotcop.checks.surface.started_services import StartedServices
+from iotcop.context import ScanContext
 from iotcop.declaration import load_declaration
 from iotcop.firmware.inventory import inventory_tree
 from iotcop.label.make import build_label, render_pdf, render_png, render_svg
@@ -206,11 +206,12 @@ def test_started_services_leaves_out_the_declared_ones(tmp_path, site):
 
     def inventory(decl_data):
         fw = inventory_tree(root)
+        ctx = ScanContext.default()
         if decl_data is not None:
             path = tmp_path / "decl.yaml"
             path.write_text(yaml.safe_dump(decl_data, sort_keys=False))
-            attach_declaration(fw, load_declaration(path))
-        result = run_check_inline(StartedServices, fw)
+            ctx = ScanContext(profile=ctx.profile, declaration=load_declaration(path))
+        result = run_check_inline(StartedServices, fw, ctx)
         assert result.status == "ran", result.error
         return result.findings
 

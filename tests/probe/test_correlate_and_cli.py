@@ -11,7 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import daemons  # noqa: E402
-from iotcop.report.json_report import report_schema  # noqa: E402
+
+from iotcop.report.writers.json import report_schema  # noqa: E402
 
 RCS = """#!/bin/sh
 mount -a

@@ -17,6 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import daemons  # noqa: E402
+
 from iotcop.probe.engine import ProbeOptions, run_probe  # noqa: E402
 from iotcop.probe.report import device_assessment  # noqa: E402
 from iotcop.probe.udp import DnsError, dns_query, dtls_answer, parse_coap, parse_dns  # noqa: E402

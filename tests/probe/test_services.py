@@ -9,6 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import daemons  # noqa: E402
+
 from iotcop.probe.engine import ProbeOptions, run_probe  # noqa: E402
 
 # service -> (start(tmp, hardened), expected findings on the vulnerable set-up as {(check, title part)})

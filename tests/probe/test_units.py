@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from iotcop.assess import Evidence, assess_provisions
+from iotcop.assess import AssessmentInputs, assess_provisions
 from iotcop.errors import InputError
 from iotcop.probe import ber
-from iotcop.probe.checks import PROBE_CHECKS, checked_probe_mapping
+from iotcop.probe.checks import PROBE_CHECKS, probe_checks
 from iotcop.probe.context import LoginTrial, brute_force_issue
-from iotcop.probe.engine import _runs
+from iotcop.probe.engine import check_runs
 from iotcop.probe.safety import Budget, BudgetExceeded, resolve_target
 from iotcop.probe.scanner import parse_ports
 from iotcop.probe.services.mqtt import connect_packet
 from iotcop.standards.catalogue import load_catalogue
+from iotcop.standards.mapping import mapping
 
 
 def test_only_the_given_address():
@@ -91,18 +92,18 @@ def test_brute_force_judgement():
 
 
 def test_probe_mapping_is_validated_and_complete():
-    mapping = checked_probe_mapping()
-    assert set(mapping) == {c.ID for c in PROBE_CHECKS}
+    assert probe_checks() == PROBE_CHECKS
+    assert {c for c in mapping() if c.startswith("probe.")} == {c.ID for c in PROBE_CHECKS}
 
 
 def test_unreachable_device_makes_probe_only_provisions_not_tested():
-    runs = _runs([], reachable=False, cut_short=False, seconds=1.0)
+    runs = check_runs([], reachable=False, cut_short=False, seconds=1.0)
     assert {r.status for r in runs} == {"skipped"}
-    verdicts = {v.id: v for v in assess_provisions(load_catalogue(), Evidence(runs=runs))}
+    verdicts = {v.id: v for v in assess_provisions(load_catalogue(), AssessmentInputs(runs=runs))}
     assert verdicts["5.1-5"].verdict.value == "NOT_TESTED"  # informed only by the brute-force probe
     assert "probe.bruteforce-protection: skipped" in verdicts["5.1-5"].note
 
 
 def test_budget_cut_probe_is_a_timeout_not_a_silent_pass():
-    runs = _runs([], reachable=True, cut_short=True, seconds=60.0)
+    runs = check_runs([], reachable=True, cut_short=True, seconds=60.0)
     assert {r.status for r in runs} == {"timeout"}

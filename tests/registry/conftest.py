@@ -121,11 +121,12 @@ def real_reports(tmp_path_factory):
 @pytest.fixture
 def real_labels(real_reports, key_dirs):
     """Signed labels (manufacturer key A) for both versions: {version: (label bytes, report bytes)}."""
+    import json
+
     from iotcop.label.make import build_label
     from iotcop.label.signing import load_private_key, sign_label
-    from iotcop.report.load import read_report  # noqa: F401 - same parsing as `iotcop label make`
     from iotcop.model import Assessment
-    import json
+    from iotcop.report.load import read_report  # noqa: F401 - same parsing as `iotcop label make`
 
     key = load_private_key(key_dirs[0])
     labels = {}

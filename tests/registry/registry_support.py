@@ -148,7 +148,15 @@ def uvicorn_server(db_url: str, data_dir: Path, rate: float = 100000.0):
 
 def small_report(findings: list[dict] | None = None, verdicts: dict[str, str] | None = None) -> bytes:
     """A schema-valid report.json with the given findings and provision verdicts (for volume tests)."""
-    from iotcop.model import Assessment, Evidence, ExtractionReport, Finding, Target, Tool, Verdict
+    from iotcop.model import (
+        Assessment,
+        Evidence,
+        ExtractionReport,
+        Finding,
+        Target,
+        Tool,
+        Verdict,
+    )
 
     verdicts = verdicts or {"5.1-1": "INCONCLUSIVE", "5.3-13": "DECLARED"}
     a = Assessment(tool=Tool(version="0.1.0", catalogue_version="test"), generated_at="2026-01-01T00:00:00+00:00",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-import pytest
 from registry_support import label_for, small_report
 from sqlalchemy import select
 
@@ -274,8 +273,9 @@ def test_security_headers_and_errors_without_internals(registry, monkeypatch):
 
 
 def test_start_up_migrates_once_and_keeps_data(registry, key_dirs):
-    from iotcop.registry.app import create_app
     from sqlalchemy import text
+
+    from iotcop.registry.app import create_app
 
     registry.add_manufacturer("Theta", key_dirs[0])
     again = create_app(registry.settings, start_jobs=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from registry_support import label_for, small_report, uvicorn_server
 from support import run_cli
 

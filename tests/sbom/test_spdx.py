@@ -12,8 +12,8 @@ import pytest
 from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
-from iotcop.outputs import writers
-from iotcop.outputs.spdx import build_document
+from iotcop.report.writers import writers
+from iotcop.report.writers.spdx import build_document
 
 
 def _validated(path: Path):

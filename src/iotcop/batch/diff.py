@@ -18,8 +18,8 @@ import re
 from pathlib import Path
 
 from iotcop.errors import InputError
+from iotcop.files import write_atomic
 from iotcop.model import Assessment
-from iotcop.report.json_report import write_atomic
 
 # How good a verdict is, to call a change an improvement or a regression.
 _VERDICT_RANK = {"FAIL": 0, "INCONCLUSIVE": 1, "NOT_TESTED": 1, "DECLARED": 2, "NOT_APPLICABLE": 3, "PASS": 3}
@@ -36,11 +36,10 @@ def load_side(path: Path, only_checks: tuple[str, ...] = ()) -> Assessment:
         return read_report(path)[0]
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
-    from iotcop.batch.cache import AnalysisCache, using
+    from iotcop.cache.store import AnalysisCache
     from iotcop.scan import ScanOptions, scan
 
-    with using(AnalysisCache()):
-        return scan(path, ScanOptions(only_checks=only_checks)).assessment
+    return scan(path, ScanOptions(only_checks=only_checks, cache=AnalysisCache())).assessment
 
 
 def _finding_row(f) -> dict:

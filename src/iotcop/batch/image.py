@@ -99,11 +99,26 @@ def _maybe_test_delay(job: ImageJob) -> None:
         time.sleep(job.test_delay)
 
 
+def scan_key(only_checks: tuple[str, ...] = (), profile: str | None = None) -> str:
+    """What a whole-image result depends on besides the image bytes."""
+    import hashlib
+    import json
+
+    from iotcop.cache.store import source_digest
+    from iotcop.profiles import get_profile
+    from iotcop.scan import select_checks
+    from iotcop.vulns.db import fingerprint
+
+    checks = sorted((c.ID, c.VERSION, source_digest(c), c.environment()) for c in select_checks(only_checks))
+    parts = [__version__, checks, fingerprint(), repr(get_profile(profile))]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
 def analyse(job: ImageJob) -> ImageResult:
-    from iotcop.batch.cache import AnalysisCache, scan_key, using
+    from iotcop.cache.store import AnalysisCache
     from iotcop.errors import IotcopError
     from iotcop.model import Assessment
-    from iotcop.outputs import OutputContext, write_outputs
+    from iotcop.report.writers import OutputContext, write_outputs
     from iotcop.scan import ScanOptions, exit_code_for, scan
 
     start = time.perf_counter()
@@ -115,7 +130,7 @@ def analyse(job: ImageJob) -> ImageResult:
     try:
         declaration = _load_declaration(job, tmp) if job.declaration is not None else None
         # A whole-image result depends on the declaration too, so none is reused or stored with one
-        # (the per-check cache still applies: checks that read the declaration are never cached).
+        # (the per-check cache still applies: a check's key covers the declaration it was given).
         whole_image = cache is not None and declaration is None
         stored = cache.get_image(job.sha256, key) if whole_image else None
         context = OutputContext()
@@ -123,12 +138,11 @@ def analyse(job: ImageJob) -> ImageResult:
             assessment = Assessment.model_validate(stored)
             result.reused = "image"
         else:
-            from iotcop.firmware.extract import Limits
+            from iotcop.firmware.limits import Limits
 
             options = ScanOptions(only_checks=job.only_checks, jobs=job.jobs, limits=Limits(timeout=job.extract_timeout),
-                                  profile=job.profile, declaration=declaration, fetch=job.fetch)
-            with using(cache):
-                scanned = scan(Path(job.path), options)
+                                  profile=job.profile, declaration=declaration, fetch=job.fetch, cache=cache)
+            scanned = scan(Path(job.path), options)
             assessment = scanned.assessment
             if assessment.target.sha256 and assessment.target.sha256 != job.sha256:
                 raise IotcopError(f"{job.path} changed while it was scanned")

@@ -19,9 +19,16 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
-from iotcop.batch.image import DEFAULT_FORMATS, ImageJob, ImageResult, watch_parent, analyse, result_key
+from iotcop.batch.image import (
+    DEFAULT_FORMATS,
+    ImageJob,
+    ImageResult,
+    analyse,
+    result_key,
+    watch_parent,
+)
 from iotcop.batch.journal import Journal, ResultStore
-from iotcop.batch.summary import totals, rows_for, write_summary
+from iotcop.batch.summary import rows_for, totals, write_summary
 from iotcop.errors import InputError
 from iotcop.scan import file_sha256
 
@@ -96,7 +103,7 @@ class LocalEngine:
 
     def run(self, jobs: list[ImageJob], on_start, on_result) -> None:
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["iotcop.batch.image", "iotcop.scan", "iotcop.outputs"])
+        ctx.set_forkserver_preload(["iotcop.batch.image", "iotcop.scan", "iotcop.report.writers"])
         pending = list(jobs)
         running: dict[Connection, tuple[ImageJob, mp.Process, float]] = {}
         try:
@@ -166,7 +173,13 @@ class _Bar:
         if quiet:
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), TextColumn("{task.fields[current]}"),

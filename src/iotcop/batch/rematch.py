@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from iotcop.errors import InputError
-from iotcop.report.json_report import render, write_atomic
+from iotcop.files import write_atomic
+from iotcop.report.writers.json import render
 
 CHECK_ID = "vulns.known-vulnerability"
 
@@ -68,7 +69,6 @@ def _judgements(sbom_path: Path) -> dict[tuple[str, str], tuple[str, str | None,
 
 def rematch_report(path: Path, db_path: Path | None = None, write: bool = False) -> RematchResult:
     from iotcop.checks.vulns.known_vulnerabilities import KnownVulnerability
-    from iotcop.firmware.model import Firmware
     from iotcop.model import VerdictValue
     from iotcop.report.load import read_report
     from iotcop.vulns.match import match_components
@@ -86,10 +86,7 @@ def rematch_report(path: Path, db_path: Path | None = None, write: bool = False)
             analyses.append(Analysis(m, "not_affected", prior[1], prior[2]))
         else:
             analyses.append(Analysis(m, "in_triage"))
-    # The check reads its analyses through fw.cached(); give it exactly these, without any files.
-    holder = Firmware(work_dir=path.parent, roots=[], entries=[])
-    holder._cache["vulnerability-analysis"] = analyses
-    findings = sorted(KnownVulnerability().run(holder), key=lambda f: f.sort_key())
+    findings = sorted(KnownVulnerability().findings(analyses), key=lambda f: f.sort_key())
     old = {f.id: f for f in assessment.findings if f.check == CHECK_ID}
     new = {f.id: f for f in findings}
     result.matched = [f.title for f in findings]

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from iotcop import __version__
-from iotcop.report.json_report import write_atomic
+from iotcop.files import write_atomic
 
 CSV_COLUMNS = ("path", "sha256", "status", "exit_code", "seconds", "findings", "critical", "high", "medium", "low",
                "FAIL", "PASS", "INCONCLUSIVE", "NOT_APPLICABLE", "NOT_TESTED", "psti_failing", "reused", "result",

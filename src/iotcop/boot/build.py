@@ -6,7 +6,7 @@ import posixpath
 import re
 import time
 
-from iotcop.boot import shell as sh
+import iotcop.boot.shell as sh
 from iotcop.boot.formats import BUSYBOX_DEFAULT_INITTAB, InittabEntry, parse_inittab, parse_unit
 from iotcop.boot.fs import BootFS
 from iotcop.boot.model import BootModel, Condition, Step

@@ -12,7 +12,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from iotcop.boot import shell as sh
+import iotcop.boot.shell as sh
 from iotcop.boot.model import StartedProgram, Step
 from iotcop.boot.walk import BUILTINS, ONE_SHOT, SHELLS, SYSTEM_LIBRARIES, Env, Walker, _BranchStop, _ScriptExit
 from iotcop.boot.words import Var

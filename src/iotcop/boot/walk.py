@@ -16,7 +16,7 @@ import shlex
 import time
 from dataclasses import dataclass, field, replace
 
-from iotcop.boot import shell as sh
+import iotcop.boot.shell as sh
 from iotcop.boot.formats import parse_crontab, parse_inetd, parse_uci, parse_xinetd
 from iotcop.boot.fs import BootFS, Chunk
 from iotcop.boot.model import BootMount, BootWrite, Condition, MissingProgram, ScriptRun, StartedProgram, Step

@@ -9,6 +9,10 @@ yields what it saw:
 
 Silence is never compliance: a check that finds nothing and yields no
 `Compliance` leaves its provisions INCONCLUSIVE, not PASS.
+
+What a check needs besides the firmware is declared on its class (`USES`, `REQUIRES_DECLARATION`,
+`environment()`) and handed to `run()` in the scan context; the scan orchestrates from these
+declarations and never names a check.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Iterator
 
+from iotcop.context import ScanContext
 from iotcop.firmware.content import ContentScanner
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Compliance, ConditionFact, Evidence, Finding, Severity
+from iotcop.standards.mapping import provisions_of
 
 CheckOutput = Finding | Compliance | ConditionFact
 
@@ -32,17 +39,31 @@ class CheckDoc:
     limitations: str = ""
 
 
+class MappedProvisions:
+    """A check's PROVISIONS: its row in standards/data/mapping/, the one place that says what it informs."""
+
+    def __get__(self, obj: object, owner: type) -> tuple[str, ...]:
+        return provisions_of(owner.ID)
+
+
 class Check:
     ID: ClassVar[str]  # "credentials.default-password"
     VERSION: ClassVar[str] = "1.0.0"  # bump when results for the same input change
-    PROVISIONS: ClassVar[tuple[str, ...]]  # EN 303 645 provisions this check informs
+    PROVISIONS = MappedProvisions()  # EN 303 645 provisions this check informs (read from the mapping data)
     SEVERITY: ClassVar[Severity] = Severity.medium  # default for its findings
     TIMEOUT: ClassVar[float] = 120.0  # seconds; past it the check is stopped
     NEEDS_ROOTFS: ClassVar[bool] = True  # False: meaningful on loose extracted files too
+    REQUIRES_DECLARATION: ClassVar[bool] = False  # True: compares the firmware with the declaration; not run without one
+    USES: ClassVar[tuple[DerivedFact, ...]] = ()  # derived facts it reads, computed once per scan when shared
     DOC: ClassVar[CheckDoc]
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         raise NotImplementedError
+
+    @classmethod
+    def environment(cls) -> str:
+        """Anything outside the firmware and the scan context that its result depends on (a database's version)."""
+        return ""
 
     # -- helpers for run() ----------------------------------------------
     def finding(
@@ -99,5 +120,5 @@ class ContentCheck(Check, ContentScanner):
             cls.CONTENT_NAME = "check:" + cls.ID
             cls.CONTENT_BUDGET = cls.TIMEOUT
 
-    def results(self, fw: Firmware) -> list[tuple[FileEntry, object]]:
-        return fw.content_results(self)
+    def results(self, fw: Firmware, ctx: ScanContext) -> list[tuple[FileEntry, object]]:
+        return fw.content_results(self, ctx)

@@ -2,7 +2,9 @@
 
 Each check runs in a forked child with its own time budget: an exception, a
 crash or a timeout becomes a CheckRun with status error/timeout, and the scan
-goes on.  Forking shares the inventory without copying or re-parsing it.
+goes on.  Forking shares the inventory without copying or re-parsing it.  With an
+analysis cache in the scan context, checks whose recorded inputs are unchanged are
+answered from it; the others run observed, so their result can be stored.
 """
 
 from __future__ import annotations
@@ -14,21 +16,21 @@ import traceback
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterable
 
+from iotcop.cache.trace import Recorder, Replayer
 from iotcop.checks.base import Check
+from iotcop.checks.echoes import without_container_echoes
+from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
 from iotcop.model import CheckRun, Compliance, ConditionFact, Finding
 
-# An iotcop.batch.cache.AnalysisCache while one is in use (set by iotcop.batch.cache.using()): checks whose
-# recorded inputs are unchanged are answered from it, the others run traced so their result can be stored.
-analysis_cache = None
 
-
-def run_check_inline(cls: type[Check], fw: Firmware) -> CheckRun:
+def run_check_inline(cls: type[Check], fw: Firmware, ctx: ScanContext | None = None) -> CheckRun:
     """Run one check in this process (no timeout); used by the child and by tests."""
+    ctx = ctx or ScanContext.default()
     start = time.perf_counter()
     run = CheckRun(check=cls.ID, version=cls.VERSION, status="ran", provisions=list(cls.PROVISIONS))
     try:
-        for item in cls().run(fw):
+        for item in cls().run(fw, ctx):
             if isinstance(item, Finding):
                 run.findings.append(item)
             elif isinstance(item, Compliance):
@@ -48,20 +50,20 @@ def run_check_inline(cls: type[Check], fw: Firmware) -> CheckRun:
             error=f"{type(exc).__name__}: {exc}{where}",
         )
     run.seconds = round(time.perf_counter() - start, 4)
+    run.findings = without_container_echoes(run.findings, fw)
     run.findings.sort(key=Finding.sort_key)
     return run
 
 
-def _child(cls: type[Check], fw: Firmware, conn: Connection, traced: bool = False) -> None:
+def _child(cls: type[Check], fw: Firmware, ctx: ScanContext, conn: Connection, traced: bool = False) -> None:
     try:
         if traced:
-            from iotcop.batch.cache import start_tracing
-
-            recorder = start_tracing(fw)
-            run = run_check_inline(cls, fw)
+            recorder = Recorder()
+            fw.observe(recorder)
+            run = run_check_inline(cls, fw, ctx)
             conn.send({"run": run.model_dump(), "trace": recorder.answers if recorder.cacheable else None})
             return
-        conn.send(run_check_inline(cls, fw).model_dump())
+        conn.send(run_check_inline(cls, fw, ctx).model_dump())
     finally:
         conn.close()
 
@@ -69,39 +71,39 @@ def _child(cls: type[Check], fw: Firmware, conn: Connection, traced: bool = Fals
 def run_checks(
     checks: Iterable[type[Check]],
     fw: Firmware,
+    ctx: ScanContext,
     *,
     jobs: int | None = None,
     timeout_scale: float = 1.0,
     on_done: Callable[[CheckRun], None] | None = None,
-    timeouts: dict[str, float] | None = None,
 ) -> list[CheckRun]:
     """Run checks in parallel child processes; results in the order given.
 
-    `timeouts` replaces the TIMEOUT of the checks it names (a scan profile's budgets).
+    The profile in `ctx` may replace a check's TIMEOUT with its own budget.
     """
-    budgets = timeouts or {}
+    budgets = ctx.profile.timeouts
     checks = list(checks)
     jobs = max(1, jobs or os.cpu_count() or 1)
-    ctx = mp.get_context("fork")
+    forking = mp.get_context("fork")
     pending = list(enumerate(checks))
     running: dict[Connection, tuple[int, type[Check], mp.Process, float]] = {}
     results: dict[int, CheckRun] = {}
 
     def finish(index: int, run: CheckRun) -> None:
         # What the check cost includes its share of the inventory's content pass.
-        scanned = fw.content_status.get(getattr(checks[index], "CONTENT_NAME", "") or "")
-        if scanned is not None:
-            run.seconds = round(run.seconds + scanned.seconds, 4)
+        scanned = fw.content_seconds(getattr(checks[index], "CONTENT_NAME", "") or "")
+        if scanned:
+            run.seconds = round(run.seconds + scanned, 4)
         results[index] = run
         if on_done:
             on_done(run)
 
-    cache = analysis_cache
+    cache = ctx.cache
     traces: dict[int, dict | None] = {}
     if cache is not None:
-        replayer = cache.replayer(fw)
+        replayer = Replayer(fw)
         for index, cls in list(pending):
-            stored = cache.lookup(cls, replayer)
+            stored = cache.lookup(cls, ctx, replayer)
             if stored is not None:
                 pending.remove((index, cls))
                 finish(index, stored)
@@ -118,9 +120,9 @@ def run_checks(
     while pending or running:
         while pending and len(running) < jobs:
             index, cls = pending.pop(0)
-            parent, child = ctx.Pipe(duplex=False)
-            traced = cache is not None and cache.worth_tracing(cls)
-            proc = ctx.Process(target=_child, args=(cls, fw, child, traced), daemon=True)
+            parent, child = forking.Pipe(duplex=False)
+            traced = cache is not None and cache.worth_tracing(cls, ctx)
+            proc = forking.Process(target=_child, args=(cls, fw, ctx, child, traced), daemon=True)
             proc.start()
             child.close()
             running[parent] = (index, cls, proc, time.monotonic() + budgets.get(cls.ID, cls.TIMEOUT) * timeout_scale)
@@ -146,7 +148,7 @@ def run_checks(
             conn.close()
             proc.join(5)
             if cache is not None and traces.get(index) is not None:
-                cache.store(cls, traces[index], run)
+                cache.store(cls, ctx, traces[index], run)
             finish(index, run)
         now = time.monotonic()
         for conn, (index, cls, proc, deadline) in list(running.items()):

@@ -64,7 +64,7 @@ def batch(paths, out_dir, engine, broker, workers, budget, outputs, only_checks,
         get_profile(profile)  # an unknown profile: exit 2 before any work
     if options.formats and "json" not in options.formats:
         options.formats = ("json",) + options.formats  # the summary, diff and rematch read report.json
-    from iotcop.outputs import writers
+    from iotcop.report.writers import writers
 
     unknown = [f for f in options.formats if f not in writers()]
     if unknown:

@@ -84,7 +84,7 @@ def status_cmd(db_path: Path | None, as_json: bool) -> None:
 def sbom(firmware: Path, out_dir: Path | None, fmt: str = "cyclonedx") -> None:
     import tempfile
 
-    from iotcop.outputs import writers
+    from iotcop.report.writers import writers
     from iotcop.scan import ScanOptions, scan
 
     filename = writers()[fmt].FILENAME

@@ -33,7 +33,7 @@ def init(path: Path, force: bool) -> None:
         return
     if path.exists() and not force:
         raise InputError(f"{path}: already exists (use --force to overwrite)")
-    from iotcop.report.json_report import write_atomic
+    from iotcop.files import write_atomic
 
     try:
         write_atomic(path, text.encode())

@@ -19,7 +19,12 @@ def register(cli: click.Group) -> None:
     @click.option("--force", is_flag=True, help="Replace an existing key pair.")
     def keys_init(directory: Path | None, force: bool) -> None:
         """Create a new Ed25519 key pair for signing labels (the private key is readable by you only)."""
-        from iotcop.label.signing import default_key_dir, init_keys, key_id, load_public_key
+        from iotcop.label.signing import (
+            default_key_dir,
+            init_keys,
+            key_id,
+            load_public_key,
+        )
 
         private, public = init_keys(directory or default_key_dir(), force=force)
         click.echo(f"private key: {private}")

@@ -27,10 +27,15 @@ def register(cli: click.Group) -> None:
                   help="Folder for label.json, label.svg, label.png and label.pdf.")
     def label_make(report: Path, key_path, declaration_path, registry_url, out_dir: Path) -> None:
         """Make label.json (signed), label.svg, label.png and label.pdf from REPORT (report.json)."""
-        from iotcop.report.load import read_declaration, read_report
+        from iotcop.files import write_atomic
         from iotcop.label.make import build_label, render_pdf, render_png, render_svg
-        from iotcop.label.signing import default_key_dir, key_id, load_private_key, sign_label
-        from iotcop.report.json_report import write_atomic
+        from iotcop.label.signing import (
+            default_key_dir,
+            key_id,
+            load_private_key,
+            sign_label,
+        )
+        from iotcop.report.load import read_declaration, read_report
 
         key = load_private_key(key_path or default_key_dir())
         assessment, raw = read_report(report)
@@ -57,7 +62,12 @@ def register(cli: click.Group) -> None:
         Exit 0: valid; 1: changed, or signed by another key; 2: unreadable file or key.
         """
         from iotcop.errors import InputError
-        from iotcop.label.signing import LabelInvalid, default_key_dir, load_public_key, verify_label
+        from iotcop.label.signing import (
+            LabelInvalid,
+            default_key_dir,
+            load_public_key,
+            verify_label,
+        )
 
         public = load_public_key(key_path or default_key_dir())
         try:

@@ -43,9 +43,9 @@ def register(cli: click.Group) -> None:
 
         Only HOST is contacted. Every connection and login try is logged in the report (device.attempts).
         """
-        from iotcop.outputs import OutputContext, write_outputs
         from iotcop.probe.engine import ProbeOptions, run_probe
         from iotcop.probe.report import device_assessment
+        from iotcop.report.writers import OutputContext, write_outputs
         from iotcop.scan import exit_code_for
 
         result = run_probe(host, ProbeOptions(budget=budget, ports=ports, udp=_udp_option(udp), allow_range=allow_range))
@@ -53,7 +53,7 @@ def register(cli: click.Group) -> None:
         if out_dir is not None:
             write_outputs(assessment, out_dir, ("json",), OutputContext())
         if fmt == "json":
-            from iotcop.report.json_report import render
+            from iotcop.report.writers.json import render
 
             sys.stdout.write(render(assessment))
         elif not quiet:

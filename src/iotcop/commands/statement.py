@@ -1,6 +1,6 @@
 """`iotcop statement make`: the UK PSTI statement of compliance (JSON and PDF).
 
-The statement's content comes from iotcop.declaration.statement.build_statement;
+The statement's content comes from iotcop.statement.build.build_statement;
 this command renders it.  Exit codes: 0 written; 1 refused because the security
 requirements are not met (the reasons go to stderr, one per line, and nothing
 is written); 2 unusable input (report, declaration, options).
@@ -36,15 +36,15 @@ def register(cli: click.Group) -> None:
     def statement_make(report: Path, declaration_path: Path, signatory: str, place: str, issue_date, out_dir: Path):
         """Write statement.json and statement.pdf for REPORT, or refuse with the reasons (exit 1)."""
         try:
-            from iotcop.declaration.statement import StatementRefused, build_statement
+            from iotcop.statement.build import StatementRefused, build_statement
         except ImportError:
             from iotcop.errors import InputError
 
-            raise InputError("this build cannot make statements yet (iotcop.declaration.statement is missing)") from None
-        from iotcop.outputs.pdf import html_to_pdf
-        from iotcop.report.json_report import write_atomic
+            raise InputError("this build cannot make statements yet (iotcop.statement.build is missing)") from None
+        from iotcop.files import write_atomic
         from iotcop.report.load import read_declaration, read_report
-        from iotcop.report.statement import render_statement_html
+        from iotcop.report.writers.pdf import html_to_pdf
+        from iotcop.statement.render import render_statement_html
 
         assessment, _ = read_report(report)
         declaration = read_declaration(declaration_path)

@@ -6,7 +6,7 @@ from the evidence of a scan; `coverage_table()` counts what can decide each test
 """
 
 from iotcop.conformance.data import TestCases, load_test_cases
-from iotcop.conformance.rules import Context
+from iotcop.conformance.language import Context
 from iotcop.conformance.view import conformance_view, coverage_table, view_for_scan
 
 __all__ = ["Context", "TestCases", "conformance_view", "coverage_table", "load_test_cases", "view_for_scan"]

@@ -68,14 +68,6 @@ class TestCase:
                     out.append(c)
         return out
 
-    def declaration_fields(self) -> list[str]:
-        out: list[str] = []
-        for u in self.units:
-            for path in declaration_paths(u.rule):
-                if path not in out:
-                    out.append(path)
-        return out
-
 
 @dataclass(frozen=True)
 class TestCases:
@@ -198,15 +190,24 @@ def _schema_has(schema: dict, root: dict, dotted: str) -> bool:
     return True
 
 
+def checked_mapping() -> dict[str, tuple[str, ...]]:
+    """Every mapping row, once the firmware and the probe checks have been validated against them."""
+    from iotcop.checks.discovery import all_checks
+    from iotcop.probe.checks import probe_checks
+    from iotcop.standards.mapping import mapping
+
+    all_checks()
+    probe_checks()
+    return mapping()
+
+
 def validate_test_cases(tc: TestCases, name: str = "ts103701.yaml") -> None:
     from iotcop.declaration.ixit import IXIT_TABLES
     from iotcop.declaration.schema import declaration_schema
-    from iotcop.probe.checks import checked_probe_mapping
     from iotcop.standards.catalogue import load_catalogue
-    from iotcop.standards.mapping import checked_mapping
 
     catalogue = load_catalogue()
-    mapping = {**checked_mapping(), **checked_probe_mapping()}
+    mapping = checked_mapping()
     schema = declaration_schema()
     from iotcop.conformance.rules import NAMED_RULES
 
@@ -268,10 +269,7 @@ def unused_checks(tc: TestCases | None = None) -> list[str]:
     Not a load error (a new check must not stop the TS view), but `iotcop standards coverage`
     prints them and the tests keep the list empty.
     """
-    from iotcop.probe.checks import checked_probe_mapping
-    from iotcop.standards.mapping import checked_mapping
-
     tc = tc or load_test_cases()
-    mapping = {**checked_mapping(), **checked_probe_mapping()}
+    mapping = checked_mapping()
     return [f"{check} -> {pid}" for check, provisions in sorted(mapping.items()) for pid in provisions
             if not any(check in c.checks() for c in tc.for_provision(pid))]

@@ -15,10 +15,37 @@ from __future__ import annotations
 
 from collections import Counter
 
-from iotcop.conformance import rules
-from iotcop.conformance.data import DECLARATION_RULES, TestCase, TestCases, Unit, load_test_cases
-from iotcop.conformance.rules import FAIL, INCONCLUSIVE, NA, PASS, Context, Outcome
-from iotcop.model import ConformanceView, Evidence, TestCaseResult, TestUnitResult, VerdictValue
+from iotcop.conformance.data import (
+    DECLARATION_RULES,
+    TestCase,
+    TestCases,
+    Unit,
+    load_test_cases,
+)
+from iotcop.conformance.language import (
+    FAIL,
+    INCONCLUSIVE,
+    NA,
+    PASS,
+    Context,
+    Outcome,
+    check_source,
+    checks,
+    confirmed,
+    documented,
+    each,
+    strong_crypto,
+    weak_crypto,
+)
+from iotcop.conformance.observed import completeness
+from iotcop.conformance.rules import NAMED_RULES
+from iotcop.model import (
+    ConformanceView,
+    Evidence,
+    TestCaseResult,
+    TestUnitResult,
+    VerdictValue,
+)
 
 VERDICTS = (PASS, FAIL, INCONCLUSIVE, NA)
 COVERAGE = ("automated", "declaration", "manual")
@@ -31,11 +58,11 @@ def unit_source(unit: Unit, cases: TestCases, _seen: frozenset[str] = frozenset(
     if kind in DECLARATION_RULES:
         return "declaration"
     if kind == "checks":
-        return rules.check_source(rule["checks"])
+        return check_source(rule["checks"])
     if kind == "completeness":
         return "firmware" if rule["completeness"] == "sensors" else "firmware+probe"
     if kind == "named":
-        return rules.NAMED_RULES[rule["named"]][1]
+        return NAMED_RULES[rule["named"]][1]
     if kind == "manual":
         return "manual"
     target = rule["same_as"]
@@ -113,9 +140,9 @@ class _Evaluator:
     def unit(self, case: TestCase, unit: Unit) -> TestUnitResult:
         outcome = self._decide(case, unit)
         if unit.fail_on and outcome.verdict != FAIL:
-            contra = rules.checks(self.ctx, list(unit.fail_on), {case.provision}, proofs_allowed=False)
+            contra = checks(self.ctx, list(unit.fail_on), {case.provision}, proofs_allowed=False)
             if contra.verdict == FAIL:
-                outcome = Outcome(FAIL, f"{outcome.source}+{rules.check_source(unit.fail_on)}",
+                outcome = Outcome(FAIL, f"{outcome.source}+{check_source(unit.fail_on)}",
                                   "contradicted by " + contra.note + (f" (the unit alone: {outcome.verdict})" if outcome.note else ""),
                                   checks=contra.checks, findings=contra.findings, evidence=contra.evidence + outcome.evidence)
             else:
@@ -128,21 +155,21 @@ class _Evaluator:
         kind = unit.rule_kind
         ctx = self.ctx
         if kind == "documented":
-            return rules.documented(ctx, rule["documented"])
+            return documented(ctx, rule["documented"])
         if kind == "each":
-            return rules.each(ctx, rule["each"], rule)
+            return each(ctx, rule["each"], rule)
         if kind == "weak_crypto":
-            return rules.weak_crypto(ctx, rule["weak_crypto"])
+            return weak_crypto(ctx, rule["weak_crypto"])
         if kind == "strong_crypto":
-            return rules.strong_crypto(ctx, rule["strong_crypto"])
+            return strong_crypto(ctx, rule["strong_crypto"])
         if kind == "confirmed":
-            return rules.confirmed(ctx, rule["confirmed"])
+            return confirmed(ctx, rule["confirmed"])
         if kind == "checks":
-            return rules.checks(ctx, rule["checks"], set(rule.get("provisions") or [case.provision]))
+            return checks(ctx, rule["checks"], set(rule.get("provisions") or [case.provision]))
         if kind == "completeness":
-            return rules.completeness(ctx, rule["completeness"])
+            return completeness(ctx, rule["completeness"])
         if kind == "named":
-            fn, _ = rules.NAMED_RULES[rule["named"]]
+            fn, _ = NAMED_RULES[rule["named"]]
             args = {k: v for k, v in rule.items() if k != "named"}
             return fn(ctx, **args)
         if kind == "manual":

@@ -19,7 +19,8 @@ import re
 
 from iotcop.declaration.schema import Declaration
 from iotcop.declaration.securitytxt import check_security_txt, inspect_policy
-from iotcop.declaration.web import Verify, fetch as fetch_page, visible_text
+from iotcop.declaration.web import Verify, visible_text
+from iotcop.declaration.web import fetch as fetch_page
 from iotcop.model import CheckRun, Claim, ConditionFact, Evidence, Finding, Severity
 from iotcop.standards.catalogue import Catalogue, load_catalogue
 

@@ -16,7 +16,13 @@ from typing import Any
 
 import jsonschema
 
-from iotcop.declaration.load import DeclarationError, FieldPath, Parsed, dotted, read_declaration_file
+from iotcop.declaration.load import (
+    DeclarationError,
+    FieldPath,
+    Parsed,
+    dotted,
+    read_declaration_file,
+)
 from iotcop.declaration.schema import ConformanceRow, Declaration, declaration_schema
 from iotcop.standards.catalogue import Catalogue, load_catalogue
 

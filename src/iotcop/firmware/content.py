@@ -9,7 +9,7 @@ results instead of the files.
 
 Because a result depends only on a file's bytes (and the scanner's code and options),
 results can be cached per file under (sha256, scanner, key): a new firmware version
-re-scans only the files that changed (see iotcop.batch.cache.FileResultCache).
+re-scans only the files that changed (see iotcop.cache.store.AnalysisCache).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
+    from iotcop.context import ScanContext
     from iotcop.firmware.model import FileEntry
 
 
@@ -31,7 +32,7 @@ class ContentScanner:
     CONTENT_BUDGET: ClassVar[float] = 120.0  # seconds of scanning over the whole image before it is stopped
     CONTENT_CACHEABLE: ClassVar[bool] = True  # results go to the per-file cache
 
-    def content_limit(self, entry: FileEntry, profile: str) -> int:
+    def content_limit(self, entry: FileEntry, ctx: ScanContext) -> int:
         """How many bytes of this file the scanner needs (0: not this file). Decided from metadata only."""
         return 0
 
@@ -48,7 +49,7 @@ class ContentScanner:
         """Anything besides the bytes that the result depends on (part of the cache key)."""
         return ""
 
-    def content_key(self, profile: str) -> str:
+    def content_key(self, ctx: ScanContext) -> str:
         """The scanner's code and options: a cached result is reused only under the same key."""
         module = sys.modules.get(type(self).__module__)
         path = getattr(module, "__file__", None)
@@ -56,7 +57,7 @@ class ContentScanner:
             source = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] if path else "?"
         except OSError:
             source = "?"
-        return f"{getattr(self, 'VERSION', '0')}:{source}:{profile}"
+        return f"{getattr(self, 'VERSION', '0')}:{source}:{ctx.profile.name}"
 
 
 @dataclass
@@ -71,7 +72,7 @@ class ScannerStatus:
 
 
 class FileResultStore(Protocol):
-    """Per-file results by content (iotcop.batch.cache.FileResultCache implements it)."""
+    """Per-file results by content (iotcop.cache.store.AnalysisCache implements it)."""
 
     def get_many(self, sha256: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]: ...
     def put_many(self, rows: list[tuple[str, str, str, Any]]) -> None: ...
@@ -81,11 +82,14 @@ class FileResultStore(Protocol):
 class ContentPass:
     """What the inventory should do with file contents besides hashing them."""
 
+    context: ScanContext
     scanners: list[ContentScanner] = field(default_factory=list)
-    profile: str = "standard"
     budgets: dict[str, float] = field(default_factory=dict)  # scanner name -> seconds (profile overrides)
-    store: FileResultStore | None = None
     jobs: int | None = None
+
+    @property
+    def store(self) -> FileResultStore | None:
+        return self.context.cache
 
     def budget(self, scanner: ContentScanner) -> float:
         return self.budgets.get(scanner.CONTENT_NAME, scanner.CONTENT_BUDGET)
@@ -100,7 +104,7 @@ class Scanning:
         self._clock = time.perf_counter
         self.plan = plan
         self.scanners = list(plan.scanners)
-        self.keys = {s.CONTENT_NAME: s.content_key(plan.profile) for s in self.scanners}
+        self.keys = {s.CONTENT_NAME: s.content_key(plan.context) for s in self.scanners}
         self.status = {s.CONTENT_NAME: ScannerStatus() for s in self.scanners}
         self.results: dict[str, dict[int, Any]] = {s.CONTENT_NAME: {} for s in self.scanners}
         self.new_rows: list[tuple[str, str, str, Any]] = []  # for the per-file cache
@@ -110,7 +114,7 @@ class Scanning:
         for s in self.scanners:
             if self.status[s.CONTENT_NAME].status != "ran":
                 continue
-            limit = s.content_limit(entry, self.plan.profile)
+            limit = s.content_limit(entry, self.plan.context)
             if limit > 0:
                 out.append((s, limit))
         return out

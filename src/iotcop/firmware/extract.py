@@ -22,8 +22,14 @@ from typing import Callable
 
 from iotcop.errors import InputError
 from iotcop.firmware.inventory import printable_name, walk
+from iotcop.firmware.limits import RATIO_FLOOR_BYTES, Limits  # noqa: F401 - Limits is part of this module's API
 from iotcop.firmware.sandbox import child_limits
-from iotcop.firmware.tree_safety import load_recorded_modes, refused_entries, save_modes, secure_tree
+from iotcop.firmware.tree_safety import (
+    load_recorded_modes,
+    refused_entries,
+    save_modes,
+    secure_tree,
+)
 from iotcop.model import ExtractionReport
 
 ROOT_MARKERS = {"etc", "bin", "sbin", "lib", "usr", "var", "dev", "proc", "www", "root", "tmp", "mnt", "sys"}
@@ -33,25 +39,6 @@ NO_ROOTFS = "no root filesystem (a tree with etc/, bin/ ...) found; only checks 
 UNKNOWN_PARTIAL_RATIO = 0.5
 
 
-@dataclass(frozen=True)
-class Limits:
-    max_bytes: int = 4 * 1024**3
-    max_files: int = 200_000
-    max_depth: int = 8
-    timeout: float = 900.0
-    # Output bytes per input byte before extraction counts as a decompression bomb (None: no bound).
-    max_ratio: float | None = 200.0
-    max_memory: int = 4 * 1024**3  # address space of the extraction child and each extractor
-    max_open_files: int = 1024
-
-    def ratio_bytes(self, input_size: int) -> int | None:
-        """Output bytes the ratio allows for an input; small inputs may always grow to 64 MiB."""
-        if not self.max_ratio:
-            return None
-        return max(RATIO_FLOOR_BYTES, int(input_size * self.max_ratio))
-
-
-RATIO_FLOOR_BYTES = 64 * 1024**2
 # Neutralised entries that only a booby-trapped image holds: the extraction is then not complete.
 HOSTILE_KINDS = ("path-traversal", "link-escape", "hardlink-escape")
 # Readers that keep the image's file modes (others, e.g. 7z for cramfs/FAT, invent them).

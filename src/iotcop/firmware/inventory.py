@@ -94,15 +94,6 @@ class InventoryStats:
     elf_errors: int = 0
 
 
-def describe_file(host_path: Path, device_path: str, root: str | None, st: os.stat_result,
-                  scanning: Scanning | None = None, index: int = -1) -> FileEntry:
-    """Build the entry for one path, reading a regular file once."""
-    entry = _metadata(host_path, device_path, root, st)
-    if entry.kind == "file":
-        _read_and_describe(entry, scanning, index)
-    return entry
-
-
 def _metadata(host_path: Path, device_path: str, root: str | None, st: os.stat_result) -> FileEntry:
     kind = _kind(st.st_mode)
     entry = FileEntry(
@@ -312,8 +303,7 @@ def build_firmware(work_dir: Path, roots: list[tuple[str, Path]], extract_dir: P
     fw = Firmware(work_dir=work_dir, roots=[label for label, _ in roots], entries=entries,
                   partitions=[label for label, _ in partitions])
     if scanning is not None:
-        fw.content = scanning.results
-        fw.content_status = scanning.status
+        fw.attach_content(scanning.results, scanning.status)
         if content.store is not None and scanning.new_rows:
             try:
                 content.store.put_many(scanning.new_rows)

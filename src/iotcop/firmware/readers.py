@@ -10,26 +10,11 @@ fails on goes to our own reader (iotcop.formats.squashfs).
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
-from unblob.extractors import Command
 from unblob.handlers import BUILTIN_HANDLERS
 from unblob.handlers.filesystem.squashfs import SquashFSExtractor
-from unblob.models import Extractor
 
 from iotcop.formats.unblob_handlers import CONTAINER_HANDLERS, SquashFSFallbackExtractor
-
-
-class UnsquashfsExtractor(Extractor):
-    """Extract with unsquashfs; non-fatal errors (e.g. device nodes) do not fail the chunk."""
-
-    def get_dependencies(self) -> list[str]:
-        return ["unsquashfs"]
-
-    def extract(self, inpath: Path, outdir: Path):
-        return Command("unsquashfs", "-no-exit-code", "-no-xattrs", "-f", "-d", "{outdir}", "{inpath}").extract(
-            inpath, outdir
-        )
 
 
 @functools.cache

@@ -20,7 +20,17 @@ import subprocess
 from pathlib import Path
 
 from unblob.file_utils import File, InvalidInputFormat
-from unblob.models import ExtractError, Extractor, ExtractResult, Handler, HexString, ValidChunk
+from unblob.models import (
+    ExtractError,
+    Extractor,
+    ExtractResult,
+    Handler,
+    HandlerDoc,
+    HandlerType,
+    HexString,
+    Reference,
+    ValidChunk,
+)
 from unblob.report import ErrorReport, Report, Severity, register_report_type
 
 from iotcop.formats import fdt, fit, tplink, uimage
@@ -177,7 +187,18 @@ class UImageHandler(Handler):
     NAME = "uimage"
     PATTERNS = [HexString("27 05 19 56")]
     EXTRACTOR = _ContainerExtractor(_split_uimage)
-    DOC = None
+    DOC = HandlerDoc(
+        name="U-Boot legacy image (uImage)",
+        description="A 64-byte big-endian header (magic 0x27051956, header and data CRC32, load and entry "
+                    "address, OS, architecture, image type, compression, name) before one payload, or several "
+                    "for a multi-file image whose size table follows the header.  Both CRCs must match.  The "
+                    "header and each payload are written out, the payload named by its compression.",
+        vendor="DENX (U-Boot)",
+        references=[Reference("U-Boot include/image.h (legacy image header)",
+                              "https://source.denx.de/u-boot/u-boot/-/blob/master/include/image.h")],
+        limitations=["payloads are not decompressed here; the compression handlers open them"],
+        handler_type=HandlerType.BOOTLOADER,
+    )
 
     def calculate_chunk(self, file: File, start_offset: int) -> ValidChunk | None:
         file.seek(start_offset)
@@ -200,7 +221,19 @@ class FDTHandler(Handler):
     NAME = "fdt"
     PATTERNS = [HexString("d0 0d fe ed")]
     EXTRACTOR = _ContainerExtractor(_split_fdt)
-    DOC = None
+    DOC = HandlerDoc(
+        name="Flattened device tree and FIT image",
+        description="A devicetree blob (magic 0xd00dfeed, big-endian header with the total size).  A FIT image "
+                    "(a tree with /images) is split into its images, embedded or external (mkimage -E, "
+                    "data-offset/data-position); a plain device tree is carved out as one .dtb file.",
+        vendor=None,
+        references=[Reference("Devicetree Specification, flattened format",
+                              "https://devicetree-specification.readthedocs.io/"),
+                    Reference("U-Boot doc/usage/fit/source_file_format.rst",
+                              "https://docs.u-boot.org/en/latest/usage/fit/source_file_format.html")],
+        limitations=["signatures in a FIT are reported by the secure-boot check, not verified here"],
+        handler_type=HandlerType.BOOTLOADER,
+    )
     MAX_SIZE = 256 * 1024 * 1024
 
     def calculate_chunk(self, file: File, start_offset: int) -> ValidChunk | None:
@@ -244,7 +277,17 @@ class TPLinkHandler(Handler):
     NAME = "tplink"
     PATTERNS = [HexString("01 00 00 00 54 50 2d 4c 49 4e 4b")]  # header version 1, "TP-LINK"
     EXTRACTOR = _ContainerExtractor(_split_tplink)
-    DOC = None
+    DOC = HandlerDoc(
+        name="TP-Link firmware, header version 1",
+        description="The 512-byte header of TP-Link router firmware ('TP-LINK' vendor string, product id, MD5, "
+                    "kernel and root filesystem offsets and lengths) is parsed and the image split into header, "
+                    "bootloader, kernel and root filesystem.",
+        vendor="TP-Link",
+        references=[Reference("OpenWrt tools/firmware-utils src/tplink-safeloader.c and mktplinkfw.c",
+                              "https://github.com/openwrt/firmware-utils")],
+        limitations=["header version 2 and the safeloader format are left to unblob's other handlers"],
+        handler_type=HandlerType.ARCHIVE,
+    )
 
     def calculate_chunk(self, file: File, start_offset: int) -> ValidChunk | None:
         file.seek(start_offset)
@@ -267,7 +310,15 @@ class TPLinkIMG0Handler(Handler):
     PATTERNS = [HexString("49 4d 47 30")]  # "IMG0"
     PATTERN_MATCH_OFFSET = -tplink.IMG0_PREFIX
     EXTRACTOR = _ContainerExtractor(_split_img0)
-    DOC = None
+    DOC = HandlerDoc(
+        name="TP-Link VxWorks firmware (IMG0)",
+        description="A 20-byte prefix and an 'IMG0' header before a table of named files, as shipped for "
+                    "VxWorks-based TP-Link devices; each named file is written out.",
+        vendor="TP-Link",
+        references=[],
+        limitations=["the VxWorks kernel itself is not unpacked further"],
+        handler_type=HandlerType.ARCHIVE,
+    )
     MAX_SIZE = 64 * 1024 * 1024
 
     def calculate_chunk(self, file: File, start_offset: int) -> ValidChunk | None:
@@ -298,7 +349,15 @@ class AVMFakeSquashFSHandler(Handler):
     NAME = "avm_sqfs_fake"
     PATTERNS = [HexString("73 71 73 68 " + "00 " * 60)]
     EXTRACTOR = _ContainerExtractor(_split_avm_fake)
-    DOC = None
+    DOC = HandlerDoc(
+        name="AVM fake SquashFS wrapper",
+        description="AVM firmware puts a 256-byte block (a SquashFS magic followed by zeros) in front of a "
+                    "plain filesystem image; the block is dropped and the image padded to 256 bytes.",
+        vendor="AVM",
+        references=[Reference("freetz-ng: AVM firmware layout", "https://github.com/Freetz-NG/freetz-ng")],
+        limitations=["only the all-zero header form is recognised"],
+        handler_type=HandlerType.FILESYSTEM,
+    )
 
     def calculate_chunk(self, file: File, start_offset: int) -> ValidChunk | None:
         file.seek(start_offset)

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from iotcop.label.level import label_level
 from iotcop.model import Assessment
-from iotcop.report.view import DeclarationView, guideline_results, jinja_env, psti_results, shown_assessment
+from iotcop.report.view import (
+    DeclarationView,
+    guideline_results,
+    jinja_env,
+    psti_results,
+    shown_assessment,
+)
 
 LABEL_SCHEMA = "iotcop.label/1"
 # Guidelines shown on the label besides the three PSTI lines (space is short).
@@ -105,7 +111,7 @@ def render_svg(label: dict, key_id: str) -> str:
 
 
 def render_pdf(svg: str) -> bytes:
-    from iotcop.outputs.pdf import html_to_pdf
+    from iotcop.report.writers.pdf import html_to_pdf
 
     data = base64.b64encode(svg.encode()).decode()
     html = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>@page {{ size: {WIDTH}px {HEIGHT}px; margin: 0 }}"

@@ -17,10 +17,13 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from iotcop.errors import InputError
-from iotcop.report.json_report import write_atomic
+from iotcop.files import write_atomic
 
 PRIVATE_NAME = "label-signing.key"
 PUBLIC_NAME = "label-signing.pub"

@@ -1,10 +1,8 @@
 """The probe checks: what each live observation means for EN 303 645.
 
-A probe check is a Check-like item (ID, VERSION, PROVISIONS, SEVERITY, DOC) that is fed by the
-service probes instead of by a firmware image.  Its provisions are listed once more in
-probe/data/mapping.yaml and validated at start-up with the same rules as the firmware checks'
-mapping (standards/mapping.py): the firmware mapping folder only holds rows for registered firmware
-checks, so the probe rows live beside the probes.
+A probe check is a Check-like item (ID, VERSION, SEVERITY, DOC) that is fed by the service probes
+instead of by a firmware image.  Like a firmware check, its provisions are its row in
+standards/data/mapping/ (probe.yaml), read as PROVISIONS and validated at start-up.
 
 Each probe check becomes one CheckRun (source "device") in the assessment: status "ran" when it
 examined every service it applies to, "timeout" when the time budget stopped it, "skipped" when the
@@ -16,27 +14,29 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 from iotcop.checks.base import CheckDoc
 from iotcop.model import Severity
-
-MAPPING_FILE = Path(__file__).parent / "data" / "mapping.yaml"
+from iotcop.standards.catalogue import load_catalogue
+from iotcop.standards.mapping import mapping, provisions_of, validate_mapping
 
 
 @dataclass(frozen=True)
 class ProbeCheck:
     ID: str
-    PROVISIONS: tuple[str, ...]
     SEVERITY: Severity
     DOC: CheckDoc
     VERSION: str = "1.0.0"
     NEEDS_FIRMWARE: bool = False  # True: only meaningful with `iotcop scan FW --device HOST`
 
+    @property
+    def PROVISIONS(self) -> tuple[str, ...]:  # noqa: N802 - read like a firmware check's PROVISIONS
+        return provisions_of(self.ID)
+
 
 PROBE_CHECKS: tuple[ProbeCheck, ...] = (
     ProbeCheck(
-        "probe.default-credentials", ("5.1-1",), Severity.critical,
+        "probe.default-credentials", Severity.critical,
         CheckDoc(
             title="A network login accepts a publicly known default credential",
             why="Anyone on the network can log in with a password published in default-credential lists; "
@@ -46,7 +46,7 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
-        "probe.snmp-community", ("5.1-1", "5.6-2"), Severity.high,
+        "probe.snmp-community", Severity.high,
         CheckDoc(
             title="The SNMP agent answers a default community string",
             why="'public' and 'private' are universal default passwords; SNMP then discloses the device's "
@@ -55,7 +55,7 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
-        "probe.unauthenticated-access", ("5.6-2", "5.5-5"), Severity.high,
+        "probe.unauthenticated-access", Severity.high,
         CheckDoc(
             title="A service gives access without authentication",
             why="Anonymous FTP, anonymous MQTT, unauthenticated RTSP streams, CoAP resource directories over plain "
@@ -70,7 +70,7 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         VERSION="1.1.0",
     ),
     ProbeCheck(
-        "probe.http-plaintext-auth", ("5.5-1",), Severity.high,
+        "probe.http-plaintext-auth", Severity.high,
         CheckDoc(
             title="Web login over plain HTTP without a redirect to HTTPS",
             why="Credentials and session tokens cross the network in clear text.",
@@ -78,7 +78,7 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
-        "probe.tls-config", ("5.5-1",), Severity.medium,
+        "probe.tls-config", Severity.medium,
         CheckDoc(
             title="Weak TLS configuration",
             why="TLS 1.0/1.1, weak cipher suites, expired certificates or short keys make the encrypted "
@@ -89,7 +89,7 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
-        "probe.ssh-weak-algorithms", ("5.5-1",), Severity.medium,
+        "probe.ssh-weak-algorithms", Severity.medium,
         CheckDoc(
             title="The SSH server offers broken algorithms",
             why="SHA-1 Diffie-Hellman group 1, DSA host keys, CBC/arcfour ciphers and MD5 MACs are broken "
@@ -99,7 +99,7 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
-        "probe.bruteforce-protection", ("5.1-5",), Severity.medium,
+        "probe.bruteforce-protection", Severity.medium,
         CheckDoc(
             title="No protection against password guessing",
             why="Without a delay or a lockout after failed logins, a password can be guessed at network speed.",
@@ -108,7 +108,7 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
-        "probe.service-correlation", ("5.6-1",), Severity.high,
+        "probe.service-correlation", Severity.high,
         CheckDoc(
             title="A network service on the device is not accounted for by its firmware",
             why="Every exposed interface is attack surface; one the firmware does not start (or the manufacturer "
@@ -120,7 +120,7 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         NEEDS_FIRMWARE=True,
     ),
     ProbeCheck(
-        "probe.security-txt", ("5.2-1",), Severity.info,
+        "probe.security-txt", Severity.info,
         CheckDoc(
             title="The device publishes a vulnerability disclosure contact",
             why="/.well-known/security.txt (RFC 9116) tells researchers where to report issues.",
@@ -139,10 +139,7 @@ def get_probe_check(check_id: str) -> ProbeCheck:
 
 
 @functools.cache
-def checked_probe_mapping() -> dict[str, tuple[str, ...]]:
-    from iotcop.standards.catalogue import load_catalogue
-    from iotcop.standards.mapping import load_mapping, validate_mapping
-
-    mapping = load_mapping(MAPPING_FILE)
-    validate_mapping(mapping, PROBE_CHECKS, load_catalogue())
-    return mapping
+def probe_checks() -> tuple[ProbeCheck, ...]:
+    """Every probe check, validated against its mapping rows."""
+    validate_mapping(mapping(), PROBE_CHECKS, load_catalogue(), prefix="probe.")
+    return PROBE_CHECKS

@@ -9,9 +9,16 @@ import time
 from dataclasses import dataclass, field
 
 from iotcop.errors import InputError
-from iotcop.model import CheckRun, Compliance, DeviceReport, Evidence, Finding, ServiceObservation
+from iotcop.model import (
+    CheckRun,
+    Compliance,
+    DeviceReport,
+    Evidence,
+    Finding,
+    ServiceObservation,
+)
 from iotcop.probe import udp
-from iotcop.probe.checks import PROBE_CHECKS, checked_probe_mapping, get_probe_check
+from iotcop.probe.checks import PROBE_CHECKS, get_probe_check, probe_checks
 from iotcop.probe.context import Issue, ProbeContext, ServiceResult
 from iotcop.probe.safety import Budget, BudgetExceeded, resolve_target
 from iotcop.probe.scanner import common_ports, parse_ports, tcp_scan
@@ -178,7 +185,7 @@ async def _probe_all(ctx: ProbeContext, ports: list[int], udp_ports: dict[int, s
 
 def run_probe(host: str, options: ProbeOptions | None = None) -> ProbeResult:
     options = options or ProbeOptions()
-    checked_probe_mapping()
+    probe_checks()  # stop here if the mapping data is inconsistent
     addresses = resolve_target(host, options.allow_range)
     if len(addresses) != 1:
         raise InputError(f"{host}: {len(addresses)} addresses; probe them one at a time")
@@ -198,7 +205,7 @@ def run_probe(host: str, options: ProbeOptions | None = None) -> ProbeResult:
                           ports_scanned=len(ports) + len(udp_ports), complete=not cut_short,
                           services=sorted((r.observation for r in finished), key=_endpoint_key),
                           attempts=list(budget.attempts))
-    runs = _runs(finished, reachable, cut_short, seconds)
+    runs = check_runs(finished, reachable, cut_short, seconds)
     return ProbeResult(report=report, runs=runs, services=finished)
 
 
@@ -207,7 +214,8 @@ def _endpoint_key(obs: ServiceObservation) -> tuple:
     return (proto, int(port) if port.isdigit() else 0)
 
 
-def _runs(results: list[ServiceResult], reachable: bool, cut_short: bool, seconds: float) -> list[CheckRun]:
+def check_runs(results: list[ServiceResult], reachable: bool, cut_short: bool, seconds: float) -> list[CheckRun]:
+    """One run per probe check from what the probe saw: skipped when nothing answered, timeout when cut short."""
     runs = []
     for check in PROBE_CHECKS:
         if check.NEEDS_FIRMWARE:

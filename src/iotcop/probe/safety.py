@@ -140,6 +140,3 @@ class Budget:
             self.attempts.append(attempt)
         return attempt
 
-    def logins_used(self, service: str) -> int:
-        with self._lock:
-            return self._counts.get(service, 0)

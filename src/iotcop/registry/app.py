@@ -20,7 +20,12 @@ from iotcop import __version__
 from iotcop.registry.config import Settings
 from iotcop.registry.db import make_engine, migrate, sessions
 from iotcop.registry.models import Meta
-from iotcop.registry.security import SECURITY_HEADERS, BodyLimit, RateLimiter, SecurityHeaders
+from iotcop.registry.security import (
+    SECURITY_HEADERS,
+    BodyLimit,
+    RateLimiter,
+    SecurityHeaders,
+)
 from iotcop.registry.service import RegistryError, _insert_ignore
 
 log = logging.getLogger("iotcop.registry")

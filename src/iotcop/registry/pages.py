@@ -13,7 +13,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy.orm import Session
@@ -21,7 +21,12 @@ from sqlalchemy.orm import Session
 from iotcop.registry import service
 from iotcop.registry.api import DB, label_out, product_detail
 from iotcop.registry.models import Product
-from iotcop.registry.security import CSRF_COOKIE, CSRF_FIELD, csrf_form_value, csrf_valid
+from iotcop.registry.security import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    csrf_form_value,
+    csrf_valid,
+)
 from iotcop.registry.service import RegistryError
 
 router = APIRouter(include_in_schema=False)

@@ -237,7 +237,12 @@ def parse_report(report_bytes: bytes) -> Assessment:
 
 def summarise(assessment: Assessment, label: LabelContent) -> dict:
     """What the pages and the version history read, derived once at publication."""
-    from iotcop.report.view import DeclarationView, guideline_results, psti_results, shown_assessment
+    from iotcop.report.view import (
+        DeclarationView,
+        guideline_results,
+        psti_results,
+        shown_assessment,
+    )
 
     shown = shown_assessment(assessment)
     decl = DeclarationView.of(shown.declaration) if shown.declaration else DeclarationView()

@@ -9,8 +9,6 @@ from iotcop.errors import InputError
 from iotcop.model import Assessment
 
 
-
-
 def read_report(path: Path) -> tuple[Assessment, bytes]:
     try:
         raw = Path(path).read_bytes()

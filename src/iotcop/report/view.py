@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iotcop.declaration.paths import value_at
 from iotcop.model import Assessment, Finding, Verdict, VerdictValue
 from iotcop.standards.catalogue import Catalogue, load_catalogue
 
@@ -136,17 +137,6 @@ _FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _lookup(obj: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        if obj is None:
-            return None
-        if isinstance(obj, dict):
-            obj = obj.get(part)
-        else:
-            obj = getattr(obj, part, None)
-    return obj
-
-
 def _plain(value: Any) -> Any:
     if value is None:
         return None
@@ -175,7 +165,7 @@ class DeclarationView:
         values = {}
         for name, paths in _FIELDS.items():
             for path in paths:
-                value = _plain(_lookup(declaration, path))
+                value = _plain(value_at(declaration, path))
                 if value is not None and not isinstance(value, dict):
                     values[name] = value
                     break
@@ -294,10 +284,6 @@ def guideline_chart(shown: Assessment, width: int = 720) -> dict:
         x += 24 + 7 * len(key)
     return {"width": width, "height": 30 + len(bars) * row_h + 10, "label_w": label_w, "bar_w": bar_w,
             "row_h": row_h, "bars": bars, "legend": legend}
-
-
-def plain_verdict(value: str) -> str:
-    return VERDICT_WORDS.get(value, value)
 
 
 # --- plain words for consumers ---------------------------------------------------

@@ -5,7 +5,7 @@ Two sources, merged per (component, version):
 * version signatures: compiled byte regexes from data/components.yaml, run only on
   files whose name a rule asks for (and, for most rules, only on ELF files).
 
-Use `fw.cached("components", identify_components)` so the work is done once per scan.
+Read them through COMPONENTS (a derived fact) so the work is done once per scan.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import zlib
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from iotcop.context import ScanContext
 from iotcop.firmware.content import ContentScanner
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.sbom.packages import Package, installed_packages
 from iotcop.sbom.rules import Rule, load_rules, rules_by_package
@@ -176,7 +178,7 @@ class VersionSignatures(ContentScanner):
     CONTENT_BUDGET = 300.0
     VERSION = "1"
 
-    def content_limit(self, entry: FileEntry, profile: str) -> int:
+    def content_limit(self, entry: FileEntry, ctx: ScanContext) -> int:
         # The ELF-only rules need entry.elf, which the inventory sets after reading: judge by magic here.
         rules = [r for r in _rules_for_magic(entry) if r.patterns]
         return _MAX_SCAN_BYTES if rules else 0
@@ -296,5 +298,8 @@ def identify_components(fw: Firmware) -> list[Component]:
     return _merge(_package_components(installed_packages(fw)) + _signature_components(fw))
 
 
+COMPONENTS = DerivedFact("components", identify_components, scanners=(VersionSignatures,))
+
+
 def components_as_dicts(fw: Firmware) -> list[dict]:
-    return [c.to_dict() for c in fw.cached("components", identify_components)]
+    return [c.to_dict() for c in COMPONENTS.of(fw)]

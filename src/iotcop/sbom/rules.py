@@ -77,8 +77,3 @@ def rules_by_package() -> dict[str, Rule]:
         for pkg in rule.packages:
             out.setdefault(pkg.lower(), rule)
     return out
-
-
-@functools.cache
-def rule_named(name: str) -> Rule | None:
-    return next((r for r in load_rules() if r.name == name), None)

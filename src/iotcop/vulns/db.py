@@ -15,7 +15,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -96,6 +95,15 @@ def active_db_path() -> Path | None:
     if user.is_file():
         return user
     return STARTER_DB if STARTER_DB.is_file() else None
+
+
+def fingerprint() -> str:
+    """Which database a match would use, and which version of it: part of the key of every reused result."""
+    path = active_db_path()
+    if path is None or not path.is_file():
+        return "none"
+    st = path.stat()
+    return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def check_integrity(path: Path) -> None:

@@ -12,7 +12,13 @@ from pathlib import Path
 from iotcop.sbom.identify import Component
 from iotcop.vulns.cvss import severity_from_score, severity_from_word
 from iotcop.vulns.db import active_db_path, connect
-from iotcop.vulns.versions import compare, in_range, release_series, same_version, upstream_version
+from iotcop.vulns.versions import (
+    compare,
+    in_range,
+    release_series,
+    same_version,
+    upstream_version,
+)
 
 
 @dataclass

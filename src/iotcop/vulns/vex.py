@@ -21,12 +21,12 @@ from pathlib import Path
 
 import yaml
 
-from iotcop.yamlload import FAST_LOADER
-
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import Firmware
 from iotcop.sbom.busybox import applet_table
-from iotcop.sbom.identify import Component, identify_components
+from iotcop.sbom.identify import COMPONENTS, Component
 from iotcop.vulns.match import Match, match_components
+from iotcop.yamlload import FAST_LOADER
 
 APPLETS_PATH = Path(__file__).resolve().parents[1] / "sbom" / "data" / "busybox-applets.txt"
 KERNEL_FEATURES_PATH = Path(__file__).resolve().parent / "data" / "kernel_features.yaml"
@@ -171,7 +171,7 @@ def _library_unused(fw: Firmware, comp: Component) -> str | None:
 
 
 def analyse(fw: Firmware, db_path: Path | None = None) -> list[Analysis]:
-    components = fw.cached("components", identify_components)
+    components = COMPONENTS.of(fw)
     matches = match_components(components, db_path)
     out: list[Analysis] = []
     busybox_cache: dict[str, tuple[str, set[str]] | None] = {}
@@ -214,5 +214,8 @@ def analyse(fw: Firmware, db_path: Path | None = None) -> list[Analysis]:
     return out
 
 
+VULNERABILITY_ANALYSIS = DerivedFact("vulnerability-analysis", analyse, uses=(COMPONENTS,))
+
+
 def analyse_cached(fw: Firmware) -> list[Analysis]:
-    return fw.cached("vulnerability-analysis", analyse)
+    return VULNERABILITY_ANALYSIS.of(fw)

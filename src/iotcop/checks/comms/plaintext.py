@@ -10,12 +10,13 @@ import re
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.checks.secrets.files import logical_path, text_files
-from iotcop.checks.services.boot import boot_commands
+from iotcop.checks.secrets.files import TEXT, logical_path, text_files
+from iotcop.checks.services.boot import BOOT_COMMANDS, boot_commands
+from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
 from iotcop.model import Severity
 
-_REFS = ("ETSI EN 303 645 V2.1.1, provisions 5.5-1 and 5.1-3", "CWE-319: Cleartext Transmission of Sensitive Information")
+_REFS = ("CWE-319: Cleartext Transmission of Sensitive Information",)
 
 
 def _line(text: str, pos: int) -> int:
@@ -106,9 +107,9 @@ _SEVERITY = {True: Severity.high, False: Severity.medium}
 class HttpAdmin(Check):
     ID = "comms.http-admin"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.5-1", "5.1-3")
     SEVERITY = Severity.medium
     TIMEOUT = 60.0
+    USES = (BOOT_COMMANDS, TEXT)
     DOC = CheckDoc(
         title="Administration web interface served over plain HTTP",
         why=(
@@ -130,7 +131,7 @@ class HttpAdmin(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         hits: list[tuple[str, dict]] = []
         for entry, text in text_files(fw):
             lp = logical_path(entry.path)
@@ -221,9 +222,9 @@ def mosquitto_listeners(text: str) -> list[dict]:
 class MqttPlaintext(Check):
     ID = "comms.mqtt-plaintext"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.5-1", "5.1-3")
     SEVERITY = Severity.medium
     TIMEOUT = 60.0
+    USES = (TEXT,)
     DOC = CheckDoc(
         title="MQTT broker listens without TLS",
         why=(
@@ -240,7 +241,7 @@ class MqttPlaintext(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for entry, text in text_files(fw):
             if not (entry.name == "mosquitto.conf" or ("/mosquitto/" in entry.path and entry.name.endswith(".conf"))):
                 continue
@@ -275,9 +276,9 @@ _DEFAULT_COMMUNITIES = frozenset({"public", "private", "admin", "secret", "commu
 class SnmpCommunity(Check):
     ID = "comms.snmp-community"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.5-1", "5.1-1")
     SEVERITY = Severity.medium
     TIMEOUT = 60.0
+    USES = (BOOT_COMMANDS, TEXT)
     DOC = CheckDoc(
         title="SNMP v1/v2c community configured",
         why=(
@@ -285,14 +286,14 @@ class SnmpCommunity(Check):
             "and 'private' are the defaults every scanner tries, and a write community gives control of the device."
         ),
         fix="Use SNMPv3 with authPriv (per-device credentials), or disable the SNMP agent.",
-        references=("ETSI EN 303 645 V2.1.1, provisions 5.5-1 and 5.1-1", "CWE-1392: Use of Default Credentials"),
+        references=("CWE-1392: Use of Default Credentials",),
         limitations=(
             "Reads net-snmp snmpd.conf (rocommunity, rwcommunity, com2sec), OpenWrt /etc/config/snmpd "
             "(option community) and mini_snmpd -c at boot. Whether the agent is reachable from outside is not judged."
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for entry, text in text_files(fw):
             lp = logical_path(entry.path)
             if entry.name == "snmpd.conf":

@@ -6,13 +6,21 @@ import re
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput, ContentCheck
-from iotcop.checks.crypto.certificates import certificates
+from iotcop.checks.crypto.certificates import CERTIFICATES, certificates
 from iotcop.checks.crypto.private_keys import _is_throwaway, private_keys
-from iotcop.checks.secrets.files import MAX_TEXT_BYTES, TEXT_MAGICS, is_reference_material, logical_path, text_files
+from iotcop.checks.secrets.files import (
+    MAX_TEXT_BYTES,
+    TEXT,
+    TEXT_MAGICS,
+    is_reference_material,
+    logical_path,
+    text_files,
+)
+from iotcop.context import ScanContext
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
 
-_REFS = ("ETSI EN 303 645 V2.1.1, provision 5.5-1", "CWE-295: Improper Certificate Validation")
+_REFS = ("CWE-295: Improper Certificate Validation",)
 
 # Each pattern names what it found; all are matched on one logical line of a script or configuration.
 _INSECURE: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -39,7 +47,6 @@ MAX_BINARY_BYTES = 32 * 1024 * 1024
 class TlsVerificationDisabled(ContentCheck):
     ID = "comms.tls-verification-disabled"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.5-1",)
     SEVERITY = Severity.high
     TIMEOUT = 120.0
     NEEDS_ROOTFS = False
@@ -60,7 +67,7 @@ class TlsVerificationDisabled(ContentCheck):
         ),
     )
 
-    def content_limit(self, entry: FileEntry, profile: str) -> int:
+    def content_limit(self, entry: FileEntry, ctx: ScanContext) -> int:
         if entry.size == 0 or is_reference_material(entry.path):
             return 0
         if entry.magic in TEXT_MAGICS:
@@ -94,8 +101,8 @@ class TlsVerificationDisabled(ContentCheck):
                     break
         return out or None
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
-        for entry, found in self.results(fw):
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        for entry, found in self.results(fw, ctx):
             for kind, where, what, excerpt in found:
                 if kind == "binary":
                     yield self.finding(
@@ -178,9 +185,9 @@ _SETTINGS: tuple[tuple[str, re.Pattern[str], tuple[tuple[re.Pattern[str], str], 
 class WeakTlsConfig(Check):
     ID = "comms.weak-tls"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.5-1",)
     SEVERITY = Severity.medium
     TIMEOUT = 60.0
+    USES = (TEXT,)
     DOC = CheckDoc(
         title="TLS server allows broken protocol versions or ciphers",
         why=(
@@ -189,7 +196,7 @@ class WeakTlsConfig(Check):
             "break the encryption."
         ),
         fix="Allow only TLS 1.2 and 1.3 with AEAD cipher suites (for example Mozilla's 'intermediate' profile); RSA keys of 2048 bits or more.",
-        references=("ETSI EN 303 645 V2.1.1, provision 5.5-1", "RFC 8996 (deprecating TLS 1.0 and 1.1)", "Mozilla Server Side TLS"),
+        references=("RFC 8996 (deprecating TLS 1.0 and 1.1)", "Mozilla Server Side TLS"),
         limitations=(
             "Reads lighttpd (ssl.use-sslv3, ssl.cipher-list, ssl.openssl.ssl-conf-cmd), nginx (ssl_protocols, "
             "ssl_ciphers), stunnel (sslVersion, sslVersionMin, ciphers), Mosquitto (tls_version, ciphers) and "
@@ -198,7 +205,7 @@ class WeakTlsConfig(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for entry, text in text_files(fw):
             lp = logical_path(entry.path)
             for server, path_rx, settings in _SETTINGS:
@@ -243,10 +250,10 @@ class WeakTlsConfig(Check):
 class SelfSignedCertificate(Check):
     ID = "comms.self-signed-cert"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.5-1", "5.4-4")
     SEVERITY = Severity.high
     TIMEOUT = 120.0
     NEEDS_ROOTFS = False
+    USES = (CERTIFICATES,)
     DOC = CheckDoc(
         title="Self-signed certificate shipped with its private key",
         why=(
@@ -254,7 +261,7 @@ class SelfSignedCertificate(Check):
             "learn to accept it, and anyone with the image can impersonate any unit with it."
         ),
         fix="Generate the key and certificate on the device at first boot (or per device at manufacture); ship no server key.",
-        references=("ETSI EN 303 645 V2.1.1, provisions 5.5-1 and 5.4-4", "CWE-321: Use of Hard-coded Cryptographic Key"),
+        references=("CWE-321: Use of Hard-coded Cryptographic Key",),
         limitations=(
             "Reports a certificate only when it is self-signed (issuer equals subject and its own key verifies the "
             "signature) and an unencrypted private key with the same public key is in the image. Self-signed CA "
@@ -262,7 +269,7 @@ class SelfSignedCertificate(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         signed = [c for c in certificates(fw) if c.self_signed]
         if not signed:
             return

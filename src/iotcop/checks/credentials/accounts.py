@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from iotcop.checks.credentials.crypt import HashInfo, classify, verify
+from iotcop.context import ScanContext
 from iotcop.firmware.content import ContentScanner
-from iotcop.firmware.model import FileEntry, Firmware
+from iotcop.firmware.derived import DerivedFact
+from iotcop.firmware.model import FileEntry, Firmware, looks_binary
 
 AccountSource = Literal["passwd", "shadow", "htpasswd", "htdigest", "plain", "mosquitto", "embedded"]
 
-CACHE_KEY = "credentials.accounts"
 
 # Files bigger than this are not account files, nor scanned for embedded hashes.
 MAX_SCAN_BYTES = 16 * 1024 * 1024
@@ -123,10 +124,6 @@ def _store_kind(entry: FileEntry) -> AccountSource | None:
     return None
 
 
-def _is_binary(data: bytes) -> bool:
-    return data.startswith(b"\x7fELF") or b"\x00" in data[:8192]
-
-
 def _parse_store(entry: FileEntry, kind: AccountSource, text: str) -> list[Account]:
     accounts: list[Account] = []
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -201,7 +198,7 @@ def _scan_embedded(entry: FileEntry, data: bytes) -> list[Account]:
     accounts: list[Account] = []
     if b":$" not in data:
         return accounts
-    text_like = not _is_binary(data)
+    text_like = not looks_binary(data)
     for m in _embedded_matches(data):
         user = m.group(1).decode("ascii")
         secret = m.group(2).decode("ascii")
@@ -247,7 +244,7 @@ class AccountRecords(ContentScanner):
     CONTENT_BUDGET = 300.0
     VERSION = "1"
 
-    def content_limit(self, entry: FileEntry, profile: str) -> int:
+    def content_limit(self, entry: FileEntry, ctx: ScanContext) -> int:
         if entry.size > MAX_SCAN_BYTES or entry.size == 0:
             return 0
         if _store_kind(entry) is None and entry.path.startswith(_NOT_ACCOUNT_DIRS):
@@ -259,7 +256,7 @@ class AccountRecords(ContentScanner):
 
     def scan_content(self, entry: FileEntry, data: bytes):
         kind = _store_kind(entry)
-        if kind is not None and not _is_binary(data):
+        if kind is not None and not looks_binary(data):
             found = _parse_store(entry, kind, data.decode("utf-8", errors="replace"))
         else:
             found = _scan_embedded(entry, data)
@@ -288,6 +285,9 @@ def collect_accounts(fw: Firmware) -> tuple[Account, ...]:
     return tuple(a for a in linked if not (a.source == "passwd" and a.secret == "x"))
 
 
+ACCOUNTS = DerivedFact("credentials.accounts", collect_accounts, scanners=(AccountRecords,))
+
+
 def accounts(fw: Firmware) -> tuple[Account, ...]:
     """Every account record in the image, memoised per image."""
-    return fw.cached(CACHE_KEY, collect_accounts)
+    return ACCOUNTS.of(fw)

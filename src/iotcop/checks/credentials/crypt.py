@@ -54,7 +54,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("yescrypt", re.compile(rf"^\$y\${_B64}+\${_B64}*\${_B64}{{43}}$")),
     ("gost-yescrypt", re.compile(rf"^\$gy\${_B64}+\${_B64}*\${_B64}{{43}}$")),
     ("scrypt", re.compile(rf"^\$7\${_B64}{{11,}}\${_B64}{{43}}$")),
-    ("sun-md5", re.compile(rf"^\$md5(?:,rounds=\d+)?\$")),
+    ("sun-md5", re.compile(r"^\$md5(?:,rounds=\d+)?\$")),
     ("bsdi", re.compile(rf"^_{_B64}{{19}}$")),
     ("des", re.compile(rf"^{_B64}{{13}}$")),
     ("sha1", re.compile(r"^\{SHA\}[+/0-9A-Za-z]{27}=$")),

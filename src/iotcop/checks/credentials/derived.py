@@ -19,7 +19,8 @@ from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.credentials.accounts import accounts
 from iotcop.checks.credentials.hardcoded import script_credentials
 from iotcop.checks.credentials.stored import stored_secrets
-from iotcop.checks.secrets.files import is_shell_script, logical_path, text_files
+from iotcop.checks.secrets.files import TEXT, is_shell_script, logical_path, text_files
+from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
 from iotcop.model import Evidence, Severity
 
@@ -79,10 +80,10 @@ def derivations(text: str) -> list[tuple[int, str, bool, list[tuple[int, str]]]]
 class DerivedPassword(Check):
     ID = "credentials.derived-password"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.1-1",)
     SEVERITY = Severity.high
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False
+    USES = (TEXT,)
     DOC = CheckDoc(
         title="Password derived from a public device identifier",
         why=(
@@ -95,7 +96,7 @@ class DerivedPassword(Check):
             "Generate per-device passwords randomly at manufacture, or derive them with an HMAC/encryption keyed "
             "by a secret held outside the firmware."
         ),
-        references=("ETSI EN 303 645 V2.1.1, provision 5.1-1", "UK PSTI Regulations 2023, Schedule 1 paragraph 1(3)(c)",
+        references=("UK PSTI Regulations 2023, Schedule 1 paragraph 1(3)(c)",
                     "CWE-1391: Use of Weak Credentials"),
         limitations=(
             "Shell scripts only, read line by line: a value is followed through variable assignments in the same "
@@ -106,7 +107,7 @@ class DerivedPassword(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for entry, text in text_files(fw):
             if not is_shell_script(entry, text) or not _IDENTIFIER.search(text):
                 continue
@@ -149,14 +150,13 @@ def _shadow_lastchg(fw: Firmware) -> dict[str, str]:
 class FirstUsePassword(Check):
     ID = "credentials.first-use-password"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.1-1",)
     SEVERITY = Severity.info
     TIMEOUT = 60.0
+    USES = (TEXT,)
     DOC = CheckDoc(
         title="First use forces the user to set a password",
         why="A device that ships with no usable password and makes the user set one meets 5.1-1 by construction.",
         fix="Lock every account in the image and force password creation on first use (setup wizard or first login).",
-        references=("ETSI EN 303 645 V2.1.1, provision 5.1-1",),
         limitations=(
             "Gives positive evidence only, never a finding, and only when all of these hold: /etc/shadow exists; "
             "every account with a login shell is locked or its password is expired (last-change field 0); no "
@@ -166,7 +166,7 @@ class FirstUsePassword(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         if fw.get("/etc/shadow") is None:
             return
         lastchg = _shadow_lastchg(fw)

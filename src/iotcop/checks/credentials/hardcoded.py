@@ -18,15 +18,22 @@ from collections import defaultdict
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput, ContentCheck
-from iotcop.checks.credentials.accounts import accounts
+from iotcop.checks.credentials.accounts import ACCOUNTS, accounts
 from iotcop.checks.credentials.crypt import classify
 from iotcop.checks.credentials.passwords import default_credentials
-from iotcop.checks.credentials.stored import stored_secrets
-from iotcop.checks.secrets.files import is_placeholder, is_reference_material, is_shell_script, text_files
+from iotcop.checks.credentials.stored import STORED_SECRETS, stored_secrets
+from iotcop.checks.secrets.files import (
+    TEXT,
+    is_placeholder,
+    is_reference_material,
+    is_shell_script,
+    text_files,
+)
+from iotcop.context import ScanContext
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
 
-_REFS = ("ETSI EN 303 645 V2.1.1, provisions 5.1-1 and 5.4-1", "CWE-798: Use of Hard-coded Credentials")
+_REFS = ("CWE-798: Use of Hard-coded Credentials",)
 
 _UNIVERSAL = (
     "The value is written literally in the image and nothing derives it per device, so every unit built from "
@@ -47,10 +54,10 @@ def _severity_for(value: str) -> tuple[Severity, str]:
 class ConfigPassword(Check):
     ID = "credentials.config-password"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.1-1", "5.4-1")
     SEVERITY = Severity.high
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False
+    USES = (STORED_SECRETS,)
     DOC = CheckDoc(
         title="Password stored in a configuration file",
         why=(
@@ -71,7 +78,7 @@ class ConfigPassword(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for s in stored_secrets(fw):
             if s.kind != "password":
                 continue
@@ -208,10 +215,10 @@ def script_credentials(text: str) -> list[tuple[int, str, str | None, str, str]]
 class ScriptPassword(Check):
     ID = "credentials.script-password"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.1-1",)
     SEVERITY = Severity.high
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False
+    USES = (TEXT,)
     DOC = CheckDoc(
         title="Password hard-coded in a script",
         why=(
@@ -230,7 +237,7 @@ class ScriptPassword(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for entry, text in text_files(fw):
             if not is_shell_script(entry, text):
                 continue
@@ -338,7 +345,6 @@ def binary_credentials(data: bytes) -> list[tuple[int, str, str | None, str]]:
 class BinaryPassword(ContentCheck):
     ID = "credentials.binary-password"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.1-1",)
     SEVERITY = Severity.high
     TIMEOUT = 120.0
     NEEDS_ROOTFS = False
@@ -359,10 +365,8 @@ class BinaryPassword(ContentCheck):
         ),
     )
 
-    def content_limit(self, entry: FileEntry, profile: str) -> int:
-        from iotcop.profiles import profile_option
-
-        largest = profile_option(profile, self.ID, "max_binary_bytes", MAX_BINARY_BYTES)  # label: smaller, deep: larger
+    def content_limit(self, entry: FileEntry, ctx: ScanContext) -> int:
+        largest = ctx.option(self.ID, "max_binary_bytes", MAX_BINARY_BYTES)  # label: smaller, deep: larger
         if entry.magic not in ("elf", "data") or entry.size == 0 or entry.size > largest:
             return 0
         return 0 if is_reference_material(entry.path) else largest
@@ -370,8 +374,8 @@ class BinaryPassword(ContentCheck):
     def scan_content(self, entry: FileEntry, data: bytes):
         return [list(hit) for hit in binary_credentials(data)] or None
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
-        for entry, hits in self.results(fw):
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        for entry, hits in self.results(fw, ctx):
             for offset, kind, user, pw in hits:
                 if kind == "pair":
                     title = f"Default credential pair {user}:{pw} compiled into a binary"
@@ -392,10 +396,10 @@ class BinaryPassword(ContentCheck):
 class SharedPasswordHash(Check):
     ID = "credentials.shared-password-hash"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.1-1",)
     SEVERITY = Severity.medium
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False
+    USES = (ACCOUNTS,)
     DOC = CheckDoc(
         title="Several accounts share one password hash",
         why=(
@@ -407,7 +411,7 @@ class SharedPasswordHash(Check):
         limitations="Compares stored hashes exactly; the same password hashed with different salts is not detected.",
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         groups = defaultdict(list)
         for acc in accounts(fw):
             if acc.has_password_hash:

@@ -10,10 +10,12 @@ from importlib import resources
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.checks.credentials.accounts import Account, accounts
+from iotcop.checks.credentials.accounts import ACCOUNTS, Account, accounts
+from iotcop.context import ScanContext
+from iotcop.firmware.model import Firmware
 from iotcop.model import Evidence, Severity
 
-_REFERENCES = ("ETSI EN 303 645 V2.1.1, provision 5.1-1 and 5.1-3", "ETSI TR 103 621")
+_REFERENCES = ("ETSI TR 103 621",)
 
 
 def _excerpt(acc: Account) -> str:
@@ -27,10 +29,10 @@ def _where(acc: Account) -> str:
 class EmptyPassword(Check):
     ID = "credentials.empty-password"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.1-1",)
     SEVERITY = Severity.critical
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False
+    USES = (ACCOUNTS,)
     DOC = CheckDoc(
         title="Account without a password",
         why=(
@@ -49,7 +51,7 @@ class EmptyPassword(Check):
         ),
     )
 
-    def run(self, fw) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for acc in accounts(fw):
             if acc.scheme != "blank" or acc.source == "embedded":
                 continue
@@ -134,7 +136,6 @@ _ORIGIN_DETAIL = {
 class DefaultPassword(Check):
     ID = "credentials.default-password"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.1-1",)
     SEVERITY = Severity.critical
     TIMEOUT = 180.0
     NEEDS_ROOTFS = False
@@ -145,6 +146,7 @@ class DefaultPassword(Check):
     PER_HASH_SECONDS = 10.0
     TOTAL_SECONDS = 120.0
 
+    USES = (ACCOUNTS,)
     DOC = CheckDoc(
         title="Password is publicly known or guessable",
         why=(
@@ -169,14 +171,12 @@ class DefaultPassword(Check):
         ),
     )
 
-    def run(self, fw) -> Iterator[CheckOutput]:
-        from iotcop.profiles import option
-
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         # The scan profile may bound the work (label) or widen it (deep); standard keeps the class budgets.
-        self.slow_budget = option(fw, self.ID, "slow_budget", self.SLOW_BUDGET)
-        self.per_hash_seconds = option(fw, self.ID, "per_hash_seconds", self.PER_HASH_SECONDS)
-        self.with_common = option(fw, self.ID, "common_passwords", True)
-        deadline = time.monotonic() + option(fw, self.ID, "total_seconds", self.TOTAL_SECONDS)
+        self.slow_budget = ctx.option(self.ID, "slow_budget", self.SLOW_BUDGET)
+        self.per_hash_seconds = ctx.option(self.ID, "per_hash_seconds", self.PER_HASH_SECONDS)
+        self.with_common = ctx.option(self.ID, "common_passwords", True)
+        deadline = time.monotonic() + ctx.option(self.ID, "total_seconds", self.TOTAL_SECONDS)
         # Accounts sharing a hash are cracked once.
         groups: dict[tuple[str, str, str | None], list[Account]] = defaultdict(list)
         for acc in accounts(fw):
@@ -262,10 +262,10 @@ def weakness(acc: Account) -> tuple[Severity, str] | None:
 class WeakPasswordHash(Check):
     ID = "credentials.weak-password-hash"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.1-3",)
     SEVERITY = Severity.high
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False
+    USES = (ACCOUNTS,)
     DOC = CheckDoc(
         title="Password stored with a weak hash scheme",
         why=(
@@ -283,7 +283,7 @@ class WeakPasswordHash(Check):
         ),
     )
 
-    def run(self, fw) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         all_accounts = accounts(fw)
         with_password = [a for a in all_accounts if a.has_password_hash or a.scheme == "plaintext"]
         if with_password:

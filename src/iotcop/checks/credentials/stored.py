@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from iotcop.checks.credentials.crypt import classify
-from iotcop.checks.secrets.files import is_placeholder, logical_path, text_files
+from iotcop.checks.secrets.files import TEXT, is_placeholder, logical_path, text_files
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import Firmware
 
-CACHE_KEY = "credentials.stored-secrets"
 SecretKind = Literal["password", "wifi-psk"]
 
 _CONFIG_SUFFIXES = (".conf", ".cfg", ".ini", ".json", ".xml", ".yaml", ".yml", ".properties", ".bak", ".txt", ".cnf", ".env", ".default")
@@ -176,5 +176,8 @@ def collect(fw: Firmware) -> tuple[StoredSecret, ...]:
     return tuple(found)
 
 
+STORED_SECRETS = DerivedFact("credentials.stored-secrets", collect, uses=(TEXT,))
+
+
 def stored_secrets(fw: Firmware) -> tuple[StoredSecret, ...]:
-    return fw.cached(CACHE_KEY, collect)
+    return STORED_SECRETS.of(fw)

@@ -13,16 +13,16 @@ import re
 from dataclasses import dataclass
 
 from iotcop.checks.secrets.files import is_reference_material
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import Firmware
 
 try:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, dsa
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 except ImportError:  # pragma: no cover
     x509 = None
 
-CACHE_KEY = "crypto.certificates"
 MAX_PEM_FILE_BYTES = 2 * 1024 * 1024
 MAX_DER_FILE_BYTES = 64 * 1024
 _PEM_CERT = re.compile(rb"-----BEGIN (?:TRUSTED )?CERTIFICATE-----[A-Za-z0-9+/=\s]{64,65536}?-----END (?:TRUSTED )?CERTIFICATE-----")
@@ -110,5 +110,8 @@ def collect(fw: Firmware) -> tuple[Certificate, ...]:
     return tuple(out)
 
 
+CERTIFICATES = DerivedFact("crypto.certificates", collect)
+
+
 def certificates(fw: Firmware) -> tuple[Certificate, ...]:
-    return fw.cached(CACHE_KEY, collect)
+    return CERTIFICATES.of(fw)

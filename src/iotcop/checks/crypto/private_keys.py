@@ -23,13 +23,25 @@ import struct
 from dataclasses import astuple, dataclass
 from typing import Iterator
 
-from iotcop.checks.base import Check, CheckDoc, CheckOutput, ContentCheck
-from iotcop.firmware.model import FileEntry, Firmware
+from iotcop.checks.base import CheckDoc, CheckOutput, ContentCheck
+from iotcop.checks.crypto.certificates import CERTIFICATES
+from iotcop.checks.services.boot import BOOT_COMMANDS
+from iotcop.context import ScanContext
+from iotcop.firmware.model import FileEntry, Firmware, looks_binary
 from iotcop.model import Severity
 
 try:  # parsing gives type and size; without it the structure checks below still decide
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import dh, dsa, ec, ed448, ed25519, rsa, x448, x25519
+    from cryptography.hazmat.primitives.asymmetric import (
+        dh,
+        dsa,
+        ec,
+        ed448,
+        ed25519,
+        rsa,
+        x448,
+        x25519,
+    )
     from cryptography.hazmat.primitives.serialization import pkcs12
 except ImportError:  # pragma: no cover - exercised only where cryptography is absent
     serialization = None
@@ -276,7 +288,7 @@ def _dropbear_key(data: bytes) -> tuple[str, int | None] | None:
 
 
 def _line_at(data: bytes, offset: int) -> int | None:
-    if b"\x00" in data[:8192]:
+    if looks_binary(data):
         return None
     return data.count(b"\n", 0, offset) + 1
 
@@ -471,10 +483,10 @@ def is_self_test_set(entry: FileEntry, keys: list[KeyFound]) -> bool:
 class PrivateKey(ContentCheck):
     ID = "crypto.private-key"
     VERSION = "1.1.0"
-    PROVISIONS = ("5.4-3", "5.4-4")
     SEVERITY = Severity.high
     TIMEOUT = 180.0
     NEEDS_ROOTFS = False
+    USES = (CERTIFICATES, BOOT_COMMANDS)
     DOC = CheckDoc(
         title="Private key shipped in the firmware image",
         why=(
@@ -487,7 +499,6 @@ class PrivateKey(ContentCheck):
             "manufacture into protected storage) and remove private keys from the image."
         ),
         references=(
-            "ETSI EN 303 645 V2.1.1, provisions 5.4-3 and 5.4-4",
             "CWE-321: Use of Hard-coded Cryptographic Key",
         ),
         limitations=(
@@ -503,13 +514,13 @@ class PrivateKey(ContentCheck):
         ),
     )
 
-    def content_limit(self, entry: FileEntry, profile: str) -> int:
+    def content_limit(self, entry: FileEntry, ctx: ScanContext) -> int:
         return MAX_FILE_BYTES if 0 < entry.size <= MAX_FILE_BYTES else 0
 
     def scan_content(self, entry: FileEntry, data: bytes):
         return [list(astuple(key)) for key in keys_in(data)] or None
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         from iotcop.checks.crypto.certificates import certificates
 
         by_key: dict[str, list] = {}

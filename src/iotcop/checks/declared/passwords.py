@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.checks.credentials.accounts import accounts
-from iotcop.checks.declared import declaration_of
+from iotcop.checks.credentials.accounts import ACCOUNTS, accounts
+from iotcop.context import ScanContext
+from iotcop.firmware.model import Firmware
 from iotcop.model import Evidence, Severity
 
 
 class PasswordApproachContradicted(Check):
     ID = "declared.password-approach"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.1-1",)
     SEVERITY = Severity.high
     TIMEOUT = 60.0
-    NEEDS_DECLARATION = True
+    REQUIRES_DECLARATION = True
+    USES = (ACCOUNTS,)
     DOC = CheckDoc(
         title="Password stored in the image contradicts the declared password approach",
         why=(
@@ -25,15 +26,15 @@ class PasswordApproachContradicted(Check):
             "declaration does not account for (EN 303 645 5.1-1, PSTI Sch. 1 para 1)."
         ),
         fix="Ship accounts locked ('!' or '*') and have the user set the password at first use, or correct the declaration.",
-        references=("ETSI EN 303 645 V2.1.1 5.1-1", "SI 2023/1007 Sch. 1 para 1"),
+        references=("SI 2023/1007 Sch. 1 para 1",),
         limitations=(
             "Judges approaches 'none' and 'user_defined' (and a declared 'condition 1: false'); for "
             "'unique_per_device' one image cannot show whether the factory replaces a stored hash."
         ),
     )
 
-    def run(self, fw) -> Iterator[CheckOutput]:
-        decl = declaration_of(fw)
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        decl = ctx.declaration
         if decl is None:
             return
         answers = decl.condition_answers()

@@ -6,7 +6,8 @@ import re
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.checks.declared import declaration_of
+from iotcop.context import ScanContext
+from iotcop.firmware.model import Firmware
 from iotcop.model import Evidence, Severity
 
 # (sensor type, how it shows in an image, severity): device nodes, kernel modules, user-space tools.
@@ -37,10 +38,9 @@ _SENSES = (
 class UndeclaredSensor(Check):
     ID = "declared.undeclared-sensor"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.8-3",)
     SEVERITY = Severity.high
     TIMEOUT = 60.0
-    NEEDS_DECLARATION = True
+    REQUIRES_DECLARATION = True
     DOC = CheckDoc(
         title="Sensor support in the firmware that the declaration does not document",
         why=(
@@ -49,15 +49,15 @@ class UndeclaredSensor(Check):
             "ships drivers the product does not need."
         ),
         fix="Document the sensor (sensors: in the declaration and in the user documentation), or remove the drivers.",
-        references=("ETSI EN 303 645 V2.1.1 5.8-3", "ETSI TS 103 701 IXIT 22-ExtSens"),
+        references=("ETSI TS 103 701 IXIT 22-ExtSens",),
         limitations=(
             "Looks for device nodes, kernel modules and capture tools by name; drivers built into the kernel image "
             "are not seen. ALSA alone may serve a speaker, so an audio finding says capture is possible, not certain."
         ),
     )
 
-    def run(self, fw) -> Iterator[CheckOutput]:
-        decl = declaration_of(fw)
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        decl = ctx.declaration
         if decl is None or decl.sensors is None:
             return
         declared_types = {s.type for s in decl.sensors}

@@ -6,8 +6,9 @@ import re
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.checks.declared import declaration_of
-from iotcop.checks.services.boot import boot_commands
+from iotcop.checks.services.boot import BOOT_COMMANDS, boot_commands
+from iotcop.context import ScanContext
+from iotcop.firmware.model import Firmware
 from iotcop.model import Evidence, Severity
 
 # Program -> (service names it answers to, its usual ports).  Only programs that listen on the network.
@@ -74,10 +75,10 @@ def declared_service(cmd, decl) -> bool | None:
 class UndeclaredBootService(Check):
     ID = "declared.undeclared-service"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.6-1",)
     SEVERITY = Severity.high
     TIMEOUT = 60.0
-    NEEDS_DECLARATION = True
+    REQUIRES_DECLARATION = True
+    USES = (BOOT_COMMANDS,)
     DOC = CheckDoc(
         title="Network service started at boot but not declared",
         why=(
@@ -86,15 +87,15 @@ class UndeclaredBootService(Check):
             "and is not known to be disabled (EN 303 645 5.6-1)."
         ),
         fix="Stop starting the service in the firmware, or add it to network_services in the declaration with its purpose.",
-        references=("ETSI EN 303 645 V2.1.1 5.6-1", "ETSI TS 103 701 5.6-1-2 (IXIT 15-Intf completeness)"),
+        references=("ETSI TS 103 701 5.6-1-2 (IXIT 15-Intf completeness)",),
         limitations=(
             "Knows the common embedded servers by program name; a vendor's own server binary is not recognised. "
             "Reads what starts at boot, not what listens at run time."
         ),
     )
 
-    def run(self, fw) -> Iterator[CheckOutput]:
-        decl = declaration_of(fw)
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        decl = ctx.declaration
         if decl is None or decl.network_services is None:
             return
         declared = decl.network_services

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.firmware.model import FileEntry, Firmware
+from iotcop.context import ScanContext
+from iotcop.firmware.derived import DerivedFact
+from iotcop.firmware.model import Firmware
 from iotcop.model import Evidence, Severity
 
 MAX_BYTES = 256 * 1024
@@ -46,50 +48,53 @@ def _trigger(path: str) -> str:
     return "system command"
 
 
-def reset_steps(fw: Firmware) -> tuple[ResetStep, ...]:
-    def compute(fw: Firmware):
-        out = []
-        for entry in fw.files():
-            if entry.magic not in ("script", "text") or entry.size > MAX_BYTES or not entry.path.startswith("/"):
+def _reset_steps(fw: Firmware) -> tuple[ResetStep, ...]:
+    out = []
+    for entry in fw.files():
+        if entry.magic not in ("script", "text") or entry.size > MAX_BYTES or not entry.path.startswith("/"):
+            continue
+        if not (_TRIGGER_PATHS.search(entry.path) or entry.path.startswith(("/sbin/", "/usr/sbin/", "/bin/", "/usr/bin/", "/etc/init.d/", "/lib/"))):
+            continue
+        data = fw.read_bytes(entry, MAX_BYTES) or b""
+        if not any(w in data for w in (b"jffs2reset", b"firstboot", b"erase", b"nvram", b"rm ", b"mkfs", b"ubiformat")):
+            continue
+        for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
+            stripped = line.strip()
+            if not stripped or stripped.startswith(("#", "--")):
                 continue
-            if not (_TRIGGER_PATHS.search(entry.path) or entry.path.startswith(("/sbin/", "/usr/sbin/", "/bin/", "/usr/bin/", "/etc/init.d/", "/lib/"))):
-                continue
-            data = fw.read_bytes(entry, MAX_BYTES) or b""
-            if not any(w in data for w in (b"jffs2reset", b"firstboot", b"erase", b"nvram", b"rm ", b"mkfs", b"ubiformat")):
-                continue
-            for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
-                stripped = line.strip()
-                if not stripped or stripped.startswith(("#", "--")):
-                    continue
-                for rx, erases in ERASERS:
-                    if rx.search(stripped):
-                        out.append(ResetStep(entry.path, number, stripped, erases, _trigger(entry.path)))
-                        break
-        return tuple(out)
+            for rx, erases in ERASERS:
+                if rx.search(stripped):
+                    out.append(ResetStep(entry.path, number, stripped, erases, _trigger(entry.path)))
+                    break
+    return tuple(out)
 
-    return fw.cached("deletion.reset-steps", compute)
+
+RESET_STEPS = DerivedFact("deletion.reset-steps", _reset_steps)
+
+
+def reset_steps(fw: Firmware) -> tuple[ResetStep, ...]:
+    return RESET_STEPS.of(fw)
 
 
 class FactoryReset(Check):
     ID = "deletion.factory-reset"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.11-1",)
     SEVERITY = Severity.info
     TIMEOUT = 60.0
+    USES = (RESET_STEPS,)
     DOC = CheckDoc(
         title="Factory reset that erases user data",
         why="Users who sell, return or dispose of a device need a simple way to erase their settings, credentials and personal data from it.",
         fix="Provide a factory reset (button and web interface) that erases the partition holding user data and settings.",
-        references=("ETSI EN 303 645 V2.1.1, provision 5.11-1",),
         limitations=(
             "Positive evidence only: a reset handler reachable by the user (a button handler or a web-interface "
             "handler) whose command erases a user-data partition or folder.  A reset implemented in a vendor binary or "
             "the boot loader is not seen, and then nothing is reported.  Whether the erase also covers data kept "
-            "by cloud services (5.11-2) is out of scope."
+            "by cloud services is out of scope."
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         steps = reset_steps(fw)
         # A command only reachable from a shell is not something users can run easily: a button or the web UI is needed.
         chosen = [s for s in steps if s.triggered_by in ("reset button", "web interface")]

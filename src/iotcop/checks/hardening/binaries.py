@@ -19,8 +19,13 @@ Rules:
   functions (glibc does, musl and uClibc do not); then a dynamically linked
   executable that imports none of them was built without _FORTIFY_SOURCE or
   calls nothing it covers.
-* RPATH/RUNPATH: reported when an entry is relative, empty, $ORIGIN-based or
-  in a writable place (/tmp, /var, /mnt, /overlay, /data, /home ...).
+* RPATH/RUNPATH: reported when an entry is relative or empty, or when it lies
+  in a place others can write on the device (/tmp, /var, removable media under
+  /mnt and /media, data partitions such as /overlay, /data, /jffs ...), after
+  following the image's own symlinks (/home -> /var/home), or under a folder
+  the image ships world-writable.  Other absolute folders that the image does
+  not hold are the build machine's (/home/<developer>/..., /opt/buildroot/...):
+  the loader finds nothing there, and creating them needs root.
 """
 
 from __future__ import annotations
@@ -31,12 +36,18 @@ from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.surface import listing
+from iotcop.context import ScanContext
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
 
 _LIBRARY = re.compile(r"^(?:lib.*\.so(?:\.[\w.]+)?|ld(?:-.*)?\.so(?:\.[\w.]+)?|.*\.so(?:\.\d+)*)$")
 _LIBC = re.compile(r"^(?:libc\.so(?:\.\d+)?|libc-[\d.]+\.so|ld-musl-.*\.so\.1|libuClibc-.*\.so|libc\.so\.0)$")
-_WRITABLE_PREFIXES = ("/tmp", "/var", "/mnt", "/overlay", "/data", "/home", "/media", "/run", "/dev/shm", "/userdata", "/jffs", "/config")
+# Top-level folders that hold RAM disks, removable media or data partitions on embedded Linux.  /home is not
+# among them: on these images it is absent or root's, and a /home that is writable shows as a symlink into
+# one of these or as a world-writable folder.
+_WRITABLE_TOPS = frozenset({"tmp", "var", "mnt", "overlay", "data", "media", "run", "userdata", "jffs", "config"})
+_WRITABLE_PREFIXES = ("/dev/shm",)
 NO_NX_ARCHES = frozenset({"MIPS"})
 
 
@@ -49,31 +60,80 @@ def is_executable(entry: FileEntry) -> bool:
     return elf.interpreter is not None or elf.elf_type == "EXEC" or elf.pie
 
 
+def _libc_fortify(fw: Firmware) -> tuple[bool | None, str | None]:
+    libcs = sorted((e for e in fw.elf_files() if _LIBC.match(e.name) and e.elf.elf_type == "DYN"), key=lambda e: e.path)
+    for entry in libcs:
+        data = fw.read_bytes(entry) or b""
+        if b"\x00__memcpy_chk\x00" in data or b"\x00__sprintf_chk\x00" in data or b"\x00__strcpy_chk\x00" in data:
+            return True, entry.path
+    return (False, libcs[0].path) if libcs else (None, None)
+
+
+LIBC_FORTIFY = DerivedFact("hardening.libc-fortify", _libc_fortify)
+
+
 def libc_has_fortify(fw: Firmware) -> tuple[bool | None, str | None]:
     """(libc exports __*_chk, path of the libc judged); (None, None) when no libc is found."""
-
-    def compute(fw: Firmware):
-        libcs = sorted((e for e in fw.elf_files() if _LIBC.match(e.name) and e.elf.elf_type == "DYN"), key=lambda e: e.path)
-        for entry in libcs:
-            data = fw.read_bytes(entry) or b""
-            if b"\x00__memcpy_chk\x00" in data or b"\x00__sprintf_chk\x00" in data or b"\x00__strcpy_chk\x00" in data:
-                return True, entry.path
-        return (False, libcs[0].path) if libcs else (None, None)
-
-    return fw.cached("hardening.libc-fortify", compute)
+    return LIBC_FORTIFY.of(fw)
 
 
-def bad_search_path(path: str) -> bool:
-    return (not path) or (not path.startswith(("/", "$ORIGIN", "${ORIGIN}"))) or path.startswith(_WRITABLE_PREFIXES)
+def _in_writable_place(path: str) -> bool:
+    parts = posixpath.normpath(path).split("/")
+    return (len(parts) > 1 and parts[1] in _WRITABLE_TOPS) or any(path == p or path.startswith(p + "/") for p in _WRITABLE_PREFIXES)
+
+
+def _symlinks(fw: Firmware) -> dict[str, str]:
+    return fw.cached("hardening.symlinks", lambda fw: {e.path: e.link_target for e in fw.entries
+                                                       if e.kind == "symlink" and e.link_target})
+
+
+def _resolved(fw: Firmware, path: str) -> str:
+    """`path` with the image's symlinks on the way followed inside the image (never on the host)."""
+    links = _symlinks(fw)
+    done, rest, hops = "/", [p for p in posixpath.normpath(path).split("/") if p], 0
+    while rest and hops < 32:
+        candidate = posixpath.join(done, rest.pop(0))
+        target = links.get(candidate)
+        if target is not None:
+            hops += 1
+            joined = target if target.startswith("/") else posixpath.join(done, target)
+            rest = [p for p in posixpath.normpath(joined).split("/") if p] + rest
+            done = "/"
+            continue
+        done = candidate
+    return posixpath.normpath(posixpath.join(done, *rest)) if rest else done
+
+
+def _world_writable_ancestor(fw: Firmware, path: str) -> bool:
+    while path not in ("/", ""):
+        entry = fw.get(path)
+        if entry is not None:
+            return entry.kind == "dir" and entry.world_writable
+        path = posixpath.dirname(path)
+    return False
+
+
+def bad_search_path(path: str, fw: Firmware | None = None) -> bool:
+    """A library search path entry others could fill: relative or empty, or in a place writable on the device."""
+    if not path or not path.startswith(("/", "$ORIGIN", "${ORIGIN}")):
+        return True
+    if not path.startswith("/"):
+        return False
+    if _in_writable_place(path):
+        return True
+    if fw is None:
+        return False
+    resolved = _resolved(fw, path)
+    return _in_writable_place(resolved) or _world_writable_ancestor(fw, resolved)
 
 
 class BinaryHardening(Check):
     ID = "hardening.binaries"
-    VERSION = "1.1.0"
-    PROVISIONS = ("5.6-8",)
+    VERSION = "1.1.1"
     SEVERITY = Severity.low
     TIMEOUT = 120.0
     NEEDS_ROOTFS = False
+    USES = (LIBC_FORTIFY,)
     DOC = CheckDoc(
         title="Programs built without exploit mitigations",
         why=(
@@ -85,7 +145,7 @@ class BinaryHardening(Check):
             "Build with -fstack-protector-strong -D_FORTIFY_SOURCE=2 -O2 -fPIE -pie -Wl,-z,relro,-z,now and a "
             "non-executable stack; do not set RPATH/RUNPATH to relative or writable folders."
         ),
-        references=("ETSI EN 303 645 V2.1.1, provision 5.6-8", "CWE-693", "CWE-426"),
+        references=("CWE-693", "CWE-426"),
         limitations=(
             "Facts come from program headers, the dynamic section and dynamic symbols: a program with no "
             "function that needs a canary, or no call FORTIFY covers, is reported without it, so those two "
@@ -96,7 +156,7 @@ class BinaryHardening(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         no_nx, no_pie, no_relro, partial_relro, no_canary, no_fortify, bad_paths = [], [], [], [], [], [], []
         fortify_libc, libc_path = libc_has_fortify(fw)
         executables = 0
@@ -105,7 +165,7 @@ class BinaryHardening(Check):
             if elf.elf_type not in ("EXEC", "DYN"):
                 continue
             for p in elf.rpath + elf.runpath:
-                if bad_search_path(p):
+                if bad_search_path(p, fw):
                     bad_paths.append(f"{entry.path} ({'RPATH' if p in elf.rpath else 'RUNPATH'} {p or '(empty)'})")
             if not is_executable(entry):
                 continue

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.context import ScanContext
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
 
-CACHE_KEY = "hardening.kernel-configs"
 IKCFG_START, IKCFG_END = b"IKCFG_ST", b"IKCFG_ED"
 MAX_BYTES = 64 * 1024 * 1024
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
@@ -137,13 +138,16 @@ def _from_entry(fw: Firmware, entry: FileEntry) -> KernelConfig | None:
     return None
 
 
+def _kernel_configs(fw: Firmware) -> tuple[KernelConfig, ...]:
+    return tuple(c for c in (_from_entry(fw, e) for e in fw.files()) if c is not None)
+
+
+KERNEL_CONFIGS = DerivedFact("hardening.kernel-configs", _kernel_configs)
+
+
 def kernel_configs(fw: Firmware) -> tuple[KernelConfig, ...]:
     """Every kernel configuration found in the image (memoised)."""
-
-    def compute(fw: Firmware):
-        return tuple(c for c in (_from_entry(fw, e) for e in fw.files()) if c is not None)
-
-    return fw.cached(CACHE_KEY, compute)
+    return KERNEL_CONFIGS.of(fw)
 
 
 def _enabled(options: dict[str, str], name: str) -> bool:
@@ -170,10 +174,10 @@ _ALIASES = {"CONFIG_STACKPROTECTOR": ("CONFIG_CC_STACKPROTECTOR",)}
 class KernelHardening(Check):
     ID = "hardening.kernel-config"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.6-8",)
     SEVERITY = Severity.low
     TIMEOUT = 120.0
     NEEDS_ROOTFS = False
+    USES = (KERNEL_CONFIGS,)
     DOC = CheckDoc(
         title="Kernel built without hardening options",
         why=(
@@ -182,7 +186,7 @@ class KernelHardening(Check):
             "the whole device."
         ),
         fix="Enable STRICT_KERNEL_RWX, STRICT_DEVMEM, STACKPROTECTOR_STRONG, RANDOMIZE_BASE, HARDENED_USERCOPY, FORTIFY_SOURCE and MODULE_SIG where the architecture supports them.",
-        references=("ETSI EN 303 645 V2.1.1, provision 5.6-8", "Kernel Self Protection Project recommended settings"),
+        references=("Kernel Self Protection Project recommended settings",),
         limitations=(
             "Judged only when the image carries the kernel configuration (a config file, config.gz, or "
             "IKCONFIG inside an uncompressed kernel image or configs.ko); an IKCONFIG inside a compressed "
@@ -191,7 +195,7 @@ class KernelHardening(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for config in kernel_configs(fw):
             found = weaknesses(config.options)
             if not found:

@@ -21,6 +21,7 @@ from typing import Iterator
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.surface import listing
 from iotcop.checks.surface.debug_pages import in_web_root
+from iotcop.context import ScanContext
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
 
@@ -121,7 +122,6 @@ def _sh_sink_uses_taint(line: str, refs: list[str], has_source: bool, lang: Lang
 class ScriptInjection(Check):
     ID = "input.script-injection"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.13-1",)
     SEVERITY = Severity.high
     TIMEOUT = 90.0
     NEEDS_ROOTFS = False
@@ -132,7 +132,7 @@ class ScriptInjection(Check):
             "the page run commands on the device (command injection, the most common router takeover)."
         ),
         fix="Validate request parameters against an allow-list and pass them as separate arguments (never through a shell or eval); quote with escapeshellarg/shellquote where a shell is unavoidable.",
-        references=("ETSI EN 303 645 V2.1.1, provision 5.13-1", "CWE-78", "CWE-95"),
+        references=("CWE-78", "CWE-95"),
         limitations=(
             "Taint is followed through plain assignments within one script, line by line; flows through "
             "functions, files, other scripts or string building across lines are not seen.  In shell only eval, "
@@ -142,7 +142,7 @@ class ScriptInjection(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for entry in fw.files():
             if entry.size > MAX_BYTES or entry.elf is not None or not _is_handler(entry) or entry.magic not in ("script", "text"):
                 continue
@@ -165,7 +165,6 @@ _UNSAFE_IMPORTS = frozenset({"strcpy", "strcat", "sprintf", "vsprintf", "gets", 
 class CgiBinaries(Check):
     ID = "input.cgi-binaries"
     VERSION = "1.1.0"
-    PROVISIONS = ("5.13-1",)
     SEVERITY = Severity.medium
     TIMEOUT = 90.0
     NEEDS_ROOTFS = False
@@ -177,7 +176,7 @@ class CgiBinaries(Check):
             "data are buffer overflows."
         ),
         fix="Review each listed program: validate every parameter against an allow-list, use execv with fixed argument vectors, and bounded copies (snprintf, strlcpy).",
-        references=("ETSI EN 303 645 V2.1.1, provision 5.13-1", "CWE-78", "CWE-120"),
+        references=("CWE-78", "CWE-120"),
         limitations=(
             "A candidate list, not a proof: the program reads CGI input (its strings name QUERY_STRING or "
             "CONTENT_LENGTH) and imports the functions; whether request data reaches them is not traced.  "
@@ -186,7 +185,7 @@ class CgiBinaries(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         shell, unsafe = [], []
         for entry in fw.elf_files():
             if entry.elf.elf_type not in ("EXEC", "DYN") or not (in_web_root(entry.path) or entry.name.endswith(".cgi")):

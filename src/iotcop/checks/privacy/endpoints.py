@@ -6,14 +6,14 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Iterator
-from urllib.parse import urlsplit
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.surface import listing
+from iotcop.context import ScanContext
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Evidence, Severity
 
-CACHE_KEY = "privacy.cloud-endpoints"
 MAX_BYTES = 256 * 1024
 ENCRYPTED = frozenset({"https", "mqtts", "wss", "coaps", "amqps", "ssl", "tls"})
 _URL = re.compile(r"\b(https?|mqtts?|wss?|coaps?|amqps?|ssl|tls|tcp)://([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?([^\s'\"<>`,;)}\]]*)")
@@ -22,6 +22,9 @@ _ENDPOINT_KEY = re.compile(
     r"(?:url|uri|endpoint|server|host|broker|api|cloud|telemetry|analytics|report|upload|collector|ingest|push|metric|stat|log|track|notify|webhook|address|remote|backend|mqtt)",
     re.I,
 )
+# UPnP device-description links (UPnP Device Architecture: manufacturerURL, modelURL, presentationURL) are
+# advertised to control points for people to open; the device itself sends nothing there.
+_DESCRIPTION_LINK = re.compile(r"^(?:manufacturer|model|presentation)_?url$", re.I)
 _ASSIGNMENT = re.compile(r"^\s*(?:export\s+|option\s+|list\s+|set\s+)?[\"']?([A-Za-z_][\w.-]*)[\"']?\s*(?:=|:|\s)\s*")
 _TELEMETRY = re.compile(
     r"telemetry|analytics|metrics|tracking|tracker|stats?\.|crash|sentry|mixpanel|segment\.io|google-analytics|googletagmanager|amplitude|datadog|newrelic|"
@@ -97,24 +100,27 @@ def _collect(fw: Firmware) -> tuple[Endpoint, ...]:
                 is_json_value = re.search(r'"([\w.-]+)"\s*:\s*"[^"]*$', stripped[: u.start()])
                 if is_json_value:
                     key = is_json_value.group(1)
-                if not key or not _ENDPOINT_KEY.search(key) or _local(host) or _SKIP_HOSTS.search(host) or "$" in host or "%" in host:
+                if not key or not _ENDPOINT_KEY.search(key) or _DESCRIPTION_LINK.match(key) or _local(host) or _SKIP_HOSTS.search(host) or "$" in host or "%" in host:
                     continue
                 url = u.group(0)
                 out.append(Endpoint(entry.path, number, url, scheme, host.lower(), int(port) if port else None, key, bool(_TELEMETRY.search(url) or _TELEMETRY.search(key))))
     return tuple(out)
 
 
+CLOUD_ENDPOINTS = DerivedFact("privacy.cloud-endpoints", _collect)
+
+
 def cloud_endpoints(fw: Firmware) -> tuple[Endpoint, ...]:
     """Remote endpoints assigned to settings in configuration files and scripts (memoised)."""
-    return fw.cached(CACHE_KEY, _collect)
+    return CLOUD_ENDPOINTS.of(fw)
 
 
 class CloudEndpoints(Check):
     ID = "privacy.cloud-endpoints"
-    VERSION = "1.0.0"
-    PROVISIONS = ("5.8-1",)
+    VERSION = "1.0.1"
     SEVERITY = Severity.medium
     TIMEOUT = 90.0
+    USES = (CLOUD_ENDPOINTS,)
     DOC = CheckDoc(
         title="Cloud or telemetry endpoint over an unencrypted protocol",
         why=(
@@ -122,18 +128,19 @@ class CloudEndpoints(Check):
             "anyone on the path reads it (often personal data: names, locations, usage) and can change it."
         ),
         fix="Use https, mqtts (8883) or wss with certificate verification for every remote endpoint.",
-        references=("ETSI EN 303 645 V2.1.1, provisions 5.8-1, 6-4 and 6-5 (condition 6)", "CWE-319"),
+        references=("CWE-319",),
         limitations=(
             "Reads configuration files and scripts (not binaries, documentation or language libraries); a URL is "
             "taken as an endpoint only when it is assigned to a setting whose name says so (url, server, "
-            "endpoint, broker ...) and points outside the local network.  Whether personal data is actually "
+            "endpoint, broker ...) and points outside the local network; UPnP device-description links "
+            "(manufacturerURL, modelURL, presentationURL) are advertised, not contacted, and are not endpoints.  Whether personal data is actually "
             "sent there is not known.  Telemetry is recognised by names (telemetry, analytics, metrics, crash "
             "reporting services) and establishes Annex B condition 6; comparing it with the declaration is "
             "left to the declaration input."
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         endpoints = cloud_endpoints(fw)
         telemetry = [e for e in endpoints if e.telemetry]
         if telemetry:

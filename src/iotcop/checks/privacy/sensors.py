@@ -14,10 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import Firmware
 from iotcop.model import Evidence
-
-CACHE_KEY = "privacy.sensors"
 
 _MODULES = {
     "camera": re.compile(r"^(?:uvcvideo|videodev|v4l2[-_]\w+|videobuf2[-_]\w+|gspca[-_]\w+|ov\d{4}\w*|imx\d{3}\w*|mt9\w+|soc[-_]camera|bcm2835[-_](?:v4l2|unicam)|sunxi[-_]csi|rk(?:isp|cif)\w*|mipi[-_]csi\w*)\.ko(?:\.[gx]z|\.zst)?$", re.I),
@@ -100,6 +99,9 @@ def _collect(fw: Firmware) -> tuple[SensorRecord, ...]:
     )
 
 
+SENSORS = DerivedFact("privacy.sensors", _collect)
+
+
 def sensors(fw: Firmware) -> tuple[SensorRecord, ...]:
     """Sensing capabilities with their evidence, memoised per image."""
-    return fw.cached(CACHE_KEY, _collect)
+    return SENSORS.of(fw)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from iotcop.context import ScanContext
 from iotcop.firmware.content import ContentScanner
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import FileEntry, Firmware
 
 MAX_TEXT_BYTES = 512 * 1024
@@ -53,7 +55,7 @@ class TextFiles(ContentScanner):
     def __init__(self) -> None:
         self.kept = 0
 
-    def content_limit(self, entry: FileEntry, profile: str) -> int:
+    def content_limit(self, entry: FileEntry, ctx: ScanContext) -> int:
         return MAX_TEXT_BYTES if entry.magic in TEXT_MAGICS and 0 < entry.size <= MAX_TEXT_BYTES else 0
 
     def scan_content(self, entry: FileEntry, data: bytes):
@@ -70,6 +72,9 @@ def stored_text(fw: Firmware, entry: FileEntry, max_bytes: int = MAX_TEXT_BYTES)
         if text is not None:
             return text if len(text) <= max_bytes else fw.read_text(entry, max_bytes)
     return fw.read_text(entry, max_bytes)
+
+
+TEXT = DerivedFact("text", scanners=(TextFiles,))
 
 
 def text_files(fw: Firmware, *, max_bytes: int = MAX_TEXT_BYTES, include_reference: bool = False) -> Iterator[tuple[FileEntry, str]]:

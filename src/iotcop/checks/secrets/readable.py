@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.checks.credentials.accounts import accounts
-from iotcop.checks.credentials.stored import stored_secrets
+from iotcop.checks.credentials.accounts import ACCOUNTS, accounts
+from iotcop.checks.credentials.stored import STORED_SECRETS, stored_secrets
 from iotcop.checks.crypto.private_keys import MAX_DER_FILE_BYTES, private_keys
 from iotcop.checks.secrets.files import is_reference_material
+from iotcop.context import ScanContext
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
 
@@ -56,10 +57,10 @@ def modes_recorded(fw: Firmware) -> bool:
 class WorldReadableSecret(Check):
     ID = "secrets.world-readable"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.4-1",)
     SEVERITY = Severity.medium
     TIMEOUT = 120.0
     NEEDS_ROOTFS = False
+    USES = (ACCOUNTS, STORED_SECRETS)
     DOC = CheckDoc(
         title="Secret file readable by every user",
         why=(
@@ -68,7 +69,7 @@ class WorldReadableSecret(Check):
             "secure storage 5.4-1 asks for."
         ),
         fix="Make secret files owned by root (or the one service that needs them) with mode 0600 or 0640.",
-        references=("ETSI EN 303 645 V2.1.1, provision 5.4-1", "CWE-732: Incorrect Permission Assignment"),
+        references=("CWE-732: Incorrect Permission Assignment",),
         limitations=(
             "Judged from the permission bits the extractor recorded: file systems that store no modes (FAT, some "
             "vendor containers) or extractors that do not restore them can make every file look world-readable. "
@@ -79,7 +80,7 @@ class WorldReadableSecret(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         if not modes_recorded(fw):
             return
         for path, (entry, what, severity) in sorted(_secret_files(fw).items()):

@@ -6,8 +6,15 @@ import re
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput, ContentCheck
-from iotcop.checks.credentials.stored import stored_secrets
-from iotcop.checks.secrets.files import TEXT_MAGICS, is_placeholder, is_reference_material, line_of, shannon_entropy
+from iotcop.checks.credentials.stored import STORED_SECRETS, stored_secrets
+from iotcop.checks.secrets.files import (
+    TEXT_MAGICS,
+    is_placeholder,
+    is_reference_material,
+    line_of,
+    shannon_entropy,
+)
+from iotcop.context import ScanContext
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
 
@@ -109,7 +116,6 @@ def _mask(value: str) -> str:
 class CloudToken(ContentCheck):
     ID = "secrets.cloud-token"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.4-3",)
     SEVERITY = Severity.high
     TIMEOUT = 120.0
     NEEDS_ROOTFS = False
@@ -123,7 +129,7 @@ class CloudToken(ContentCheck):
             "Remove long-lived cloud credentials from the firmware; provision per-device credentials at manufacture "
             "into protected storage, or obtain short-lived tokens after device authentication."
         ),
-        references=("ETSI EN 303 645 V2.1.1, provision 5.4-3", "CWE-798: Use of Hard-coded Credentials"),
+        references=("CWE-798: Use of Hard-coded Credentials",),
         limitations=(
             "Self-identifying formats in any file up to 32 MB: AWS access key ids (AKIA/ASIA + 16) with a "
             "40-character secret key within 400 bytes and Google API keys (AIza + 35) in binaries and text; GitHub, "
@@ -135,7 +141,7 @@ class CloudToken(ContentCheck):
         ),
     )
 
-    def content_limit(self, entry: FileEntry, profile: str) -> int:
+    def content_limit(self, entry: FileEntry, ctx: ScanContext) -> int:
         if entry.size == 0 or entry.size > MAX_FILE_BYTES or is_reference_material(entry.path):
             return 0
         if entry.magic not in TEXT_MAGICS and entry.magic not in ("elf", "data"):
@@ -160,8 +166,8 @@ class CloudToken(ContentCheck):
                 generic.append([line_of(text, m.start()), name, value, m.group(0).strip()])
         return {"tokens": tokens, "generic": generic} if tokens or generic else None
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
-        for entry, found in self.results(fw):
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        for entry, found in self.results(fw, ctx):
             text_like = entry.magic in TEXT_MAGICS
             for offset, line, kind, value in found["tokens"]:
                 yield self.finding(
@@ -187,10 +193,10 @@ class CloudToken(ContentCheck):
 class WifiPsk(Check):
     ID = "secrets.wifi-psk"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.1-1", "5.4-1")
     SEVERITY = Severity.high
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False
+    USES = (STORED_SECRETS,)
     DOC = CheckDoc(
         title="Wi-Fi passphrase shipped in the image",
         why=(
@@ -198,7 +204,6 @@ class WifiPsk(Check):
             "wl_wpa_psk) is the same on every unit: anyone with the image joins any unit's network."
         ),
         fix="Generate the Wi-Fi passphrase per device at manufacture (printed on the label) or have the user set it.",
-        references=("ETSI EN 303 645 V2.1.1, provisions 5.1-1 and 5.4-1",),
         limitations=(
             "Reads UCI wireless wifi-iface keys, hostapd and wpa_supplicant configuration, nvram wl*_wpa_psk and "
             "files with wpa_passphrase= settings (backups included). Values built at run time are left to "
@@ -206,7 +211,7 @@ class WifiPsk(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for s in stored_secrets(fw):
             if s.kind != "wifi-psk":
                 continue

@@ -20,9 +20,9 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from iotcop.firmware.model import FileEntry, Firmware
+from iotcop.firmware.derived import DerivedFact
+from iotcop.firmware.model import FileEntry, Firmware, looks_binary
 
-CACHE_KEY = "services.boot-commands"
 MAX_SCRIPT_BYTES = 1024 * 1024
 
 SHELLS = frozenset({"sh", "ash", "bash", "hush", "msh", "dash", "zsh", "ksh", "mksh", "lash"})
@@ -284,7 +284,7 @@ def _text(fw: Firmware, entry: FileEntry) -> str | None:
     if entry.size > MAX_SCRIPT_BYTES:
         return None
     data = fw.read_bytes(entry, MAX_SCRIPT_BYTES)
-    if data is None or data.startswith(b"\x7fELF") or b"\x00" in data[:4096]:
+    if data is None or looks_binary(data):
         return None
     return data.decode("utf-8", errors="replace")
 
@@ -482,9 +482,12 @@ def _collect(fw: Firmware) -> tuple[BootCommand, ...]:
     return tuple(records)
 
 
+BOOT_COMMANDS = DerivedFact("services.boot-commands", _collect)
+
+
 def boot_commands(fw: Firmware) -> tuple[BootCommand, ...]:
     """Everything the image starts at boot, memoised per image."""
-    return fw.cached(CACHE_KEY, _collect)
+    return BOOT_COMMANDS.of(fw)
 
 
 # -- from the boot model ---------------------------------------------------------------------------------

@@ -16,10 +16,9 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from iotcop.checks.services.boot import BootCommand, boot_commands
+from iotcop.checks.services.boot import BOOT_COMMANDS, BootCommand, boot_commands
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import Firmware
-
-CACHE_KEY = "services.started-daemons"
 
 # Program name -> service kind, for programs that listen on the network.
 NETWORK_DAEMONS: dict[str, str] = {
@@ -175,6 +174,9 @@ def _collect(fw: Firmware) -> tuple[StartedDaemon, ...]:
     return tuple(out)
 
 
+STARTED_DAEMONS = DerivedFact("services.started-daemons", _collect, uses=(BOOT_COMMANDS,))
+
+
 def started_daemons(fw: Firmware) -> tuple[StartedDaemon, ...]:
     """Network daemons the image starts at boot, memoised per image."""
-    return fw.cached(CACHE_KEY, _collect)
+    return STARTED_DAEMONS.of(fw)

@@ -6,7 +6,14 @@ import posixpath
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.checks.services.boot import SHELLS, BootCommand, boot_commands
+from iotcop.checks.services.boot import (
+    BOOT_COMMANDS,
+    SHELLS,
+    BootCommand,
+    boot_commands,
+)
+from iotcop.context import ScanContext
+from iotcop.firmware.model import Firmware
 from iotcop.model import Severity
 
 TELNET_SERVERS = frozenset({"telnetd", "utelnetd", "in.telnetd"})
@@ -50,10 +57,9 @@ def _command(cmd: BootCommand) -> str:
 class TelnetAtBoot(Check):
     ID = "services.telnet-at-boot"
     VERSION = "1.0.0"
-    # 5.6-1: a clear-text remote shell is never an interface a consumer device needs.
-    PROVISIONS = ("5.6-1", "5.5-1", "5.5-7")
     SEVERITY = Severity.high
     TIMEOUT = 60.0
+    USES = (BOOT_COMMANDS,)
     DOC = CheckDoc(
         title="Telnet server started at boot",
         why=(
@@ -61,11 +67,10 @@ class TelnetAtBoot(Check):
             "the first service Mirai-style botnets try with default passwords."
         ),
         fix="Do not start telnetd in production firmware; if remote administration is needed, use SSH with per-device keys or passwords.",
-        references=("ETSI EN 303 645 V2.1.1, provisions 5.6-1, 5.5-1 and 5.5-7",),
         limitations=_LIMITS_BOOT,
     )
 
-    def run(self, fw) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for cmd in boot_commands(fw):
             telnet_service = cmd.mechanism in ("inetd", "xinetd") and cmd.service == "telnet"
             if not _started(cmd) or not (cmd.program in TELNET_SERVERS or telnet_service):
@@ -82,9 +87,9 @@ class TelnetAtBoot(Check):
 class FtpAtBoot(Check):
     ID = "services.ftp-at-boot"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.6-1", "5.5-1", "5.5-7")
     SEVERITY = Severity.medium
     TIMEOUT = 60.0
+    USES = (BOOT_COMMANDS,)
     DOC = CheckDoc(
         title="FTP or TFTP server started at boot",
         why=(
@@ -92,11 +97,10 @@ class FtpAtBoot(Check):
             "exposes the device's files to anyone on the network."
         ),
         fix="Remove the FTP/TFTP server from the start-up files, or replace it with SFTP/HTTPS with authentication.",
-        references=("ETSI EN 303 645 V2.1.1, provisions 5.6-1, 5.5-1 and 5.5-7",),
         limitations=_LIMITS_BOOT,
     )
 
-    def run(self, fw) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for cmd in boot_commands(fw):
             ftp_service = cmd.mechanism in ("inetd", "xinetd") and cmd.service in ("ftp", "tftp")
             if not _started(cmd) or not (cmd.program in FTP_SERVERS or ftp_service):
@@ -146,9 +150,9 @@ def _getty_without_login(args: tuple[str, ...]) -> str | None:
 class DebugShell(Check):
     ID = "services.debug-shell"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.6-4", "5.5-5")
     SEVERITY = Severity.high
     TIMEOUT = 60.0
+    USES = (BOOT_COMMANDS,)
     DOC = CheckDoc(
         title="Shell without login at boot",
         why=(
@@ -160,7 +164,7 @@ class DebugShell(Check):
             "Run getty/login on consoles (or disable the console in production builds); never start a shell "
             "directly from inittab, and never run telnetd with -l pointing at a shell."
         ),
-        references=("ETSI EN 303 645 V2.1.1, provisions 5.6-4 and 5.5-5", "CWE-1191"),
+        references=("CWE-1191",),
         limitations=(
             _LIMITS_BOOT
             + "  The kernel command line (console=, init=/bin/sh) and U-Boot's environment are out of scope; "
@@ -168,7 +172,7 @@ class DebugShell(Check):
         ),
     )
 
-    def run(self, fw) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for cmd in boot_commands(fw):
             if not _started(cmd):
                 continue

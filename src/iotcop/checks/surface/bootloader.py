@@ -9,10 +9,11 @@ from typing import Iterator
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.services.boot import SHELLS, boot_commands
 from iotcop.checks.updates.fdt import find_fdts
+from iotcop.context import ScanContext
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
 
-CACHE_KEY = "surface.boot-settings"
 MAX_BYTES = 16 * 1024 * 1024
 _NAME_HINT = re.compile(r"u-?boot|uenv|bootenv|env|bootloader|\.dtb$|boot\.(?:cmd|scr|txt)$", re.I)
 # A binary environment starts after its CRC32 (and a flag byte on redundant ones).
@@ -41,12 +42,25 @@ def _candidate(entry: FileEntry) -> bool:
     return bool(_NAME_HINT.search(entry.name)) or entry.path.startswith("/boot/") or entry.magic == "dtb"
 
 
+def _linux_program(entry: FileEntry, data: bytes) -> bool:
+    """A program that runs under Linux on the device, e.g. fw_printenv/fw_setenv (u-boot-tools).
+
+    Such a program holds at most its own built-in default environment (used when the flash copy is
+    unreadable), not the environment the device boots with.  A U-Boot ELF has no interpreter, links no
+    shared library and does not read u-boot-tools' /etc/fw_env.config.
+    """
+    elf = entry.elf
+    return elf is not None and (elf.interpreter is not None or bool(elf.needed) or b"fw_env.config" in data)
+
+
 def _settings(fw: Firmware) -> tuple[BootSetting, ...]:
     out: list[BootSetting] = []
     for entry in fw.files():
         if not _candidate(entry):
             continue
         data = fw.read_bytes(entry, MAX_BYTES) or b""
+        if _linux_program(entry, data):
+            continue
         if any(k in data for k in _ENV_KEYS):
             for m in _PAIR.finditer(data):
                 out.append(BootSetting(entry.path, m.group(1).decode(), m.group(2).decode("utf-8", "replace"), "u-boot environment", m.start(1)))
@@ -60,9 +74,12 @@ def _settings(fw: Firmware) -> tuple[BootSetting, ...]:
     return tuple(out)
 
 
+BOOT_SETTINGS = DerivedFact("surface.boot-settings", _settings)
+
+
 def boot_settings(fw: Firmware) -> tuple[BootSetting, ...]:
     """U-Boot environment variables, boot-script setenv lines and DTB /chosen bootargs (memoised)."""
-    return fw.cached(CACHE_KEY, _settings)
+    return BOOT_SETTINGS.of(fw)
 
 
 def _console_shell(fw: Firmware, tty: str):
@@ -86,11 +103,11 @@ def _delay(value: str) -> int | None:
 
 class BootloaderConsole(Check):
     ID = "surface.bootloader-console"
-    VERSION = "1.0.0"
-    PROVISIONS = ("5.6-4",)
+    VERSION = "1.0.1"
     SEVERITY = Severity.medium
     TIMEOUT = 90.0
     NEEDS_ROOTFS = True  # the console judgement reads inittab
+    USES = (BOOT_SETTINGS,)
     DOC = CheckDoc(
         title="Bootloader or kernel console open for debugging",
         why=(
@@ -102,16 +119,17 @@ class BootloaderConsole(Check):
             "Set bootdelay to 0 or -2 in production (or require bootstopkeysha256), remove init=/bin/sh and "
             "single-user arguments from bootargs, and disable the serial console in production builds."
         ),
-        references=("ETSI EN 303 645 V2.1.1, provision 5.6-4", "CWE-1191"),
+        references=("CWE-1191",),
         limitations=(
             "Reads U-Boot environments (binary with CRC, text and boot scripts) and device-tree /chosen "
             "bootargs found in the image; an environment kept only in a flash partition that is not part of the "
             "image, or a stop key compiled into U-Boot (CONFIG_AUTOBOOT_STOP_STR) without its variable name in "
-            "the binary, is not seen.  Whether the serial pins are reachable on the board cannot be told."
+            "the binary, is not seen.  The default environment compiled into Linux programs (fw_printenv, "
+            "fw_setenv) is not taken for the device's.  Whether the serial pins are reachable on the board cannot be told."
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         settings = boot_settings(fw)
         by_file: dict[str, dict[str, BootSetting]] = {}
         for s in settings:

@@ -8,10 +8,10 @@ from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.surface import listing
-from iotcop.firmware.model import FileEntry, Firmware
+from iotcop.context import ScanContext
+from iotcop.firmware.derived import DerivedFact
+from iotcop.firmware.model import Firmware
 from iotcop.model import Severity
-
-CACHE_KEY = "surface.busybox-applets"
 
 # Applets that open a service to the network, move files in clear text, or poke hardware.
 RISKY_APPLETS = {
@@ -47,20 +47,23 @@ def applet_names(data: bytes) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _busybox_binaries(fw: Firmware) -> dict[str, tuple[str, ...]]:
+    out = {}
+    for entry in fw.elf_files():
+        if "busybox" not in entry.name or entry.size > 16 * 1024 * 1024:
+            continue
+        names = applet_names(fw.read_bytes(entry) or b"")
+        if names:
+            out[entry.path] = names
+    return out
+
+
+BUSYBOX_APPLETS = DerivedFact("surface.busybox-applets", _busybox_binaries)
+
+
 def busybox_binaries(fw: Firmware) -> dict[str, tuple[str, ...]]:
     """Device path of each BusyBox ELF -> its applet names (memoised)."""
-
-    def compute(fw: Firmware) -> dict[str, tuple[str, ...]]:
-        out = {}
-        for entry in fw.elf_files():
-            if "busybox" not in entry.name or entry.size > 16 * 1024 * 1024:
-                continue
-            names = applet_names(fw.read_bytes(entry) or b"")
-            if names:
-                out[entry.path] = names
-        return out
-
-    return fw.cached(CACHE_KEY, compute)
+    return BUSYBOX_APPLETS.of(fw)
 
 
 def _links_to(fw: Firmware, binary: str) -> dict[str, str]:
@@ -77,10 +80,10 @@ def _links_to(fw: Firmware, binary: str) -> dict[str, str]:
 class BusyBoxApplets(Check):
     ID = "surface.busybox-applets"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.6-6",)
     SEVERITY = Severity.low
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False
+    USES = (BUSYBOX_APPLETS,)
     DOC = CheckDoc(
         title="BusyBox with network-server applets compiled in",
         why=(
@@ -89,14 +92,13 @@ class BusyBoxApplets(Check):
             "bringing any tool of their own."
         ),
         fix="Configure BusyBox for the device: leave out server applets the product does not use (telnetd, ftpd, tftpd, httpd, nc, devmem).",
-        references=("ETSI EN 303 645 V2.1.1, provision 5.6-6",),
         limitations=(
             "Applets are read from BusyBox's sorted applet-name table; a build that hides or renames it is not "
             "seen.  Compiled-in is not started: services actually started at boot are reported by the services checks."
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for path, names in sorted(busybox_binaries(fw).items()):
             risky = [n for n in names if n in RISKY_APPLETS]
             if not risky:

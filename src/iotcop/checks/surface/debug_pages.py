@@ -6,6 +6,7 @@ import re
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
 from iotcop.model import Severity
 
@@ -23,7 +24,6 @@ def in_web_root(path: str) -> bool:
 class DebugWebPages(Check):
     ID = "surface.debug-web-pages"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.6-2",)
     SEVERITY = Severity.medium
     TIMEOUT = 60.0
     DOC = CheckDoc(
@@ -33,7 +33,7 @@ class DebugWebPages(Check):
             "server: they reveal versions, paths and settings, and some run commands."
         ),
         fix="Remove development, test and debug pages from production images.",
-        references=("ETSI EN 303 645 V2.1.1, provision 5.6-2", "CWE-489", "CWE-200"),
+        references=("CWE-489", "CWE-200"),
         limitations=(
             "Web roots are recognised by common paths (/www, /var/www, cgi-bin ...); a server configured to "
             "serve another folder is not followed.  Pages are judged by name (test, debug, phpinfo ...) and by "
@@ -41,7 +41,7 @@ class DebugWebPages(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for entry in fw.files():
             if not in_web_root(entry.path):
                 continue

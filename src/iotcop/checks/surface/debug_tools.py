@@ -6,9 +6,10 @@ import re
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.checks.secrets.files import stored_text
-from iotcop.checks.services.boot import boot_commands
+from iotcop.checks.secrets.files import TEXT, stored_text
+from iotcop.checks.services.boot import BOOT_COMMANDS, boot_commands
 from iotcop.checks.surface import listing
+from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
 from iotcop.model import Severity
 
@@ -33,10 +34,10 @@ _ANDROID_PROPS = {
 class DebugTools(Check):
     ID = "surface.debug-tools"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.6-1", "5.6-4", "5.6-6")
     SEVERITY = Severity.high
     TIMEOUT = 90.0
     NEEDS_ROOTFS = True
+    USES = (BOOT_COMMANDS, TEXT)
     DOC = CheckDoc(
         title="Debug tools in the firmware",
         why=(
@@ -45,7 +46,7 @@ class DebugTools(Check):
             "attacker can do after a foothold."
         ),
         fix="Build production images without adbd, gdbserver, strace, ltrace, tcpdump and netcat's -e option; never start them at boot.",
-        references=("ETSI EN 303 645 V2.1.1, provisions 5.6-1, 5.6-4 and 5.6-6", "CWE-489", "CWE-1244"),
+        references=("CWE-489", "CWE-1244"),
         limitations=(
             "Start-up files are read, not executed, so a debug service started by a vendor binary is not seen. "
             "Netcat commands are recognised in shell scripts only, with -e or -c followed by a program. "
@@ -53,7 +54,7 @@ class DebugTools(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for cmd in boot_commands(fw):
             if cmd.enabled is False:
                 continue

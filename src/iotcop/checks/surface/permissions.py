@@ -8,6 +8,7 @@ from typing import Iterator
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.services.boot import SHELLS
 from iotcop.checks.surface import listing
+from iotcop.context import ScanContext
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.model import Severity
 
@@ -28,7 +29,6 @@ def _describe(entry: FileEntry) -> str:
 class FilePermissions(Check):
     ID = "surface.file-permissions"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.6-7",)
     SEVERITY = Severity.medium
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False
@@ -43,7 +43,7 @@ class FilePermissions(Check):
             "or a privileged helper with a narrow interface); make files writable only by their owner and set "
             "the sticky bit on shared directories."
         ),
-        references=("ETSI EN 303 645 V2.1.1, provision 5.6-7", "CWE-732", "CWE-250"),
+        references=("CWE-732", "CWE-250"),
         limitations=(
             "Modes and owners are those the extractor wrote.  Some extractors lose bits: debugfs (ext2/3/4) "
             "applies the owner after the mode, which clears set-user-ID; unblob widens permissions it needs to "
@@ -52,7 +52,7 @@ class FilePermissions(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         suid, sgid, dangerous, ww_files, ww_dirs = [], [], [], [], []
         for entry in fw.entries:
             if entry.kind == "file":

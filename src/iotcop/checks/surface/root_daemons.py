@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.checks.services.daemons import NEEDS_ROOT, started_daemons
+from iotcop.checks.services.daemons import NEEDS_ROOT, STARTED_DAEMONS, started_daemons
 from iotcop.checks.surface import listing
+from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
-from iotcop.model import Evidence, Severity
+from iotcop.model import Severity
 
 
 class RootDaemons(Check):
     ID = "surface.root-daemons"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.6-7",)
     SEVERITY = Severity.medium
     TIMEOUT = 60.0
+    USES = (STARTED_DAEMONS,)
     DOC = CheckDoc(
         title="Network daemon runs as root",
         why=(
@@ -24,7 +25,7 @@ class RootDaemons(Check):
             "memory-safety bug or injection in it is a full compromise instead of a contained one."
         ),
         fix="Run the daemon under its own unprivileged account (systemd User=, procd 'user', chpst -u, or the daemon's own user setting).",
-        references=("ETSI EN 303 645 V2.1.1, provision 5.6-7", "CWE-250"),
+        references=("CWE-250",),
         limitations=(
             "Reported only when the image shows root: a user switch by the init system or a wrapper, or a "
             "privilege drop the daemon performs itself (lighttpd server.username, dnsmasq and mosquitto "
@@ -33,7 +34,7 @@ class RootDaemons(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         root = [d for d in started_daemons(fw) if d.user == "root" and d.command.program not in NEEDS_ROOT]
         if not root:
             return

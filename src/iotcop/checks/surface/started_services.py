@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.checks.declared import declaration_of
 from iotcop.checks.declared.services import declared_service
-from iotcop.checks.services.daemons import started_daemons
+from iotcop.checks.services.daemons import STARTED_DAEMONS, started_daemons
 from iotcop.checks.surface import listing
+from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
 from iotcop.model import Severity
 
@@ -16,9 +16,9 @@ from iotcop.model import Severity
 class StartedServices(Check):
     ID = "surface.started-services"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.6-1",)
     SEVERITY = Severity.info
     TIMEOUT = 60.0
+    USES = (STARTED_DAEMONS,)
     DOC = CheckDoc(
         title="Network services started at boot",
         why=(
@@ -26,7 +26,6 @@ class StartedServices(Check):
             "switched off, which only the manufacturer can confirm service by service."
         ),
         fix="Confirm each listed service is needed for the intended use; remove or disable the others.",
-        references=("ETSI EN 303 645 V2.1.1, provision 5.6-1",),
         limitations=(
             "An inventory for review, not a weakness: the finding is 'possible', so it leaves 5.6-1 "
             "INCONCLUSIVE instead of failing it.  Services are recognised by program name from every init "
@@ -36,8 +35,8 @@ class StartedServices(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
-        daemons = [d for d in started_daemons(fw) if not _declared(d, declaration_of(fw))]
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        daemons = [d for d in started_daemons(fw) if not _declared(d, ctx.declaration)]
         if not daemons:
             return
         first = daemons[0].command

@@ -14,11 +14,11 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from iotcop.checks.secrets.files import stored_text
-from iotcop.firmware.model import FileEntry, Firmware
+from iotcop.checks.secrets.files import TEXT, stored_text
+from iotcop.firmware.derived import DerivedFact
+from iotcop.firmware.model import FileEntry, Firmware, looks_binary
 from iotcop.model import Evidence
 
-CACHE_KEY = "updates.clients"
 MAX_SCRIPT = 512 * 1024
 
 URL = re.compile(r"\b(?:https?|ftp|tftp)://[^\s'\"<>`;|)]+", re.I)
@@ -91,7 +91,7 @@ def _text(fw: Firmware, entry: FileEntry | str | None) -> str | None:
     if entry is None:
         return None
     data = fw.read_bytes(entry, MAX_SCRIPT)
-    if data is None or b"\x00" in data[:2048]:
+    if data is None or looks_binary(data):
         return None
     return data.decode("utf-8", errors="replace")
 
@@ -339,6 +339,9 @@ def _collect(fw: Firmware) -> tuple[UpdateClient, ...]:
     return tuple(clients)
 
 
+UPDATE_CLIENTS = DerivedFact("updates.clients", _collect, uses=(TEXT,))
+
+
 def update_clients(fw: Firmware) -> tuple[UpdateClient, ...]:
     """Every update mechanism found in the image (memoised)."""
-    return fw.cached(CACHE_KEY, _collect)
+    return UPDATE_CLIENTS.of(fw)

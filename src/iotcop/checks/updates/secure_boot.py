@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.checks.surface.bootloader import boot_settings
+from iotcop.checks.surface.bootloader import BOOT_SETTINGS, boot_settings
 from iotcop.checks.updates.fdt import FdtNode, find_fdts
+from iotcop.context import ScanContext
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import Firmware
 from iotcop.model import Evidence, Severity
 
@@ -50,34 +52,38 @@ def _keys(path: str, nodes: list[FdtNode]) -> list[VerifiedBootKey]:
     return out
 
 
-def secure_boot_facts(fw: Firmware) -> tuple[list[FitInfo], list[VerifiedBootKey]]:
-    def compute(fw: Firmware):
-        fits, keys = [], []
-        for entry in fw.files():
-            if entry.size < 64 or entry.size > MAX_BYTES:
-                continue
-            if entry.magic != "dtb" and not entry.path.startswith("<image>/") and not re.search(r"u-?boot|\.itb$|\.fit$|\.dtb$|kernel|/boot/", entry.path, re.I):
-                continue
-            data = fw.read_bytes(entry, MAX_BYTES) or b""
-            if b"\xd0\x0d\xfe\xed" not in data:
-                continue
-            for nodes in find_fdts(data):
-                fit = _fit(entry.path, nodes)
-                if fit:
-                    fits.append(fit)
-                keys.extend(_keys(entry.path, nodes))
-        return fits, keys
+def _secure_boot_facts(fw: Firmware) -> tuple[list[FitInfo], list[VerifiedBootKey]]:
+    fits, keys = [], []
+    for entry in fw.files():
+        if entry.size < 64 or entry.size > MAX_BYTES:
+            continue
+        if entry.magic != "dtb" and not entry.path.startswith("<image>/") and not re.search(r"u-?boot|\.itb$|\.fit$|\.dtb$|kernel|/boot/", entry.path, re.I):
+            continue
+        data = fw.read_bytes(entry, MAX_BYTES) or b""
+        if b"\xd0\x0d\xfe\xed" not in data:
+            continue
+        for nodes in find_fdts(data):
+            fit = _fit(entry.path, nodes)
+            if fit:
+                fits.append(fit)
+            keys.extend(_keys(entry.path, nodes))
+    return fits, keys
 
-    return fw.cached("updates.secure-boot", compute)
+
+SECURE_BOOT = DerivedFact("updates.secure-boot", _secure_boot_facts)
+
+
+def secure_boot_facts(fw: Firmware) -> tuple[list[FitInfo], list[VerifiedBootKey]]:
+    return SECURE_BOOT.of(fw)
 
 
 class SecureBoot(Check):
     ID = "updates.secure-boot"
     VERSION = "1.0.0"
-    PROVISIONS = ("5.7-1",)
     SEVERITY = Severity.low
     TIMEOUT = 120.0
     NEEDS_ROOTFS = False
+    USES = (BOOT_SETTINGS, SECURE_BOOT)
     DOC = CheckDoc(
         title="Boot images without signature verification",
         why="Without secure boot, anyone who can write the flash (an update bug, a UART prompt) can run modified firmware that survives reboots.",
@@ -85,7 +91,7 @@ class SecureBoot(Check):
             "Sign FIT images (mkimage -k/-K) and build U-Boot with the public key marked required; protect the "
             "root filesystem with dm-verity; never disable bootm verification (verify=n)."
         ),
-        references=("ETSI EN 303 645 V2.1.1, provision 5.7-1", "U-Boot doc/usage/fit/verified-boot.rst"),
+        references=("U-Boot doc/usage/fit/verified-boot.rst",),
         limitations=(
             "Reads FIT images, device trees and U-Boot binaries that are part of the image.  Boot ROM and SoC "
             "secure-boot fuses are invisible to a firmware scan; compliance is claimed only when U-Boot carries a "
@@ -93,7 +99,7 @@ class SecureBoot(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         fits, keys = secure_boot_facts(fw)
         for s in boot_settings(fw):
             if s.key == "verify" and s.value.strip().lower() in ("n", "no", "0", "off"):

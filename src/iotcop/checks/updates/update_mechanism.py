@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.checks.updates.clients import UpdateClient, update_clients
+from iotcop.checks.secrets.files import TEXT
+from iotcop.checks.updates.clients import UPDATE_CLIENTS, UpdateClient, update_clients
+from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
 from iotcop.model import Evidence, Severity
 
@@ -28,10 +30,10 @@ def _chain(client: UpdateClient) -> str:
 class UpdateMechanism(Check):
     ID = "updates.update-mechanism"
     VERSION = "1.1.0"
-    PROVISIONS = ("5.3-2", "5.3-4", "5.3-7", "5.3-9", "5.3-10")
     SEVERITY = Severity.high
     TIMEOUT = 120.0
     NEEDS_ROOTFS = True
+    USES = (TEXT, UPDATE_CLIENTS)
     DOC = CheckDoc(
         title="Update mechanism without integrity protection",
         why=(
@@ -43,7 +45,7 @@ class UpdateMechanism(Check):
             "public-key-file) and verify the signature on the device with a shipped public key before "
             "installing; fetch over HTTPS with certificate verification."
         ),
-        references=("ETSI EN 303 645 V2.1.1, provisions 5.3-2, 5.3-4, 5.3-7, 5.3-9 and 5.3-10", "CWE-494", "CWE-345"),
+        references=("CWE-494", "CWE-345"),
         limitations=(
             "Recognises opkg, sysupgrade, SWUpdate, RAUC, Mender, fwupd, shell scripts and CGI handlers that "
             "download and write flash, and updater ELF programs (by name, URL strings and flash-writing strings). "
@@ -54,7 +56,7 @@ class UpdateMechanism(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         clients = update_clients(fw)
         if not clients:
             return

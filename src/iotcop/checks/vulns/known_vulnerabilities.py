@@ -7,9 +7,11 @@ import re
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
 from iotcop.model import Severity
-from iotcop.vulns.vex import Analysis, analyse_cached
+from iotcop.vulns.db import fingerprint
+from iotcop.vulns.vex import VULNERABILITY_ANALYSIS, Analysis, analyse_cached
 
 _DEFAULT_SEVERITY = Severity.medium
 # Version strings of distribution builds (Debian, Ubuntu, RHEL ...) whose security fixes are backported
@@ -41,9 +43,6 @@ def _source_text(a: Analysis) -> str:
 class KnownVulnerability(Check):
     ID = "vulns.known-vulnerability"
     VERSION = "1.1.0"
-    # 5.3-8: security updates shall be timely; a shipped component with a published fix is not.
-    # 5.2-3: the manufacturer should act on known vulnerabilities in what it ships.
-    PROVISIONS = ("5.2-3", "5.3-8")
     SEVERITY = _DEFAULT_SEVERITY
     TIMEOUT = 120.0
     NEEDS_ROOTFS = False
@@ -69,8 +68,18 @@ class KnownVulnerability(Check):
         ),
     )
 
-    def run(self, fw: Firmware) -> Iterator[CheckOutput]:
-        for a in analyse_cached(fw):
+    USES = (VULNERABILITY_ANALYSIS,)
+
+    @classmethod
+    def environment(cls) -> str:
+        return fingerprint()  # the same image matched against another database is another result
+
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        yield from self.findings(analyse_cached(fw))
+
+    def findings(self, analyses: list[Analysis]) -> Iterator[CheckOutput]:
+        """Findings for these vulnerability analyses (also used to redo the matching on a stored report)."""
+        for a in analyses:
             if a.state == "not_affected":
                 continue
             m = a.match

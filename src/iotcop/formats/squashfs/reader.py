@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 
 from iotcop.formats.squashfs.compression import Decompressor
 from iotcop.formats.squashfs.errors import SquashFSError
-from iotcop.formats.squashfs.superblock import METADATA_SIZE, NO_FRAGMENT, Superblock, parse_superblock
+from iotcop.formats.squashfs.superblock import (
+    METADATA_SIZE,
+    NO_FRAGMENT,
+    Superblock,
+    parse_superblock,
+)
 
 DIR, FILE, SYMLINK, BLOCKDEV, CHARDEV, FIFO, SOCKET = "dir", "file", "symlink", "blockdev", "chardev", "fifo", "socket"
 # v2-v4 inode type numbers (extended v4 types are basic + 7); v1 folds FIFO and socket into IPC type 0.

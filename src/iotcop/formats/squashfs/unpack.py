@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iotcop.formats.squashfs.errors import SquashFSError
-from iotcop.formats.squashfs.reader import BLOCKDEV, CHARDEV, DIR, FILE, SYMLINK, Image, Inode
+from iotcop.formats.squashfs.reader import (
+    BLOCKDEV,
+    CHARDEV,
+    DIR,
+    FILE,
+    SYMLINK,
+    Image,
+    Inode,
+)
 from iotcop.formats.squashfs.superblock import NO_FRAGMENT
 
 MAX_DEPTH = 256
@@ -278,7 +286,7 @@ def extract(
         result.compression = image.decompress.name
     result.seconds = round(time.monotonic() - started, 3)
     if manifest is not None:
-        from iotcop.report.json_report import write_atomic
+        from iotcop.files import write_atomic
 
         write_atomic(Path(manifest), json.dumps(result.manifest(), indent=1, sort_keys=True))
     return result

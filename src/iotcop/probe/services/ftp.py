@@ -6,7 +6,13 @@ import ftplib
 import time
 
 from iotcop.model import ServiceObservation
-from iotcop.probe.context import Issue, LoginTrial, ProbeContext, ServiceResult, brute_force_issue
+from iotcop.probe.context import (
+    Issue,
+    LoginTrial,
+    ProbeContext,
+    ServiceResult,
+    brute_force_issue,
+)
 from iotcop.probe.safety import BudgetExceeded
 
 MAX_DEFAULT_TRIES = 5  # FTP servers often delay each failure by a second or more

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from iotcop.model import ServiceObservation
-from iotcop.probe.context import Issue, LoginTrial, ProbeContext, ServiceResult, brute_force_issue
+from iotcop.probe.context import (
+    Issue,
+    LoginTrial,
+    ProbeContext,
+    ServiceResult,
+    brute_force_issue,
+)
 from iotcop.probe.safety import BudgetExceeded
 from iotcop.probe.services.tls import client_context
 

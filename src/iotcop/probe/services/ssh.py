@@ -10,7 +10,13 @@ import time
 import asyncssh
 
 from iotcop.model import ServiceObservation
-from iotcop.probe.context import Issue, LoginTrial, ProbeContext, ServiceResult, brute_force_issue
+from iotcop.probe.context import (
+    Issue,
+    LoginTrial,
+    ProbeContext,
+    ServiceResult,
+    brute_force_issue,
+)
 from iotcop.probe.safety import BudgetExceeded
 
 KEXINIT = 20

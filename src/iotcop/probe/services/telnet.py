@@ -7,7 +7,13 @@ import socket
 import time
 
 from iotcop.model import ServiceObservation
-from iotcop.probe.context import Issue, LoginTrial, ProbeContext, ServiceResult, brute_force_issue
+from iotcop.probe.context import (
+    Issue,
+    LoginTrial,
+    ProbeContext,
+    ServiceResult,
+    brute_force_issue,
+)
 from iotcop.probe.safety import BudgetExceeded
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240

@@ -1,0 +1,1 @@
+"""The content-addressed analysis cache: whole images, check runs (replayed traces) and per-file results."""

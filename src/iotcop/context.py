@@ -1,0 +1,41 @@
+"""The scan context: what a scan hands every check besides the firmware.
+
+Chosen once per scan and passed explicitly to `Check.run`, to the content scanners and to the check
+runner: the scan profile (which checks run, their options and time budgets), the manufacturer's
+declaration when one was given, and the analysis cache when results may be reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from iotcop.profiles import Profile, get_profile
+
+if TYPE_CHECKING:
+    from iotcop.cache.store import AnalysisCache
+    from iotcop.declaration.schema import Declaration
+
+
+@dataclass(frozen=True)
+class ScanContext:
+    profile: Profile
+    declaration: Declaration | None = None
+    cache: AnalysisCache | None = None  # read by the check runner only
+
+    @classmethod
+    def default(cls) -> ScanContext:
+        """The default profile, no declaration, no cache: a check run on its own (tests, tools)."""
+        return cls(profile=get_profile(None))
+
+    def option(self, check_id: str, key: str, default: Any) -> Any:
+        """The profile's option for a check, or `default` (the check's own standard value)."""
+        return self.profile.option(check_id, key, default)
+
+    def fingerprint(self, check_id: str) -> str:
+        """Everything in this context a check's result can depend on: its profile options and the declaration."""
+        declaration = self.declaration.model_dump_json() if self.declaration is not None else None
+        parts = [self.profile.name, self.profile.options.get(check_id, {}), declaration]
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
