@@ -29,9 +29,9 @@ BASE_LINKS = {"/sbin/init": "/bin/busybox", "/bin/sh": "busybox", "/usr/sbin/tel
               "/bin/cat": "busybox", "/bin/touch": "busybox", "/usr/bin/tcpsvd": "../../bin/busybox"}
 
 
-def tree(root: Path, files: dict[str, str | bytes], links: dict[str, str] | None = None,
-         modes: dict[str, int] | None = None, base: bool = True):
-    """Write the files (0755 unless `modes` says otherwise) and links, and return the boot model."""
+def write_tree(root: Path, files: dict[str, str | bytes], links: dict[str, str] | None = None,
+               modes: dict[str, int] | None = None, base: bool = True) -> Path:
+    """Write the files (0755 unless `modes` says otherwise) and links, over a BusyBox base unless `base` is False."""
     root = Path(root)
     files = ({"/bin/busybox": busybox()} if base else {}) | files
     for rel, content in files.items():
@@ -44,7 +44,13 @@ def tree(root: Path, files: dict[str, str | bytes], links: dict[str, str] | None
         path = root / rel.lstrip("/")
         path.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(target, path)
-    return build_boot_model(inventory_tree(root))
+    return root
+
+
+def tree(root: Path, files: dict[str, str | bytes], links: dict[str, str] | None = None,
+         modes: dict[str, int] | None = None, base: bool = True):
+    """Write the tree (write_tree) and return its boot model."""
+    return build_boot_model(inventory_tree(write_tree(root, files, links, modes, base)))
 
 
 def started(model, name: str):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import posixpath
 import re
-import time
 
 import iotcop.boot.shell as sh
-from iotcop.boot.formats import BUSYBOX_DEFAULT_INITTAB, InittabEntry, parse_inittab, parse_unit
+from iotcop.boot.formats import BUSYBOX_DEFAULT_INITTAB, InittabEntry, parse_inittab, parse_unit, parse_upstart
 from iotcop.boot.fs import BootFS
 from iotcop.boot.model import BootModel, Condition, Step
 from iotcop.boot.strings import scan_program_strings
 from iotcop.boot.walk import Context, Env, Limits, Walker, WalkLimit, _CONTEXT_IDS
 from iotcop.boot.words import Field
+from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import Firmware
 
 BOOT_ACTIONS = ("sysinit", "boot", "bootwait", "wait", "once")
@@ -21,8 +21,8 @@ _SYSTEMD_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/sys
 
 
 def build_boot_model(fw: Firmware, limits: Limits | None = None) -> BootModel:
-    """The boot model of an image: a pure function of the firmware's files."""
-    started = time.perf_counter()
+    """The boot model of an image: a pure function of the firmware's files (no timings in it, so two
+    scans of one image give equal models and a cached check run that read it can be reused)."""
     fs = BootFS(fw)
     walker = Walker(fs, limits)
     init, init_path = detect_init(fs)
@@ -30,21 +30,29 @@ def build_boot_model(fw: Firmware, limits: Limits | None = None) -> BootModel:
     try:
         if init == "systemd":
             walk_systemd(walker)
+        elif init == "runit":
+            walk_runit(walker)
+        elif init == "upstart":
+            walk_upstart(walker)
         else:
             inittab = walk_inittab(walker, init)
         walker.walk_cron(None)
         scan_program_strings(walker)
     except WalkLimit as exc:
         walker._truncate(str(exc))
-    seconds = round(time.perf_counter() - started, 3)
     return BootModel(
         init=init, init_path=init_path, inittab=inittab,
         programs=tuple(walker.programs), missing=tuple(walker.missing), scripts=tuple(walker.scripts),
         writes=tuple(walker.writes), mounts=tuple(walker.mounts), notes=tuple(dict.fromkeys(walker.notes)),
         truncated=tuple(walker.truncated), parse_errors=tuple(walker.parse_errors[:200]),
-        stats={"seconds": seconds, "commands": walker.commands, "script_runs": walker.script_runs,
+        stats={"commands": walker.commands, "script_runs": walker.script_runs,
                "scripts": len({s.path for s in walker.scripts}), "strings_files": walker.strings_files},
     )
+
+
+# The one boot model of a scan: computed once (before the checks fork when two or more read it) and read by
+# the service checks, the report's `boot` section, the probe correlation and the conformance view.
+BOOT_MODEL = DerivedFact("boot.model", build_boot_model)
 
 
 def detect_init(fs: BootFS) -> tuple[str, str | None]:
@@ -54,6 +62,8 @@ def detect_init(fs: BootFS) -> tuple[str, str | None]:
         real = fs.content_path(candidate)
         if "systemd" in real:
             return "systemd", real
+        if posixpath.basename(real) in ("runit", "runit-init"):
+            return "runit", real
         if fs.exists("/sbin/procd") and candidate == "/sbin/init":
             return "procd", real
         applets = fs.applets(real)
@@ -63,6 +73,8 @@ def detect_init(fs: BootFS) -> tuple[str, str | None]:
             data = fs.read_binary(real) or b""
             if b"systemd" in data and b"/usr/lib/systemd" in data or b"/lib/systemd" in data and b"default.target" in data:
                 return "systemd", real
+            if b"upstart" in data and b"/etc/init" in data and b"start on" in data:
+                return "upstart", real
             if b"INIT_VERSION" in data or b"sysvinit" in data or b"/etc/inittab" in data:
                 return "sysvinit", real
     return "unknown", None
@@ -310,3 +322,51 @@ def _systemd_service(walker: Walker, unit, name: str) -> None:
             env.respawn = (unit.first("Service", "Restart") or "no") not in ("no",)
             env.contexts.append(Context("script", next(_CONTEXT_IDS), len(env.conds)))
             run_command_line(walker, command, env)
+
+
+# -- runit and upstart ------------------------------------------------------------------------------------
+
+
+def walk_runit(walker: Walker) -> None:
+    """runit: stage 1 (/etc/runit/1) then stage 2 (/etc/runit/2, which starts runsvdir on the service folder)."""
+    for stage in ("/etc/runit/1", "/etc/runit/2"):
+        if not walker.fs.is_file(stage):
+            walker.notes.append(f"runit: {stage} is not in the image")
+            continue
+        env = walker.new_env(stage, (Step(stage, None, f"runit runs {stage}"),), [])
+        env.how = "rc-script"
+        walker.run_program([Field(stage)], sh.Simple(0, text=stage), env, background=False)
+
+
+def walk_upstart(walker: Walker) -> None:
+    """upstart: every job in /etc/init with a `start on` stanza; its exec line and its script blocks (the
+    stop-time blocks are not start-up)."""
+    fs = walker.fs
+    for name in fs.listdir("/etc/init"):
+        path = f"/etc/init/{name}"
+        if not name.endswith(".conf") or not fs.is_file(path):
+            continue
+        job = parse_upstart(fs.read_text(path) or "")
+        if job.start_on is None or job.manual:
+            continue
+        for line, text, is_block in job.commands:
+            env = walker.new_env(path, (Step(path, job.start_on[0], f"start on {job.start_on[1]}"),), [])
+            env.how = "upstart"
+            env.service = name[:-5]
+            env.respawn = job.respawn
+            if job.user:
+                env.user, env.user_source = job.user, "upstart setuid"
+            env.contexts.append(Context("script", next(_CONTEXT_IDS), len(env.conds)))
+            if is_block:
+                script = walker.parse_string("\n" * (line - 1) + text, max_tokens=20000)
+                if script is None:
+                    continue
+                env.file = path
+                try:
+                    walker.exec_seq(script.body, env)
+                except Exception as exc:  # an exit inside the block ends the block
+                    if type(exc).__name__ not in ("_ScriptExit", "_BranchStop"):
+                        raise
+            else:
+                env.chain = env.chain + (Step(path, line, f"exec {text}"),)
+                run_command_line(walker, text, env)

@@ -1,4 +1,5 @@
-"""Parsers for the start-up tables the boot walk reads: inittab, inetd.conf, xinetd, crontab, UCI, systemd units.
+"""Parsers for the start-up tables the boot walk reads: inittab, inetd.conf, xinetd, crontab, UCI, systemd units,
+upstart jobs.
 
 Each is a few lines of a line-oriented format; no maintained Python library reads the BusyBox/SysV inittab,
 BusyBox inetd.conf or OpenWrt UCI files without the C library behind them (libuci), so they are read here.
@@ -222,3 +223,52 @@ def parse_unit(name: str, path: str, text: str) -> Unit:
             key, value = line.split("=", 1)
             unit.sections.setdefault(section, []).append((start, key.strip(), value.strip()))
     return unit
+
+
+@dataclass(slots=True)
+class UpstartJob:
+    start_on: tuple[int, str] | None = None  # (line, event expression)
+    manual: bool = False
+    respawn: bool = False
+    user: str | None = None  # setuid stanza
+    commands: list[tuple[int, str, bool]] = field(default_factory=list)  # (first line, text, is a script block)
+
+
+_UPSTART_BLOCK = re.compile(r"^(?:(pre|post)-(start|stop)\s+)?script$")
+
+
+def parse_upstart(text: str) -> UpstartJob:
+    """An upstart job file (/etc/init/NAME.conf): its start condition, exec line and start-time script blocks."""
+    job = UpstartJob()
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        number, line = i + 1, lines[i].strip()
+        while line.endswith("\\") and i + 1 < len(lines):
+            i += 1
+            line = line[:-1].rstrip() + " " + lines[i].strip()
+        i += 1
+        if not line or line.startswith("#"):
+            continue
+        block = _UPSTART_BLOCK.match(line)
+        if block:
+            body: list[str] = []
+            while i < len(lines) and lines[i].strip() != "end script":
+                body.append(lines[i])
+                i += 1
+            i += 1
+            if block.group(2) != "stop":
+                job.commands.append((number + 1, "\n".join(body), True))
+            continue
+        word, _, rest = line.partition(" ")
+        if word == "start" and rest.startswith("on "):
+            job.start_on = (number, rest[3:].strip())
+        elif word == "manual":
+            job.manual = True
+        elif word == "respawn":
+            job.respawn = True
+        elif word == "setuid" and rest:
+            job.user = rest.strip()
+        elif word == "exec" and rest:
+            job.commands.append((number, rest.strip(), False))
+    return job

@@ -15,6 +15,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 
+from iotcop.boot.model import removable_path as _removable_path
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.sbom.busybox import applet_table
 
@@ -25,20 +26,6 @@ MAX_BINARY_BYTES = 16 * 1024 * 1024
 WRITABLE_FSTYPES = frozenset({"jffs2", "ubifs", "yaffs", "yaffs2", "ext2", "ext3", "ext4", "vfat", "msdos", "exfat",
                               "ntfs", "ntfs3", "fuseblk", "f2fs", "btrfs", "xfs", "overlay", "overlayfs", "nfs",
                               "cifs", "hfsplus"})
-_REMOVABLE_NAME = re.compile(r"^(?:usb\w*|sd[a-z]\d*|sdcard\w*|mmc\w*|udisk\w*|hdd\w*|external\w*|tfcard\w*|"
-                             r"storage\w*)$", re.I)
-
-
-def _removable_path(path: str) -> bool:
-    """Conventional mount points of SD cards and USB disks (/media/x, /mnt/usb1, /var/tmp/usb, /mnt/sda1)."""
-    parts = [p for p in path.split("/") if p]
-    if not parts:
-        return False
-    if parts[0] in ("media", "sdcard"):
-        return True
-    return parts[0] in ("mnt", "tmp", "var", "run") and any(_REMOVABLE_NAME.match(p) for p in parts[1:4])
-
-
 @dataclass
 class Chunk:
     """Text a boot step wrote into a generated file, with the conditions it was written under."""

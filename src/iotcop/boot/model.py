@@ -6,6 +6,7 @@ with `to_dict()` / `from_dict()` for report.json.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Literal
 
@@ -17,8 +18,22 @@ Confidence = Literal["confirmed", "conditional", "possible", "name-only"]
 CONFIDENCE_ORDER = ("confirmed", "conditional", "possible", "name-only")
 
 # How a program is started.
-How = Literal["inittab", "rc-script", "procd", "systemd", "inetd", "xinetd", "tcpsvd", "cron", "respawn-loop",
-              "launcher", "login-program", "binary-strings"]
+How = Literal["inittab", "rc-script", "procd", "systemd", "runit", "upstart", "inetd", "xinetd", "tcpsvd", "cron",
+              "respawn-loop", "launcher", "login-program", "binary-strings"]
+
+
+_REMOVABLE_NAME = re.compile(r"^(?:usb\w*|sd[a-z]\d*|sdcard\w*|mmc\w*|udisk\w*|hdd\w*|external\w*|tfcard\w*|"
+                             r"storage\w*)$", re.I)
+
+
+def removable_path(path: str) -> bool:
+    """Conventional mount points of SD cards and USB disks (/media/x, /mnt/usb1, /var/tmp/usb, /mnt/sda1)."""
+    parts = [p for p in path.split("/") if p]
+    if not parts:
+        return False
+    if parts[0] in ("media", "sdcard"):
+        return True
+    return parts[0] in ("mnt", "tmp", "var", "run") and any(_REMOVABLE_NAME.match(p) for p in parts[1:4])
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +81,7 @@ class StartedProgram:
     command: str  # argv[0] as written
     path: str  # the file that runs, resolved inside the image
     argv: tuple[str, ...]  # arguments after argv[0], expanded where the image settles them
-    argv_source: tuple[str, ...]  # the same as written
+    argv_source: tuple[str, ...]  # the same as written ("$PW" where argv has the value it resolved to)
     user: str  # "root" unless a wrapper or init setting switches
     how: str  # see How
     confidence: str  # see Confidence
@@ -82,8 +97,10 @@ class StartedProgram:
     login_shell: bool = False  # inittab '-' prefix
     service: str | None = None  # inetd/xinetd service name, cron schedule, systemd unit, procd instance
     started_by: str | None = None  # the program (path) that launches it: inetd, a manager daemon, crond
+    launched_by: str | None = None  # that program's name as it runs (the applet of a multicall binary): telnetd, getty
     evidence: str | None = None  # for strings found in binaries: the string
     user_source: str | None = None  # how `user` was learnt when it is not the default
+    argv_defined: tuple[str, ...] = ()  # per argument, where its variables were set ("PW from /etc/rc:3"); () if none
 
     @property
     def where(self) -> Step:
@@ -143,6 +160,8 @@ class ScriptRun:
     conditions: tuple[Condition, ...] = ()
     sourced: bool = False
     from_writable: bool = False
+    storage: str | None = None  # mount point of that storage
+    confidence: str = "confirmed"  # as for StartedProgram (a script run by a command line found in a binary: possible)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +187,20 @@ class BootModel:
         return [p for p in self.programs
                 if CONFIDENCE_ORDER.index(p.confidence) <= rank and (not wanted or p.name in wanted)]
 
-    def writable_starts(self) -> list[StartedProgram | MissingProgram]:
-        """Everything started from writable or removable storage (present in the image or not)."""
-        return [p for p in self.programs if p.from_writable] + [m for m in self.missing if m.from_writable]
+    def writable_starts(self) -> list[StartedProgram | MissingProgram | ScriptRun]:
+        """Everything run from writable or removable storage: programs and scripts the image holds there, and
+        paths there it does not hold (whatever is put there runs)."""
+        return ([p for p in self.programs if p.from_writable] + [m for m in self.missing if m.from_writable]
+                + [s for s in self.scripts if s.from_writable])
+
+    def removable(self, storage: str | None) -> bool:
+        """Whether a mount point named as `storage` above is removable media (a USB disk, an SD card)."""
+        if storage is None:
+            return False
+        for mount in self.mounts:
+            if mount.target == storage:
+                return mount.removable
+        return removable_path(storage)
 
     def writes_to(self, path: str) -> list[BootWrite]:
         """Boot-time writes whose destination is `path` or a directory holding it."""
@@ -192,7 +222,7 @@ class BootModel:
             return {"name": p.name, "path": p.path, "argv": list(p.argv), "user": p.user, "how": p.how,
                     "confidence": p.confidence, "chain": chain(p.chain),
                     "conditions": [c.describe() for c in p.conditions], "tty": p.tty, "action": p.action,
-                    "service": p.service, "started_by": p.started_by, "respawn": p.respawn,
+                    "service": p.service, "started_by": p.started_by, "launched_by": p.launched_by, "respawn": p.respawn,
                     "background": p.background, "from_writable": p.from_writable, "storage": p.storage,
                     "evidence": p.evidence}
 
@@ -230,7 +260,7 @@ class BootModel:
                     values["chain"] = steps(item.get("chain"))
                 elif f.name == "conditions":
                     values["conditions"] = conds(item.get("conditions"))
-                elif f.name in ("argv", "argv_source") and f.name in item:
+                elif f.name in ("argv", "argv_source", "argv_defined") and f.name in item:
                     values[f.name] = tuple(item[f.name])
             return kind(**values)
 

@@ -212,6 +212,7 @@ def _string_env(walker: Walker, program: StartedProgram, path: str, text: str, c
     env.how = "binary-strings"
     env.confidence = confidence
     env.started_by = program.path
+    env.launched_by = program.name
     env.user = program.user
     env.vars["__format_argument"] = Var(None, "a value the program fills in (printf format)")
     return env

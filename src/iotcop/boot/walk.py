@@ -24,6 +24,8 @@ from iotcop.boot.words import Expander, Field, Seg, Var
 
 DEFAULT_PATH = "/sbin:/usr/sbin:/bin:/usr/bin:/usr/local/sbin:/usr/local/bin"
 SHELLS = frozenset({"sh", "ash", "bash", "hush", "msh", "dash", "ksh", "mksh", "zsh", "lash"})
+# Internet super-servers that read an inetd.conf (BusyBox, OpenBSD and GNU inetutils inetd).
+INETDS = frozenset({"inetd", "inetutils-inetd"})
 
 # Commands that configure something and exit: they are followed for their effects on the tree (copies,
 # links, mounts, archives) but are not listed as started programs.
@@ -118,6 +120,7 @@ class Env:
     procd: dict | None = None
     depth: int = 0
     started_by: str | None = None
+    launched_by: str | None = None
     service: str | None = None
     script_name: str = "sh"
     stops: list = field(default_factory=list)
@@ -224,6 +227,7 @@ class Walker:
             env.confidence = parent.confidence
             env.respawn = parent.respawn
             env.started_by = parent.started_by
+            env.launched_by = parent.launched_by
             env.cwd = parent.cwd
             env.tty, env.action = parent.tty, parent.action
         return env
@@ -250,7 +254,8 @@ class Walker:
         # device may change, so tests on them stay conditions.
         config = sourced and bool(script.body.items) and all(_is_assignment_only(item) for item in script.body.items)
         storage = self.fs.storage_of(self.fs.resolve(path, env.cwd))
-        self.scripts.append(ScriptRun(real, env.chain, tuple(env.conds), sourced, storage is not None))
+        self.scripts.append(ScriptRun(real, env.chain, tuple(env.conds), sourced, storage is not None,
+                                      storage.target if storage else None, self.confidence(env)))
         context = Context("source" if sourced else "script", next(_CONTEXT_IDS), len(env.conds), env.branch)
         saved_file, saved_config = env.file, env.config_file
         env.file = real
@@ -572,6 +577,9 @@ class Walker:
     # -- expansion ---------------------------------------------------------------------------------------
     def expand(self, raw: str, env: Env, split: bool = True, glob: bool = True) -> list[Field]:
         fields = Expander(_Scope(self, env)).fields(raw, split)
+        if "$" in raw or "`" in raw:
+            for f in fields:
+                f.raw = raw
         if not glob:
             return fields
         out: list[Field] = []
@@ -1519,7 +1527,8 @@ class Walker:
         child.script_name = argv[0].text
         child.service = env.service
         if background:
-            child.how = how if how in ("launcher", "procd", "systemd", "inittab", "cron", "inetd", "login-program") else "rc-script"
+            child.how = how if how in ("launcher", "procd", "systemd", "inittab", "cron", "inetd", "login-program",
+                                       "runit", "upstart") else "rc-script"
         if self._shebang_rc_common(self.fs.content_path(path)):
             self.run_rc_common(path, argv[1:], child)
         else:
@@ -1635,13 +1644,15 @@ class Walker:
         program = StartedProgram(
             name=name, command=command, path=real,
             argv=tuple(a.text.replace("${__format_argument}", "%s") for a in argv),
-            argv_source=tuple(a.text if a.known else a.text for a in argv), user=user, how=how,
+            argv_source=tuple(a.raw or a.text for a in argv),
+            argv_defined=tuple("; ".join(a.defined) for a in argv) if any(a.defined for a in argv) else (),
+            user=user, how=how,
             confidence=confidence or (env.confidence if env.confidence != "confirmed" else
                                       ("conditional" if conds else "confirmed")),
             chain=chain, conditions=conds, applet=applet, background=background,
             respawn=env.respawn if respawn is None else respawn, from_writable=storage is not None,
             storage=storage.target if storage else None, tty=tty, action=action, login_shell=login_shell,
-            service=service or env.service, started_by=started_by or env.started_by, evidence=evidence,
+            service=service or env.service, started_by=started_by or env.started_by, launched_by=env.launched_by, evidence=evidence,
             user_source=user_source, )
         if tty is None and env.action is not None:
             program = replace(program, tty=env.tty, action=env.action, login_shell=env.login_shell)
@@ -1780,13 +1791,22 @@ class Walker:
     # -- what a started program brings with it ------------------------------------------------------
     def after_start(self, program: StartedProgram, argv: list[Field], env: Env) -> None:
         name = program.name
-        if name == "inetd" or name == "xinetd":
+        if name in INETDS or name == "xinetd":
             self.walk_inetd(program, env)
         elif name in ("tcpsvd", "udpsvd"):
             rest = _skip_opts(list(argv), {"-c", "-C", "-b", "-u", "-l", "-t"})
             user = _opt_value(list(argv), "-u")
             if len(rest) > 2:
                 self._launched(program, rest[2:], env, how="tcpsvd", user=(user or "root").split(":")[0])
+        elif name in ("runsvdir", "runsv"):
+            operands = [a for a in program.argv if not a.startswith("-")]
+            if operands:
+                folder = operands[0].rstrip("/")
+                services = [posixpath.join(folder, n) for n in self.fs.listdir(folder)] if name == "runsvdir" else [folder]
+                for service in services:
+                    run = posixpath.join(service, "run")
+                    if self.fs.is_file(run):
+                        self._launched(program, [Field(run)], env, how="runit", service=posixpath.basename(service))
         elif name in ("crond", "cron"):
             directory = _opt_value(list(argv), "-c")
             self.crontab_dirs.append((directory or "", self._child_of(program, env)))
@@ -1798,6 +1818,7 @@ class Walker:
     def _child_of(self, program: StartedProgram, env: Env) -> Env:
         child = self.new_env(program.path, program.chain, list(program.conditions), [], parent=env)
         child.started_by = program.path
+        child.launched_by = program.name
         child.confidence = program.confidence if program.confidence in ("possible", "name-only") else env.confidence
         return child
 
@@ -1897,6 +1918,7 @@ class Walker:
                     job_env.how = "cron"
                     job_env.service = job.schedule
                     job_env.started_by = child.started_by
+                    job_env.launched_by = child.launched_by
                     job_env.user = job.user or owner or "root"
                     job_env.user_source = "crontab"
                     job_env.confidence = child.confidence

@@ -32,6 +32,7 @@ class Seg:
     kinds: frozenset[str] = frozenset()
     sources: tuple[str, ...] = ()
     positional: tuple | None = None  # "$@": one field per positional parameter
+    defined: tuple[str, ...] = ()  # where each variable in it got its value: "PW from /etc/rc:3"
 
 
 @dataclass(slots=True)
@@ -44,6 +45,8 @@ class Field:
     quoted: bool = False
     globbable: bool = False
     parts: list[Seg] = field(default_factory=list)
+    raw: str = ""  # the word as written, when it holds an expansion (set by the walk)
+    defined: tuple[str, ...] = ()  # where the variables it expands got their values
 
     def settled(self, use_defaults: bool) -> bool:
         return self.known and (use_defaults or not self.switch)
@@ -204,7 +207,7 @@ class Expander:
         # A value set inside an unsettled branch still names paths and programs, but a test on it stays a
         # condition (like a switch's default).
         return Seg(var.value, True, expansion=True, switch=var.switch or var.conditional, kinds=var.kinds,
-                   sources=sources)
+                   sources=sources, defined=(f"{name} from {var.origin}",) if var.origin else ())
 
     def _special(self, ch: str, raw: str) -> Seg:
         if ch.isdigit():
@@ -214,7 +217,8 @@ class Expander:
                 return Seg(self.env.script_name, True, expansion=True)
             if index <= len(args):
                 value = args[index - 1]
-                return Seg(value.text, value.known, expansion=True, switch=value.switch, kinds=value.kinds)
+                return Seg(value.text, value.known, expansion=True, switch=value.switch, kinds=value.kinds,
+                           defined=value.defined)
             return Seg("", True, expansion=True)
         if ch in "@*":
             args = self.env.positional
@@ -299,7 +303,7 @@ class Expander:
         segs = self.segments(word, in_dq)
         return Seg("".join(s.text for s in segs), all(s.known for s in segs), expansion=True,
                    switch=any(s.switch for s in segs), kinds=frozenset().union(*(s.kinds for s in segs)),
-                   sources=tuple(x for s in segs for x in s.sources))
+                   sources=tuple(x for s in segs for x in s.sources), defined=tuple(x for s in segs for x in s.defined))
 
     def _arith(self, expr: str, raw: str) -> Seg:
         value = self._word_value(expr, True)
@@ -342,7 +346,7 @@ class Expander:
                     if k > 0:
                         current = None
                     f = start()
-                    _add(f, Seg(arg.text, arg.known, True, True, arg.switch, arg.kinds, arg.sources))
+                    _add(f, Seg(arg.text, arg.known, True, True, arg.switch, arg.kinds, arg.sources, defined=arg.defined))
                 if not seg.positional:
                     current = Field("", True, quoted=False)  # swallow the closing empty quote
                     continue
@@ -355,7 +359,8 @@ class Expander:
                             current = None
                         if piece:
                             f = start()
-                            _add(f, Seg(piece, True, False, True, seg.switch, seg.kinds, seg.sources))
+                            _add(f, Seg(piece, True, False, True, seg.switch, seg.kinds, seg.sources,
+                                        defined=seg.defined))
                     continue
                 if seg.text == "":
                     continue
@@ -370,6 +375,7 @@ def _add(f: Field, seg: Seg) -> None:
     f.switch = f.switch or seg.switch
     f.kinds = f.kinds | seg.kinds
     f.sources = f.sources + tuple(s for s in seg.sources if s not in f.sources)
+    f.defined = f.defined + tuple(d for d in seg.defined if d not in f.defined)
     f.quoted = f.quoted or seg.quoted
     if not seg.quoted and not seg.expansion and _has_magic(seg.text):
         f.globbable = True

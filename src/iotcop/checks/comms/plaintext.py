@@ -150,8 +150,6 @@ class HttpAdmin(Check):
                 if h:
                     hits.append((entry.path, h))
         for cmd in boot_commands(fw):
-            if cmd.enabled is False:
-                continue
             if cmd.program in ("goahead", "webs") and not any("https://" in a for a in cmd.args):
                 hits.append((cmd.path, {"server": cmd.program, "port": next((a for a in cmd.args if a.startswith("http://")), "80"),
                                         "auth": any(fw.glob("*/goahead/auth.txt")), "dynamic": True, "line": cmd.line}))
@@ -308,7 +306,7 @@ class SnmpCommunity(Check):
                 for m in re.finditer(r"option\s+(?:community|ro_community|rw_community)\s+['\"]?([^'\"\s]+)", text):
                     yield self._finding(entry.path, _line(text, m.start()), m.group(0).strip(), "community", m.group(1))
         for cmd in boot_commands(fw):
-            if cmd.program == "mini_snmpd" and cmd.enabled is not False:
+            if cmd.program == "mini_snmpd":
                 args = list(cmd.args)
                 community = args[args.index("-c") + 1] if "-c" in args and args.index("-c") + 1 < len(args) else "public"
                 yield self._finding(cmd.path, cmd.line, cmd.text, "mini_snmpd", community)
