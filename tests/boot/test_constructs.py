@@ -331,3 +331,40 @@ def test_parser_tolerates_vendor_syntax():
     assert script.errors and "fi" in script.errors[0][1]
     heredoc = script.body.items[1].node.first.commands[0].redirects
     assert heredoc[0].heredoc.body == "$X\n" and heredoc[1].target.raw == "/f"
+
+
+def test_mount_all_reads_fstab_and_a_filter_records_the_template_it_renders(tmp_path):
+    m = tree(tmp_path, {
+        "/etc/inittab": "::sysinit:/etc/init.d/rcS\n",
+        "/etc/fstab": "proc /proc proc defaults 0 0\n/dev/mtdblock4 /data jffs2 defaults 0 0\n/dev/sda1 /usb vfat noauto 0 0\n",
+        "/etc/init.d/rcS": ("#!/bin/sh\nmount -a\nsed -e s/@P@/80/ /etc/web.tpl > /var/web.conf\n"
+                            "awk -F= '{print $2}' < /etc/vals > /var/vals\n/data/hook.sh\n"),
+        "/etc/web.tpl": "port=@P@\n", "/etc/vals": "a=1\n",
+    })
+    assert [(x.target, x.fstype, x.writable) for x in m.mounts] == [("/data", "jffs2", True)]  # proc and noauto skipped
+    assert [(w.path, w.op, w.source) for w in m.writes] == [("/var/web.conf", "write", "/etc/web.tpl"),
+                                                           ("/var/vals", "write", "/etc/vals")]
+    (hook,) = m.writable_starts()
+    assert (hook.command, hook.storage) == ("/data/hook.sh", "/data")
+
+
+def test_inetutils_inetd_serves_its_configuration(tmp_path):
+    m = tree(tmp_path, {
+        "/etc/inittab": "::sysinit:/etc/init.d/rcS\n",
+        "/etc/init.d/rcS": "#!/bin/sh\n/usr/sbin/inetutils-inetd /etc/inetd.conf\n",
+        "/etc/inetd.conf": "ftp stream tcp nowait root /usr/sbin/ftpd ftpd -l\n",
+        "/usr/sbin/inetutils-inetd": manager("inetd"), "/usr/sbin/ftpd": manager("ftpd"),
+    })
+    (ftpd,) = started(m, "ftpd")
+    assert (ftpd.how, ftpd.service, ftpd.argv, ftpd.launched_by) == ("inetd", "ftp", ("-l",), "inetutils-inetd")
+
+
+def test_a_switch_default_counts_only_for_switches(tmp_path):
+    m = tree(tmp_path, {
+        "/etc/inittab": "::sysinit:/etc/init.d/rcS\n",
+        "/etc/init.d/rcS": ("#!/bin/sh\n[ \"$CONSOLE\" = 1 ] && telnetd -p 23\n"
+                            "if [ -f /etc/x ]; then MODE=a; fi\n[ \"$MODE\" = b ] && telnetd -p 24\n"),
+    })
+    unset, branch = (p.conditions[-1] for p in sorted(started(m, "telnetd"), key=lambda p: p.argv))
+    assert "$CONSOLE is not set on this path" in unset.describe() and unset.default_holds is None
+    assert branch.default_holds is None  # MODE=a holds on one side of a branch only: not a default

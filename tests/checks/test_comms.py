@@ -279,3 +279,17 @@ def test_self_signed_certificate_ignores_encrypted_key(tmp_path):
                                      serialization.BestAvailableEncryption(b"pw"))
     found = run(SelfSignedCertificate, tmp_path, {"etc/ssl/certs/s.crt": _cert(served, "x"), "etc/ssl/private/s.key": encrypted}).findings
     assert found == []
+
+
+def test_http_admin_reads_the_template_a_started_server_is_configured_from(tmp_path):
+    script = ("#!/bin/sh\nmkdir -p /var/web\nsed -e 's/@PORT@/8080/' /etc/web/lighttpd.conf.tpl > /var/web/lighttpd.conf\n"
+              "/usr/sbin/lighttpd -f /var/web/lighttpd.conf\n")
+    template = LIGHTTPD_ADMIN.replace("server.port = 80", "server.port = @PORT@")
+    files = {**BOOT, "etc/init.d/S70web": script, "etc/web/lighttpd.conf.tpl": template, **LIGHTTPD_BIN}
+    (found,) = run(HttpAdmin, tmp_path / "started", files).findings
+    assert found.evidence.path == "/etc/web/lighttpd.conf.tpl" and found.severity.value == "high"
+    assert "built at boot from /etc/web/lighttpd.conf.tpl" in found.evidence.detail
+    assert "/etc/init.d/S70web:4" in found.evidence.detail
+    # the same template with no server started from it is not judged
+    files["etc/init.d/S70web"] = "#!/bin/sh\nsed -e 's/@PORT@/8080/' /etc/web/lighttpd.conf.tpl > /var/web/lighttpd.conf\n"
+    assert run(HttpAdmin, tmp_path / "idle", files).findings == []

@@ -132,7 +132,9 @@ class BootWrite:
 
     path: str  # destination (a directory for copies into one)
     op: str  # copy, copy-tree, link, write, append, extract, move
-    source: str | None  # source file or archive in the image (None for generated text)
+    # the source file or archive in the image; for a write or append by a filter (cat, sed, awk ...) the file it
+    # renders (a template); None for text the script itself writes
+    source: str | None
     content: str | None  # text written, when the script shows it (unresolved parts as written)
     chain: tuple[Step, ...]
     conditions: tuple[Condition, ...] = ()

@@ -490,7 +490,8 @@ class Walker:
             text = f"case {node.word.raw} in {'|'.join(p.raw for p in patterns)})"
             default = None
             if subject.known and all(p.known for p in pats):
-                default = any(fnmatch.fnmatchcase(subject.text, _case_pattern(p)) for p in pats)
+                default = _switch_default(any(fnmatch.fnmatchcase(subject.text, _case_pattern(p)) for p in pats),
+                                          set(subject.kinds), subject.sources)
             cond = Condition(text=text, where=Step(env.file, node.line),
                              expanded=f"{subject.text} matches {'|'.join(p.text for p in pats)}",
                              kinds=tuple(sorted(set(subject.kinds) | {"case"})), sources=subject.sources,
@@ -526,7 +527,7 @@ class Walker:
                         if storage is not None and storage.writable:
                             sources.append(f"{arg.text} lies on writable storage ({storage.target})")
         expanded = " ; ".join(expanded_parts)
-        default = self.evaluate_default(simples, env)
+        default = _switch_default(self.evaluate_default(simples, env), kinds, sources)
         if default is not None and negated:
             default = not default
         if not kinds:
@@ -780,8 +781,8 @@ class Walker:
             origin = f"{env.file}:{node.line}"
             if value.sources and (not value.known or value.kinds):
                 origin = value.sources[0]
-            elif not value.known:
-                origin = f"{raw} ({env.file}:{node.line})"
+            elif not value.known or "$(" in raw or "`" in raw:
+                origin = f"{raw} ({env.file}:{node.line})"  # what the value was read from
             if env.config_file is not None and not node.words:
                 prefix[name] = Var(value.text if value.known else None, origin=f"{env.config_file}:{node.line}",
                                    kinds=value.kinds | {"config"}, switch=True)
@@ -805,7 +806,8 @@ class Walker:
         if any(r.op in ("<", "<<", "<<-") for r in node.redirects):
             env.stdin_fed = True
         content, content_known = self.output_of(argv, node, env)
-        self.apply_redirects(node, env, content, content_known, self._chunks_of(argv, node, env))
+        self.apply_redirects(node, env, content, content_known, self._chunks_of(argv, node, env),
+                             source=self._filter_input(argv, node, env))
         saved_vars = None
         if prefix:
             saved_vars = {k: env.vars.get(k) for k in prefix}
@@ -888,8 +890,39 @@ class Walker:
                     chunks.append(Chunk(text, True, env.chain, ()))
         return chunks if any_generated else None
 
+    def _filter_input(self, argv: list[Field], node: sh.Simple, env: Env) -> str | None:
+        """The file in the image a filter (sed, awk, grep, cat ...) turns into its output: a template whose
+        rendering the boot chain writes somewhere."""
+        name = posixpath.basename(argv[0].text)
+        if name not in _FILTERS:
+            return None
+        inputs = [self.expand_one(r.target.raw, env).text for r in node.redirects
+                  if r.op == "<" and r.target is not None]
+        args = argv[1:]
+        operands: list[Field] = []
+        scripted = False  # the program text came with -e/-f, so no operand is the program
+        i = 0
+        while i < len(args):
+            text = args[i].text
+            if text in ("-e", "-f", "--expression", "--file") and name in ("sed", "awk"):
+                scripted, i = True, i + 2
+                continue
+            if text in ("-F", "-v") and name == "awk" or text in ("-d", "-f") and name == "cut":
+                i += 2
+                continue
+            if not text.startswith("-") or text == "-":
+                operands.append(args[i])
+            i += 1
+        if name in ("sed", "awk", "grep", "egrep", "fgrep") and not scripted:
+            operands = operands[1:]  # the script or pattern
+        inputs += [f.text for f in operands if f.known]
+        for path in reversed(inputs):
+            if self.fs.is_file(path, env.cwd):
+                return self.fs.content_path(path, env.cwd)
+        return None
+
     def apply_redirects(self, node: sh.Simple, env: Env, content: str | None, known: bool,
-                        chunks: list[Chunk] | None = None) -> None:
+                        chunks: list[Chunk] | None = None, source: str | None = None) -> None:
         for redirect in node.redirects:
             if redirect.op not in (">", ">>", ">|", "&>") or redirect.target is None:
                 continue
@@ -910,7 +943,7 @@ class Walker:
                 chunk = Chunk(content if content is not None else "", bool(known and content is not None), env.chain,
                               tuple(env.conds))
                 self.fs.write(path, chunk, append)
-            self.add_write(BootWrite(path, "append" if append else "write", None,
+            self.add_write(BootWrite(path, "append" if append else "write", source,
                                      content if content is not None else None, env.chain, tuple(env.conds),
                                      self.confidence(env)))
 
@@ -1736,6 +1769,9 @@ class Walker:
             self._tar(args, env)
 
     def _mount(self, args: list[Field], env: Env) -> None:
+        if any(re.fullmatch(r"-[fnrvw]*a[fnrvw]*", a.text) for a in args):
+            self.mount_fstab(env)  # mount -a: every fstab entry not marked noauto
+            return
         fstype = _opt_value(args, "-t")
         options = _opt_value(args, "-o") or ""
         operands = [a for a in args if not a.text.startswith("-") and a.text not in (fstype, options)]
@@ -1925,6 +1961,9 @@ class Walker:
                     self._run_string(job.command, job_env, user=job_env.user, user_source="crontab", background=True)
 
 
+# Commands whose output is their input file, filtered: a redirect of it writes a rendering of that file.
+_FILTERS = frozenset({"cat", "sed", "awk", "grep", "egrep", "fgrep", "tr", "cut", "sort", "uniq", "head", "tail",
+                      "envsubst", "m4"})
 OPENWRT_HELPERS = frozenset({"append", "uci_get"})
 _WRAPPERS = frozenset({"nohup", "setsid", "nice", "ionice", "chrt", "taskset", "timeout", "flock", "env", "chpst",
                        "setuidgid", "start-stop-daemon", "su", "chroot", "stdbuf", "time"})
@@ -2035,6 +2074,17 @@ class _TestEval:
         if not operand.settled(self.defaults):
             return None
         return operand.text != ""
+
+
+def _switch_default(default: bool | None, kinds, sources) -> bool | None:
+    """A condition's default holds only when it reads a switch whose default the image ships (a sourced
+    configuration, UCI, nvram or U-Boot defaults, the kernel command line); a variable no script on the path
+    sets, or one assigned on one side of an earlier branch, gives no default."""
+    if default is None or not set(kinds) & SWITCH_KINDS:
+        return None
+    if any(s.endswith("is not set on this path") for s in sources):
+        return None
+    return default
 
 
 def _is_assignment_only(item: sh.Item) -> bool:
