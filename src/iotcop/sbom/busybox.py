@@ -31,4 +31,6 @@ def applet_table(data: bytes) -> list[str]:
             run.append(word)
         if len(run) > len(best):
             best = run
+    if len(best) > 1 and best[1] == b"[[" and best[0].endswith(b"[") and best[0] != b"[":
+        best[0] = b"["  # the packed bytes before the table ended in a name character ("!3[")
     return [w.decode() for w in best] if len(best) >= _MIN_NAMES else []
