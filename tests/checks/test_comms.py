@@ -293,3 +293,12 @@ def test_http_admin_reads_the_template_a_started_server_is_configured_from(tmp_p
     # the same template with no server started from it is not judged
     files["etc/init.d/S70web"] = "#!/bin/sh\nsed -e 's/@PORT@/8080/' /etc/web/lighttpd.conf.tpl > /var/web/lighttpd.conf\n"
     assert run(HttpAdmin, tmp_path / "idle", files).findings == []
+
+
+def test_nginx_serving_its_https_site_also_on_plain_http_fires_at_the_listen_line(tmp_path):
+    conf = ("http {\n  server {\n    listen 80;\n    location / { root /srv/ui; }\n  }\n"
+            "  server {\n    listen 443 ssl;\n    ssl_certificate /c.pem;\n    location / { root /srv/ui; }\n  }\n"
+            "  server {\n    listen 8080;\n    location / { root /srv/other; }\n  }\n}\n")
+    (found,) = run(HttpAdmin, tmp_path, {"etc/nginx/nginx.conf": conf}).findings
+    assert (found.evidence.line, found.severity.value) == (3, "medium")
+    assert "the web root its HTTPS server serves (/srv/ui)" in found.evidence.detail

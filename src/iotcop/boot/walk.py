@@ -20,7 +20,7 @@ import iotcop.boot.shell as sh
 from iotcop.boot.formats import parse_crontab, parse_inetd, parse_uci, parse_xinetd
 from iotcop.boot.fs import BootFS, Chunk
 from iotcop.boot.model import BootMount, BootWrite, Condition, MissingProgram, ScriptRun, StartedProgram, Step
-from iotcop.boot.words import Expander, Field, Seg, Var
+from iotcop.boot.words import SET_IN_BRANCH, UNSET, Expander, Field, Seg, Var
 
 DEFAULT_PATH = "/sbin:/usr/sbin:/bin:/usr/bin:/usr/local/sbin:/usr/local/bin"
 SHELLS = frozenset({"sh", "ash", "bash", "hush", "msh", "dash", "ksh", "mksh", "zsh", "lash"})
@@ -793,7 +793,7 @@ class Walker:
                 base = env.contexts[-1].base if env.contexts else 0
                 kinds = kinds | {k for c in env.conds[base:] for k in c.kinds if k not in ("other", "file", "case")}
                 where = origin if origin != f"{env.file}:{node.line}" else f"{env.file}:{node.line}"
-                origin = f"{where}, set inside: " + "; ".join(c.describe()[:120] for c in env.conds[base:])
+                origin = f"{where}{SET_IN_BRANCH}" + "; ".join(c.describe()[:120] for c in env.conds[base:])
             prefix[name] = Var(value.text if value.known else None, origin=origin, kinds=frozenset(kinds),
                                switch=value.switch, conditional=in_branch)
         argv: list[Field] = []
@@ -2082,7 +2082,7 @@ def _switch_default(default: bool | None, kinds, sources) -> bool | None:
     sets, or one assigned on one side of an earlier branch, gives no default."""
     if default is None or not set(kinds) & SWITCH_KINDS:
         return None
-    if any(s.endswith("is not set on this path") for s in sources):
+    if any(s.endswith(UNSET) or SET_IN_BRANCH in s for s in sources):
         return None
     return default
 

@@ -13,6 +13,12 @@ import re
 from dataclasses import dataclass, field
 
 
+# How a source says a value has no default in the image: a variable no script on the path sets, or one set on
+# one side of an unsettled branch (walk.py writes the second into the variable's origin).
+UNSET = "is not set on this path"
+SET_IN_BRANCH = ", set inside: "
+
+
 @dataclass(frozen=True, slots=True)
 class Var:
     value: str | None  # None: not settled by the image
@@ -200,7 +206,7 @@ class Expander:
         if var is None:
             # Empty for the shell, but no script on this path sets it: the device's configuration or
             # environment may, so a test on it stays a condition.
-            return Seg("", True, expansion=True, switch=True, sources=(f"${name} is not set on this path",))
+            return Seg("", True, expansion=True, switch=True, sources=(f"${name} {UNSET}",))
         if var.value is None:
             return Seg(raw, False, expansion=True, kinds=var.kinds, sources=(f"{name} = {var.origin}",) if var.origin else ())
         sources = (f"{name}={var.value!r} from {var.origin}",) if var.origin and (var.switch or var.kinds or var.conditional) else ()

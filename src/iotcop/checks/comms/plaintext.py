@@ -73,21 +73,27 @@ def _uhttpd(path: str, text: str) -> list[dict]:
 def _nginx(path: str, text: str) -> list[dict]:
     out = []
     t = _uncommented(text)
+    blocks = []
     for m in re.finditer(r"\bserver\s*\{", t):
         depth, i = 1, m.end()
         while i < len(t) and depth:
             depth += {"{": 1, "}": -1}.get(t[i], 0)
             i += 1
         body = t[m.end():i]
-        listens = re.findall(r"^\s*listen\s+([^;]+);", body, re.M)
-        plain = [l for l in listens if not re.search(r"\bssl\b|\bquic\b", l)]
+        listens = [(x.group(1), m.end() + x.start(1)) for x in re.finditer(r"^\s*listen\s+([^;]+);", body, re.M)]
+        roots = set(re.findall(r"(?:^|[{;])\s*root\s+([^;\s]+)\s*;", body, re.M)) - {"html"}
+        blocks.append((m, body, listens, roots))
+    tls_roots = {r for _, _, listens, roots in blocks if any(re.search(r"\bssl\b", x) for x, _ in listens) for r in roots}
+    for m, body, listens, roots in blocks:
+        plain = [(x, at) for x, at in listens if not re.search(r"\bssl\b|\bquic\b", x)]
         if not plain or re.search(r"return\s+30[178]\s+https://|rewrite\s+\S+\s+https://", body):
             continue
         out.append({
-            "server": "nginx", "port": plain[0].split()[0],
+            "server": "nginx", "port": plain[0][0].split()[0],
             "auth": bool(re.search(r"auth_basic\s+(?!off)", body)),
             "dynamic": bool(re.search(r"fastcgi_pass|uwsgi_pass|scgi_pass|proxy_pass|cgi", body)),
-            "line": _line(t, m.start()),
+            "mirrors_tls": sorted(roots & tls_roots),  # the site it also serves over HTTPS, in clear text
+            "line": _line(t, plain[0][1]),  # the plain listen directive
         })
     return out
 
@@ -130,7 +136,9 @@ class HttpAdmin(Check):
             "builds it from (a template run through sed, a copy). A plain-HTTP listener counts as an administration "
             "interface only when the configuration shows authentication or dynamic handlers (CGI, FastCGI, Lua, "
             "ubus, proxy); a server of static pages is not reported. A redirect of all HTTP to HTTPS clears the "
-            "listener. Whether the port is reachable from outside (firewall) is not judged."
+            "listener. An nginx server that serves over plain HTTP the same web root as its HTTPS server counts too "
+            "(the site meant for TLS is reachable without it). Whether the port is reachable from outside "
+            "(firewall) is not judged."
         ),
     )
 
@@ -170,9 +178,11 @@ class HttpAdmin(Check):
                     hits.append((cmd.path, {"server": "BusyBox httpd", "port": port, "auth": auth, "dynamic": cgi, "line": cmd.line}))
         hits.extend(_started_server_configs(fw, read))
         for path, h in hits:
-            if not (h["auth"] or h["dynamic"]):
+            mirrored = h.get("mirrors_tls")
+            if not (h["auth"] or h["dynamic"] or mirrored):
                 continue
-            what = " and ".join(x for x, y in (("a password login", h["auth"]), ("dynamic handlers (CGI/Lua/FastCGI)", h["dynamic"])) if y)
+            what = " and ".join(x for x, y in (("a password login", h["auth"]), ("dynamic handlers (CGI/Lua/FastCGI)", h["dynamic"]),
+                                               (f"the web root its HTTPS server serves ({', '.join(mirrored or ())})", mirrored)) if y)
             yield self.finding(
                 path,
                 title=f"{h['server']} serves its administration interface over plain HTTP (port {h['port']})",
