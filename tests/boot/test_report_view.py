@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import jsonschema
 import pytest
-from boot_trees import manager, tree
+from boot_trees import manager, tree, write_tree
 
 from iotcop.report.writers.json import report_schema
 
@@ -40,3 +41,27 @@ def test_report_view_validates_and_keeps_chain_user_argv_conditions(tmp_path):
     broken["programs"][0]["confidence"] = "certain"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, _boot_schema())
+
+
+def test_scan_writes_the_boot_section_and_the_html_table(cli, tmp_path):
+    root = write_tree(tmp_path / "rootfs", {
+        "/etc/inittab": "::sysinit:/etc/init.d/rcS\nttyS0::respawn:/bin/sh\n",
+        "/etc/init.d/rcS": "#!/bin/sh\n[ -f /etc/debug ] && telnetd -l /bin/login\n/usr/bin/mgr &\n",
+        "/usr/bin/mgr": manager("/usr/sbin/dropbear -p 2222 &"), "/usr/sbin/dropbear": manager("d"),
+    })
+    out = tmp_path / "out"
+    result = cli("scan", root, "--out", out, "--format", "json", "--quiet",
+                 "--check", "services.telnet-at-boot", "--check", "services.debug-shell")
+    assert result.code in (0, 1), result.stderr
+    report = json.loads((out / "report.json").read_text())
+    jsonschema.validate(report, report_schema())
+    boot = report["boot"]
+    assert boot["init"] == "busybox-init" and boot["inittab"] == "/etc/inittab"
+    by_name = {p["name"]: p for p in boot["programs"]}
+    assert by_name["telnetd"]["confidence"] == "conditional" and by_name["telnetd"]["chain"] == ["/etc/inittab:1", "/etc/init.d/rcS:2"]
+    assert by_name["dropbear"]["confidence"] == "possible" and by_name["dropbear"]["evidence"] == "/usr/sbin/dropbear -p 2222 &"
+    telnet = next(f for f in report["findings"] if f["check"] == "services.telnet-at-boot")
+    assert telnet["confidence"] == "likely" and telnet["evidence"]["path"] == "/etc/init.d/rcS"
+    html = (out / "report.html").read_text()
+    assert "What starts at boot" in html and "/etc/inittab:1 › /etc/init.d/rcS:2" in html
+    assert "1 possible starts (command lines inside programs)" in html
