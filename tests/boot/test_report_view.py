@@ -65,3 +65,17 @@ def test_scan_writes_the_boot_section_and_the_html_table(cli, tmp_path):
     html = (out / "report.html").read_text()
     assert "What starts at boot" in html and "/etc/inittab:1 › /etc/init.d/rcS:2" in html
     assert "1 possible starts (command lines inside programs)" in html
+
+
+def test_boot_command_prints_the_table_and_json(cli, tmp_path):
+    root = write_tree(tmp_path / "rootfs", {
+        "/etc/inittab": "::sysinit:/etc/init.d/rcS\n",
+        "/etc/init.d/rcS": "#!/bin/sh\nmount -t jffs2 /dev/mtdblock3 /data\n[ -f /data/[dbg] ] && telnetd -l /bin/sh\n",
+    })
+    text = cli("boot", root)
+    assert text.code == 0, text.stderr
+    assert "telnetd" in text.stdout and "[ -f /data/[dbg] ]" in text.stdout and "model built in" in text.stdout
+    data = json.loads(cli("boot", root, "--format", "json").stdout)
+    assert [(p["name"], p["how"]) for p in data["programs"]] == [("telnetd", "rc-script"), ("sh", "login-program")]
+    missing = cli("boot", tmp_path / "nope")
+    assert missing.code == 2 and "nope" in missing.stderr and "Traceback" not in missing.stderr

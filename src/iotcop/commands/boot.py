@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import click
@@ -45,7 +46,9 @@ def boot(target: Path, fmt: str, show_all: bool, full_chain: bool) -> None:
             if not extraction.roots:
                 raise InputError(f"{target}: no root filesystem found in the image")
             fw = build_firmware(work, extraction.roots, extraction.extract_dir, extraction.partitions)
+        started = time.perf_counter()
         model = build_boot_model(fw)
+        seconds = time.perf_counter() - started
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
@@ -55,3 +58,4 @@ def boot(target: Path, fmt: str, show_all: bool, full_chain: bool) -> None:
     from iotcop.boot.render import render_text
 
     render_text(model, show_all=show_all, full_chain=full_chain)
+    click.echo(f"model built in {seconds:.2f} s")
