@@ -74,6 +74,7 @@ class BootFS:
         self.mounts: list[Mount] = []
         self._applets: dict[str, tuple[str, ...]] = {}
         self._text: dict[str, str | None] = {}
+        self._resolved: dict[tuple[str, str], str] = {}  # emptied when the boot chain adds a link or a tree copy
 
     def _add_child(self, path: str) -> None:
         while path != "/":
@@ -95,6 +96,13 @@ class BootFS:
 
     def resolve(self, path: str, cwd: str = "/") -> str:
         """The device path a path designates after following every link (the path itself when none)."""
+        key = (path, cwd)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve(path, cwd)
+        return found
+
+    def _resolve(self, path: str, cwd: str) -> str:
         path = posixpath.normpath(posixpath.join(cwd, path)) if path else cwd
         for _ in range(40):
             parts = [p for p in path.split("/") if p]
@@ -166,11 +174,7 @@ class BootFS:
 
     def listdir(self, path: str, cwd: str = "/") -> list[str]:
         real = self.resolve(path, cwd)
-        names = set(self.children.get(real, ()))
-        for extra in (self.links, self.copies, self.generated):
-            for p in extra:
-                if posixpath.dirname(p) == real:
-                    names.add(posixpath.basename(p))
+        names = set(self.children.get(real, ()))  # paths the boot chain creates are added there (_forget)
         src = self._tree_copy(real)
         if src is not None and src != real:
             names |= set(self.children.get(self.resolve(src), ()))
@@ -248,11 +252,13 @@ class BootFS:
     # -- boot-time changes ------------------------------------------------------------------------------
     def add_link(self, link: str, target: str) -> None:
         self.links[link] = target
+        self._resolved.clear()
         self._forget(link)
 
     def add_copy(self, dest: str, source: str, tree: bool = False) -> None:
         if tree:
             self.tree_copies[dest] = source
+            self._resolved.clear()
         else:
             self.copies[dest] = source
         self._forget(dest)

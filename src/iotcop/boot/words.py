@@ -379,9 +379,12 @@ def _add(f: Field, seg: Seg) -> None:
     f.text += seg.text
     f.known = f.known and seg.known
     f.switch = f.switch or seg.switch
-    f.kinds = f.kinds | seg.kinds
-    f.sources = f.sources + tuple(s for s in seg.sources if s not in f.sources)
-    f.defined = f.defined + tuple(d for d in seg.defined if d not in f.defined)
+    if seg.kinds:
+        f.kinds = f.kinds | seg.kinds
+    if seg.sources:
+        f.sources = f.sources + tuple(s for s in seg.sources if s not in f.sources)
+    if seg.defined:
+        f.defined = f.defined + tuple(d for d in seg.defined if d not in f.defined)
     f.quoted = f.quoted or seg.quoted
     if not seg.quoted and not seg.expansion and _has_magic(seg.text):
         f.globbable = True
@@ -389,7 +392,7 @@ def _add(f: Field, seg: Seg) -> None:
 
 
 def _has_magic(text: str) -> bool:
-    return any(c in text for c in "*?[")
+    return "*" in text or "?" in text or "[" in text
 
 
 def _trim(value: str, pattern: str, front: bool, longest: bool) -> str:
