@@ -27,39 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "registry"))
 
-from registry_support import label_for, small_report, uvicorn_server  # noqa: E402
-
-
-def populate(db: str, products: int, versions: int, keys_dir: Path) -> tuple[list[str], list[str]]:
-    from iotcop.label.signing import init_keys, load_private_key
-    from iotcop.registry.db import make_engine, migrate, sessions
-    from iotcop.registry.service import add_manufacturer, authenticate, publish_label
-
-    engine = make_engine(db)
-    migrate(engine)
-    init_keys(keys_dir)
-    key = load_private_key(keys_dir)
-    product_ids, label_pids = [], []
-    with sessions(engine)() as s:
-        _, token = add_manufacturer(s, "Bench Devices Ltd", (keys_dir / "label-signing.pub").read_bytes())
-        s.commit()
-        caller = authenticate(s, token)
-        for p in range(products):
-            for v in range(versions):
-                # each version fixes some findings of the one before and adds others
-                findings = [{"check": f"family.check{k % 7}", "title": f"finding {k} of product {p}",
-                             "path": f"/etc/file{k}", "severity": ("critical", "high", "medium", "low")[k % 4]}
-                            for k in range(v * 5, v * 5 + 30)]
-                verdicts = {"5.1-1": ("FAIL", "INCONCLUSIVE", "PASS")[v % 3], "5.3-13": "DECLARED",
-                            "5.5-1": ("INCONCLUSIVE", "FAIL")[v % 2]}
-                report = small_report(findings, verdicts)
-                label = label_for(report, {"name": f"Bench Camera {p}", "model": f"BC-{p}", "type": "camera",
-                                           "manufacturer": "Bench Devices Ltd"}, f"{v + 1}.0.0", key)
-                stored, _ = publish_label(s, caller, label, report, f"bench-{p}-{v}")
-                label_pids.append(stored.label_pid)
-            product_ids.append(stored.product_id)
-    engine.dispose()
-    return product_ids, label_pids
+from registry_support import populate, uvicorn_server  # noqa: E402
 
 
 async def load(base: str, paths: list[str], concurrency: int, duration: float) -> tuple[list[float], int, int]:

@@ -67,6 +67,7 @@ class ScanOptions:
     verify_tls: bool | str | Path = True  # True: system CAs; a path: CA bundle; False: no certificate check
     profile: str | None = None  # scan profile (iotcop.profiles): label, standard (the default), deep
     views: tuple[str, ...] = ()  # extra views put into the report: "ts103701" (ETSI TS 103 701 test cases)
+    traffic: tuple[Path, ...] = ()  # scan --traffic CAPTURE: packet captures of the device's traffic
     cache: Any = None  # iotcop.cache.store.AnalysisCache: reuse check runs and per-file results (batch, diff)
 
 
@@ -140,6 +141,11 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
     source = Path(source)
     if not source.exists() and not source.is_symlink():
         raise InputError(f"{source}: no such file or directory")
+    if options.traffic:
+        from iotcop.traffic.dissect import check_capture
+
+        for capture in options.traffic:
+            check_capture(Path(capture))  # a capture that is not one stops the scan before any extraction
 
     try:
         with _work_directory(options) as work_dir:
@@ -181,11 +187,26 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
                     device, device_runs = probe_and_correlate(options.device, options.device_options, fw,
                                                               options.declaration)
                 inputs.runs = inputs.runs + device_runs
+            traffic = None
+            if options.traffic:
+                from iotcop.traffic.evidence import traffic_evidence
+
+                progress.stage("Reading the captures")
+                with timer("traffic"):
+                    traffic, traffic_runs, warnings = traffic_evidence(
+                        list(options.traffic), declaration=options.declaration, firmware=fw, probe=device)
+                inputs.runs = inputs.runs + traffic_runs
+                for line in warnings:
+                    progress.advance(line)
             progress.stage("Assessing")
             with timer("assess"):
+                notes = _vulndb_notes() + [f"capture {t.capture} cut short: {t.partial_reason}; analysed the first "
+                                           f"{t.packets} packets" for t in traffic or [] if not t.complete]
                 assessment = build_assessment(catalogue, target, extraction.report, inputs, timings=timer.timings,
                                               components=components, device=device, declaration=options.declaration,
-                                              profile=ctx.profile.name, notes=_vulndb_notes())
+                                              profile=ctx.profile.name, notes=notes)
+                if traffic:
+                    assessment = assessment.model_copy(update={"traffic": traffic})
                 if "ts103701" in options.views or "ts103701" in options.outputs:
                     from iotcop.conformance import view_for_scan
 

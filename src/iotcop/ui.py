@@ -6,14 +6,8 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from iotcop.errors import InputError
@@ -122,7 +116,10 @@ def print_summary(console: Console, a: Assessment, out_dir: Path | None) -> None
             console.print(f"  {sev} {f.title}{maybe}  [dim]{', '.join(f.provisions)}[/]", overflow="fold")
             console.print(f"           [cyan]{where}[/]", overflow="fold")
             if f.evidence.detail:
-                console.print(f"           [dim]{f.evidence.detail}[/]", overflow="fold")
+                detail = f.evidence.detail
+                if len(detail) > 300:  # a component's vulnerability list can be long: the report has it whole
+                    detail = detail[:297] + "..."
+                console.print(f"           [dim]{escape(detail)}[/]", overflow="fold")
     else:
         console.print("No findings.")
     problems = [c for c in a.checks if c.status != "ran"]

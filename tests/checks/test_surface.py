@@ -158,8 +158,8 @@ def test_fwanalyzer_test_img_world_writable_through_the_pipeline(tmp_path):
 
 
 @pytest.mark.corpus
-@pytest.mark.xfail(strict=True, reason="extraction of ext2 with debugfs applies the owner after the mode, which clears set-user-ID on /dir2/file21")
 def test_fwanalyzer_test_img_suid_file_survives_extraction():
+    # debugfs rdump sets the owner after the mode, which clears set-user-ID; image_modes puts it back.
     offenders = _offenders(_scan_surface("test.img")[1])
     assert any("/dir2/file21" in v for k, v in offenders.items() if k.startswith("Set-user-ID"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from iotcop.assess import Evidence, assess_provisions, roll_up
+from iotcop.assess import AssessmentInputs, assess_provisions, roll_up
 from iotcop.label.level import label_level
 from iotcop.model import (
     Assessment,
@@ -15,14 +15,14 @@ from iotcop.model import (
     Tool,
     VerdictValue,
 )
-from iotcop.model import Evidence as Seen
+from iotcop.model import Evidence
 from iotcop.standards.catalogue import load_catalogue
 
 
 def _proof_for_every_provision(catalogue) -> list[CheckRun]:
     return [CheckRun(check="test.proof", version="1", status="ran", provisions=[p],
                      compliance=[Compliance(check="test.proof", provision=p, statement="shown",
-                                            evidence=[Seen(path="/etc/x", excerpt="ok")])])
+                                            evidence=[Evidence(path="/etc/x", excerpt="ok")])])
             for p in catalogue.provisions]
 
 
@@ -30,7 +30,7 @@ def _proof_for_every_provision(catalogue) -> list[CheckRun]:
 def test_positive_evidence_passes_only_after_a_complete_extraction(status):
     catalogue = load_catalogue()
     extraction = ExtractionReport(status=status, files=10)
-    verdicts = assess_provisions(catalogue, Evidence(runs=_proof_for_every_provision(catalogue),
+    verdicts = assess_provisions(catalogue, AssessmentInputs(runs=_proof_for_every_provision(catalogue),
                                                      extraction=extraction))
     values = {v.verdict for v in verdicts}
     if status == "complete":

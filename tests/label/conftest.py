@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "outputs"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
 from render_tools import scan_demo_images  # noqa: E402
 
 

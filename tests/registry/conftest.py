@@ -142,3 +142,66 @@ def scratch_dir():
     path = Path(tempfile.mkdtemp(prefix="iotcop-registry-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+# --- the registry as a real server: uvicorn on 127.0.0.1 with SQLite or PostgreSQL ----------------------
+
+_NAMES = itertools.count(1)
+
+
+@dataclass
+class Live:
+    """A running registry (uvicorn child process) and an admin connection to its database."""
+
+    kind: str
+    base: str
+    db_url: str
+    data_dir: Path
+    server_tmp: Path  # the server's TMPDIR: nothing of an upload may land there
+    sessions: object
+
+    def unique(self, name: str) -> str:
+        return f"{name} {next(_NAMES)}"
+
+    def add_manufacturer(self, name: str, key_dir: Path | None) -> str:
+        from iotcop.registry.service import add_manufacturer
+
+        with self.sessions() as s:
+            _, token = add_manufacturer(s, name, (key_dir / "label-signing.pub").read_bytes() if key_dir else None)
+            s.commit()
+        return token
+
+    def publish(self, token: str, label: bytes, report: bytes, **headers):
+        import httpx
+
+        return httpx.post(self.base + "/api/v1/labels", headers={"Authorization": f"Bearer {token}", **headers},
+                          files={"label": ("label.json", label, "application/json"),
+                                 "report": ("report.json", report, "application/json")}, timeout=60)
+
+    def get(self, path: str, **kwargs):
+        import httpx
+
+        return httpx.get(self.base + path, timeout=60, **kwargs)
+
+    def log(self) -> str:
+        return (self.data_dir / "server.log").read_text(errors="replace")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live(request, tmp_path_factory):
+    from registry_support import PUBLIC_URL, uvicorn_server
+
+    from iotcop.registry.db import make_engine, migrate, sessions
+
+    folder = tmp_path_factory.mktemp(f"live-{request.param}")
+    if request.param == "sqlite":
+        db = f"sqlite:///{folder / 'registry.db'}"
+    else:
+        db = request.getfixturevalue("pg").create_database(f"live_{next(_DB_NAMES)}_{folder.name[-6:]}".lower())
+    engine = make_engine(db)
+    migrate(engine)
+    server_tmp = folder / "server-tmp"
+    server_tmp.mkdir()
+    with uvicorn_server(db, folder / "data", env={"TMPDIR": str(server_tmp)}, public_url=PUBLIC_URL) as base:
+        yield Live(request.param, base, db, folder / "data", server_tmp, sessions(engine))
+    engine.dispose()

@@ -195,7 +195,7 @@ def test_verification_valid_invalid_revoked(registry, key_dirs):
     second = label_for(report, {"name": "Epsilon Bulb", "model": "E27"}, "3.3", key)
     publish(c, token, second, report)
     with registry.session() as s:
-        revoke_key(s, json.loads(label)["signature"]["key_id"])
+        revoke_key(s, json.loads(label)["signature"]["key_id"], "private key leaked")
         s.commit()
     v = c.post("/api/v1/verify", content=second).json()
     assert v["status"] == "revoked" and "key" in v["reason"]
@@ -273,14 +273,17 @@ def test_security_headers_and_errors_without_internals(registry, monkeypatch):
 
 
 def test_start_up_migrates_once_and_keeps_data(registry, key_dirs):
+    from alembic.script import ScriptDirectory
     from sqlalchemy import text
 
     from iotcop.registry.app import create_app
+    from iotcop.registry.db import MIGRATIONS
 
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     registry.add_manufacturer("Theta", key_dirs[0])
     again = create_app(registry.settings, start_jobs=False)
     with again.state.sessions() as s:
-        assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
         assert s.execute(text("SELECT name FROM manufacturers")).scalars().all() == ["Theta"]
     assert again.state.csrf_secret == registry.app.state.csrf_secret  # shared by every server process
     again.state.engine.dispose()

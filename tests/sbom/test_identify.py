@@ -13,7 +13,7 @@ from iotcop.firmware.inventory import inventory_tree
 from iotcop.sbom import identify_components
 from iotcop.sbom.busybox import applet_table
 from iotcop.sbom.rules import load_rules
-from iotcop.vulns.versions import upstream_version
+from iotcop.sbom.versions import upstream_version
 
 
 def expected_from_manifest(manifest: Path) -> dict[str, str]:
@@ -32,6 +32,7 @@ def test_rules_load_and_every_rule_can_identify():
     for rule in rules:
         assert rule.files, rule.name
         assert rule.patterns or rule.name_patterns or rule.presence, rule.name
+        assert not rule.patterns or rule.anchors, rule.name  # every content rule is found by an anchor first
 
 
 @pytest.mark.slow
@@ -46,7 +47,9 @@ def test_demo_rootfs_components_match_debian_versions(vulnerable_image):
         ev = found[name].evidence[0]
         assert ev["path"].startswith("/") and ev["excerpt"]
     assert found["busybox"].cpe == f"cpe:2.3:a:busybox:busybox:{expected['busybox']}:*:*:*:*:*:*:*"
-    assert found["busybox"].purl == f"pkg:generic/busybox@{expected['busybox']}"
+    # The image keeps dpkg's status database: the purl names the Debian package and its revision.
+    assert found["busybox"].purl.startswith("pkg:deb/debian/busybox-static@1:1.35.0-")
+    assert {e["method"] for e in found["busybox"].evidence} == {"dpkg database", "version string"}
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -74,7 +77,7 @@ def test_package_databases_merge_with_signatures(vulnerable_image, tmp_path):
     assert busybox.purl.startswith("pkg:deb/debian/busybox-static@") and "arch=mipsel" in busybox.purl
     methods = {e["method"] for e in busybox.evidence}
     assert methods == {"dpkg database", "version string"}
-    assert comps["dnsmasq"].version == "2.90" and comps["dnsmasq"].purl.startswith("pkg:opkg/dnsmasq@2.90-4")
+    assert comps["dnsmasq"].version == "2.90" and comps["dnsmasq"].purl.startswith("pkg:opkg/openwrt/dnsmasq@2.90-4")
     assert comps["zlib"].version == "1.2.13" and comps["zlib"].purl.startswith("pkg:apk/alpine/zlib@1.2.13-r0")
 
 

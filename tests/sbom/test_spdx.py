@@ -47,7 +47,8 @@ def test_scan_writes_spdx_with_the_same_components_as_cyclonedx(cli, vulnerable_
     busybox = next(p for p in document.packages if p.name == "busybox")
     assert busybox.version == expected
     refs = {(r.category.name, r.reference_type): r.locator for r in busybox.external_references}
-    assert refs[("PACKAGE_MANAGER", "purl")] == f"pkg:generic/busybox@{expected}"
+    # The image's dpkg database names the Debian package and revision.
+    assert refs[("PACKAGE_MANAGER", "purl")].startswith(f"pkg:deb/debian/busybox-static@1:{expected}-")
     assert refs[("SECURITY", "cpe23Type")].startswith(f"cpe:2.3:a:busybox:busybox:{expected}:")
     on_disk = hashlib.sha256((vulnerable_image.rootfs / "bin" / "busybox").read_bytes()).hexdigest()
     assert [c.value for c in busybox.checksums] == [on_disk]

@@ -6,7 +6,10 @@ import json
 import shutil
 from pathlib import Path
 
+import jsonschema
 import pytest
+
+from support import REPO
 
 from iotcop.firmware.inventory import inventory_tree
 from iotcop.vulns.vex import analyse
@@ -81,14 +84,24 @@ def test_cyclonedx_sbom_validates_and_carries_vex(vulnerable_image, tmp_path):
     names = {c["name"] for c in bom["components"]}
     assert {"busybox", "openssl", "dropbear", "linux_kernel"} <= names
     busybox = next(c for c in bom["components"] if c["name"] == "busybox")
-    assert busybox["purl"].startswith("pkg:generic/busybox@") and busybox["cpe"].startswith("cpe:2.3:a:busybox:busybox:")
+    assert busybox["purl"].startswith("pkg:deb/debian/busybox-static@") and busybox["cpe"].startswith("cpe:2.3:a:busybox:busybox:")
     assert busybox["hashes"][0]["alg"] == "SHA-256"
-    assert busybox["evidence"]["occurrences"][0]["location"] == "/bin/busybox"
+    assert {o["location"] for o in busybox["evidence"]["occurrences"]} == {"/var/lib/dpkg/status", "/bin/busybox"}
     vulns = bom["vulnerabilities"]
     assert vulns and all(v["analysis"]["state"] in ("in_triage", "not_affected") for v in vulns)
     refs = {c["bom-ref"] for c in bom["components"]}
     assert all(a["ref"] in refs for v in vulns for a in v["affects"])
     findings = [f for f in res.assessment.findings if f.check == "vulns.known-vulnerability"]
-    assert len(findings) == sum(v["analysis"]["state"] != "not_affected" for v in vulns)
+    details = [json.loads(f.evidence.detail) for f in findings]
+    schema = json.loads((REPO / "src/iotcop/report/schema/report-1.schema.json").read_text())
+    detail_schema = {**schema["$defs"]["vulnerabilityDetail"], "$defs": schema["$defs"]}
+    for d in details:
+        jsonschema.validate(d, detail_schema)
+    # One finding per component and group lists every affected (in triage) vulnerability of the VEX once.
+    listed = [(v["id"], d["component"]) for d in details if d["group"] != "known-exploited" for v in d["vulnerabilities"]]
+    assert len(listed) == len(set(listed)) == sum(v["analysis"]["state"] != "not_affected" for v in vulns)
+    assert len({(d["component"], d["version"], d["group"]) for d in details if d["group"] != "known-exploited"}) == \
+        len([d for d in details if d["group"] != "known-exploited"])
     assert all(f.provisions == ["5.2-3", "5.3-8"] for f in findings)
-    assert all("sources" in json.loads(f.evidence.detail) for f in findings)
+    assert all(v["sources"] for d in details for v in d["vulnerabilities"])
+

@@ -23,7 +23,7 @@ import yaml
 
 from iotcop.errors import InputError
 from iotcop.sbom.identify import Component
-from iotcop.vulns.db import STARTER_DB, check_integrity, status
+from iotcop.vulns.db import STARTER_DB, check_integrity, now_iso, status
 from iotcop.vulns.importers import cve5_records
 from iotcop.vulns.match import match_components
 from iotcop.vulns.update import update
@@ -246,12 +246,21 @@ def test_cli_db_status_and_update(cli, db, tmp_path):
     assert "imported 1 records" in res.stdout
 
 
-def test_age_warning_after_30_days(db):
+def test_age_is_the_data_date_not_the_import_time(db):
     from iotcop.vulns.db import age_warning
 
-    assert age_warning(db) is None
+    # The starter data is a snapshot: its newest record (Buildroot history, 2026-08) dates the database,
+    # however recently it was copied or imported.
+    st = status(db)
+    assert st["data_date"] == max(s["newest"][:10] for s in st["sources"].values() if s["newest"])
+    assert st["sources"]["linux_kernel_cves"]["newest"] == "2024-04-09"  # the nluedtke snapshot
+    assert st["sources"]["openssl-web-vulnerabilities.xml"]["newest"] == "2022-05-03"
     with sqlite3.connect(db) as conn:
-        conn.execute("INSERT OR REPLACE INTO meta VALUES ('updated_at', '2020-01-01T00:00:00+00:00')")
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('updated_at', ?)", (now_iso(),))
+        conn.execute("UPDATE vulns SET modified = '2020-01-01'")
     warning = age_warning(db)
-    assert warning and "days old" in warning and "iotcop db update" in warning
+    assert warning and "days old" in warning and "2020-01-01" in warning and "iotcop db update" in warning
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE vulns SET modified = ? WHERE rowid = 1", (now_iso()[:10],))
+    assert age_warning(db) is None
     assert "no vulnerability database" in age_warning(db.parent / "absent.sqlite")

@@ -17,6 +17,7 @@ component rule reads "Linux version X (" from files named vmlinux*.
 from __future__ import annotations
 
 import gzip
+import shutil
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,79 @@ def test_config_parse_reads_unset_and_module_values(tmp_path):
     where, cfg = kernel_config(inventory_tree(root))
     assert where == "/proc/config.gz"
     assert cfg["CONFIG_NF_TABLES"] == "m" and cfg["CONFIG_PACKET"] == "n" and cfg["CONFIG_LOCALVERSION"] == '""'
+
+
+# --------------------------------------------------------------------------- applicability beyond the configuration
+
+def _kernel_tree(root: Path, version: str, arch: str | None = None, modules: list[str] = (),
+                 config: list[str] | None = None, config_at: str = "/boot/config-x") -> Path:
+    """A root with a kernel banner, optionally a real Debian busybox of `arch` (so the image's programs say
+    which CPU it is for), shipped modules and a configuration file."""
+    banner = f"Linux version {version} (builder@buildhost) (gcc version 4.2.4) #1 Mon Jan 1 2001\n".encode()
+    (root / "boot").mkdir(parents=True)
+    (root / "boot" / f"vmlinux-{version}").write_bytes(b"\x7fKERNEL\x00" * 16 + banner + b"\x00" * 64)
+    if arch:
+        from iotcop.demo.builder import default_cache_dir, ensure_debian_packages
+
+        (pkg,) = ensure_debian_packages(["busybox-static"], arch, default_cache_dir())
+        (root / "bin").mkdir()
+        shutil.copy2(pkg.root / "bin" / "busybox", root / "bin" / "busybox")
+    for name in modules:
+        target = root / "lib" / "modules" / version / "kernel" / f"{name}.ko"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"\x7fELF-not-really\x00vermagic=" + version.encode() + b" mod_unload\x00")
+    if config is not None:
+        target = root / config_at.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("\n".join(["#", "# Automatically generated file; DO NOT EDIT.", *config]) + "\n")
+    return root
+
+
+def _kernel_results(root: Path, version: str) -> dict[str, object]:
+    results = analyse(inventory_tree(root), STARTER_DB)
+    kernel = {a.match.id: a for a in results if a.match.component.name == "linux_kernel"}
+    assert kernel and all(a.match.component.version == version for a in kernel.values())
+    return kernel
+
+
+ARM_ONLY = "CVE-2013-6282"  # KEV: get_user/put_user "on ARM v6k/v7 platforms"; v2.6.12-rc2 .. v3.6-rc6
+OVERLAYFS = "CVE-2023-0386"  # KEV: OverlayFS setuid copy-up; linux_kernel_cves v2.6.12-rc2 .. v6.2-rc6
+
+
+@pytest.mark.parametrize("arch,affected", [("mipsel", False), ("armel", True)])
+def test_architecture_of_the_image_rules_out_other_cpus(tmp_path, arch, affected):
+    found = _kernel_results(_kernel_tree(tmp_path / "fw", "3.4.11", arch), "3.4.11")
+    vex = found[ARM_ONLY]
+    if affected:
+        assert vex.state == "in_triage"
+    else:
+        assert vex.state == "not_affected" and vex.justification == "code_not_present"
+        assert "arm" in vex.detail and "mips" in vex.detail
+
+
+def test_subsystem_newer_than_the_kernel_is_not_present(tmp_path):
+    # v2.6.12-rc2 is where git history starts, not where OverlayFS came in (3.18).
+    old = _kernel_results(_kernel_tree(tmp_path / "old", "2.6.33"), "2.6.33")
+    assert old[OVERLAYFS].state == "not_affected" and "Linux 3.18" in old[OVERLAYFS].detail
+    new = _kernel_results(_kernel_tree(tmp_path / "new", "5.10.50"), "5.10.50")
+    assert new[OVERLAYFS].state == "in_triage"
+
+
+def test_four_part_version_and_records_older_than_git(tmp_path):
+    # CVE-2016-0723 (tty TIOCGETD): "v2.6.12-rc2 to v4.5-rc2" - the code predates git, so 2.6.8.1 has it too.
+    found = _kernel_results(_kernel_tree(tmp_path / "fw", "2.6.8.1"), "2.6.8.1")
+    assert "CVE-2016-0723" in found
+    assert "CVE-2018-14734" not in found  # introduced in v2.6.21-rc1
+
+
+@pytest.mark.parametrize("shipped,state", [([], "not_affected"), (["nf_tables"], "in_triage")])
+def test_modular_feature_without_its_module(tmp_path, shipped, state):
+    # nf_tables built as a module (=m): present only if the image ships nf_tables.ko.
+    root = _kernel_tree(tmp_path / "fw", "5.10.50", modules=["x_tables", *shipped],
+                        config=["CONFIG_NETFILTER=y", "CONFIG_NF_TABLES=m", "CONFIG_PACKET=y"],
+                        config_at="/usr/share/kernel/.config")
+    vex = _kernel_results(root, "5.10.50")[NF_TABLES]
+    assert vex.state == state
+    if state == "not_affected":
+        assert vex.justification == "code_not_present" and "nf_tables.ko" in vex.detail
+        assert "/usr/share/kernel/.config" in vex.detail

@@ -7,7 +7,7 @@ import pytest
 from iotcop.sbom.identify import Component
 from iotcop.vulns.db import STARTER_DB
 from iotcop.vulns.match import match_components
-from iotcop.vulns.versions import compare, normalise, upstream_version
+from iotcop.sbom.versions import compare, normalise, upstream_version
 
 
 def ids(name, version, vendor=None, product=None, **kw) -> set[str]:
@@ -83,3 +83,26 @@ def test_every_match_names_its_source():
     assert len(matches) > 20
     for m in matches:
         assert m.sources and all(s.ref and (s.ref.get("repo") or s.ref.get("url")) for s in m.sources)
+
+
+def test_openssl_0_9_8g_reports_every_cve_its_own_advisories_list():
+    # openssl/web vulnerabilities.xml lists 0.9.8g as affected in 58 advisories; packaging-history guesses
+    # (Buildroot bumps with no first affected version) add nothing beside that precise list.
+    import json
+    import sqlite3
+
+    with sqlite3.connect(STARTER_DB) as conn:
+        listed = {vid for vid, versions in conn.execute(
+            "SELECT v.id, a.versions FROM affects a JOIN vulns v ON v.rowid = a.vuln "
+            "WHERE v.source = 'openssl-web-vulnerabilities.xml' AND a.kind = 'versions'")
+            if "0.9.8g" in json.loads(versions)}
+    assert len(listed) == 58
+    matches = match_components([Component(name="openssl", version="0.9.8g", vendor="openssl", product="openssl")],
+                               STARTER_DB)
+    assert {m.id for m in matches} == listed
+    assert not [m for m in matches if m.approximate]
+
+
+def test_openssl_3_0_20_and_branch_bumps():
+    # Buildroot bumps into 3.1+ branches say nothing about 3.0.x; OpenSSL's own lists end before 3.0.20.
+    assert ids("openssl", "3.0.20", "openssl", "openssl") == set()

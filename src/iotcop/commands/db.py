@@ -23,7 +23,7 @@ def db() -> None:
 
 @db.command("update", help="Fetch vulnerability data and import it (nvd, osv, a URL or a file/folder).")
 @click.option("--source", "source", default="osv", show_default=True,
-              help="nvd | osv | an http(s) URL | a local file or folder (NVD 2.0, CVE 5, OSV, Alpine secdb, vulndata)")
+              help="nvd | osv | an http(s) URL | a local file or folder (NVD 2.0, CVE 5, OSV, Alpine secdb, Debian security tracker JSON, CISA KEV JSON, FIRST EPSS CSV(.gz), vulndata)")
 @click.option("--db", "db_path", type=click.Path(path_type=Path), default=None,
               help="database file (default: $IOTCOP_VULNDB or ~/.local/share/iotcop/vulns.sqlite)")
 @click.option("--url", "base_url", default=None, help="base URL of the NVD API or the OSV bucket (mirrors, tests)")
@@ -68,11 +68,15 @@ def status_cmd(db_path: Path | None, as_json: bool) -> None:
         raise InputError("no vulnerability database (run 'iotcop db update')")
     kind = " (starter database shipped with iotcop)" if st["starter"] else ""
     click.echo(f"database: {st['path']}{kind}")
-    stale = "  - older than %d days, run 'iotcop db update'" % MAX_AGE_DAYS if (st["age_days"] or 0) > MAX_AGE_DAYS else ""
-    click.echo(f"updated:  {st['updated_at']} ({st['age_days']} days ago){stale}")
+    click.echo(f"imported: {st['updated_at']}")
+    stale = f"  - older than {MAX_AGE_DAYS} days, run 'iotcop db update'" if (st["age_days"] or 0) > MAX_AGE_DAYS else ""
+    age = f"{st['age_days']} days old" if st["age_days"] is not None else "records carry no dates"
+    click.echo(f"data:     newest record {st['data_date'] or 'unknown'} ({age}){stale}")
     click.echo(f"records:  {st['records']} ({st['ids']} distinct ids)")
-    for name, count in st["by_source"].items():
-        click.echo(f"  {count:6d}  {name}")
+    click.echo(f"  {'records':>7}  {'newest':10}  source")
+    for name, info in st["sources"].items():
+        old = "  old" if (info["age_days"] or 0) > MAX_AGE_DAYS else ""
+        click.echo(f"  {info['records']:7d}  {(info['newest'] or '-')[:10]:10}  {name}{old}")
 
 
 @click.command("sbom", help="Identify the components of a firmware image and write a CycloneDX 1.6 (or SPDX 2.3) SBOM.")

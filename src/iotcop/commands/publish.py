@@ -30,11 +30,17 @@ def _fail(response) -> None:
     raise InputError(f"the registry refused it ({response.status_code}): {detail}")
 
 
-def _client(server: str, token: str, timeout: float):
+def _client(server: str, token: str | None, timeout: float):
     import httpx
 
     if not server.startswith(("http://", "https://")):
         raise InputError(f"--server {server!r}: expected http(s)://HOST[:PORT]")
+    token = (token or "").strip()
+    if not token:
+        raise InputError("no API token: give --token TOKEN or set IOTCOP_TOKEN (`iotcop registry manufacturer add` "
+                         "prints one)")
+    if not token.isascii() or not token.isprintable() or " " in token:
+        raise InputError("the API token holds spaces or characters a token never has; copy it again")
     return httpx.Client(base_url=server.rstrip("/"), timeout=timeout,
                         headers={"Authorization": f"Bearer {token}", "User-Agent": "iotcop-publish"})
 
@@ -63,7 +69,7 @@ def register(cli: click.Group) -> None:
     @cli.command("publish")
     @click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
     @click.option("--server", required=True, help="The registry, e.g. https://labels.example.org")
-    @click.option("--token", envvar="IOTCOP_TOKEN", required=True,
+    @click.option("--token", envvar="IOTCOP_TOKEN", default="",
                   help="The manufacturer's API token (or set IOTCOP_TOKEN, which keeps it out of the process list).")
     @click.option("--scan", "firmware", type=click.Path(path_type=Path, dir_okay=False),
                   help="Upload this firmware image for a server-side scan instead of publishing a label.")

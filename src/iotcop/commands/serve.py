@@ -49,7 +49,9 @@ def register(cli: click.Group) -> None:
     @data_option
     @click.option("--host", default="127.0.0.1", show_default=True)
     @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-    @click.option("--public-url", default="", help="The registry's address as seen from outside (feed links).")
+    @click.option("--public-url", default="",
+                  help="The registry's address as seen from outside, e.g. https://labels.example.org: links, "
+                       "redirects and the feed use it, never a client's Host header (default: http://HOST:PORT).")
     @click.option("--scan-workers", default=1, show_default=True, type=click.IntRange(1, 64),
                   help="Server-side scans run at once.")
     @click.option("--scan-engine", type=click.Choice(["local", "celery"]), default="local", show_default=True,
@@ -71,6 +73,8 @@ def register(cli: click.Group) -> None:
 
         if scan_engine == "celery" and not broker:
             raise InputError("--scan-engine celery needs --broker redis://HOST:PORT/DB")
+        if not public_url:
+            public_url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
         settings = _settings(db, data_dir, public_url=public_url, scan_workers=scan_workers, scan_engine=scan_engine,
                              celery_broker=broker, read_limit=RateLimit(read_rate, read_rate * 4),
                              write_limit=RateLimit(write_rate, write_rate * 6))
@@ -188,14 +192,15 @@ def register(cli: click.Group) -> None:
 
     @key.command("revoke")
     @click.argument("key_id")
+    @click.option("--reason", required=True, help="Why (shown with every label the key signed).")
     @db_option
     @data_option
     @_registry_errors
-    def key_revoke(key_id, db, data_dir) -> None:
-        """Revoke signing key KEY_ID: labels it signed then show as revoked."""
+    def key_revoke(key_id, reason, db, data_dir) -> None:
+        """Revoke signing key KEY_ID: every label it signed shows as revoked, with the date and reason."""
         from iotcop.registry.service import revoke_key
 
         with _admin_session(db, data_dir) as session:
-            revoke_key(session, key_id)
+            key = revoke_key(session, key_id, reason)
             session.commit()
-            click.echo(f"revoked key {key_id}")
+            click.echo(f"revoked key {key_id} on {key.revoked_at.date().isoformat()}: {key.revoked_reason}")

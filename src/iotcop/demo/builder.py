@@ -8,8 +8,9 @@ An image is laid out like a typical NOR-flash router firmware::
 
 The root filesystem is assembled from Debian bookworm packages for the target
 architecture (``apt-get download`` + ``dpkg-deb -x``), trimmed of docs and
-translations, with BusyBox applet links and the files described in
-``recipes.yaml``.  The "kernel" is a gzip'd payload carrying a realistic Linux
+translations (each package's changelog.Debian.gz is kept, with the dpkg status
+database listing the installed packages, as dpkg leaves them), with BusyBox
+applet links and the files described in ``recipes.yaml``.  The "kernel" is a gzip'd payload carrying a realistic Linux
 version banner, not a bootable kernel (no MIPS/ARM kernel package is small
 enough to be worth shipping in a test image).
 
@@ -52,7 +53,8 @@ from typing import Any, Iterator
 from iotcop.demo import recipes
 from iotcop.errors import IotcopError
 
-BUILDER_VERSION = "1.0"
+BUILDER_VERSION = "1.1"
+KEEP_OTHER_BUILDS = 3  # cached builds of other recipe versions kept beside the current one
 SOURCE_DATE_EPOCH = 1704067200  # 2024-01-01T00:00:00Z
 ERASE_BLOCK = 0x10000
 REQUIRED_TOOLS = ("apt-get", "apt-cache", "dpkg", "dpkg-deb", "mksquashfs", "mkfs.jffs2", "mkimage")
@@ -623,6 +625,26 @@ def _trim(root: Path, patterns: list[str], triplet: str) -> None:
                 p.unlink()
 
 
+def _dpkg_database(root: Path, debs: list[DebPackage]) -> None:
+    """What dpkg itself leaves in an installed system: var/lib/dpkg/status with each package's control
+    fields, and the package's changelog.Debian.gz (the record of which revision fixed which CVE)."""
+    stanzas = []
+    for pkg in sorted(debs, key=lambda p: p.name):
+        control = _run(["dpkg-deb", "-f", str(pkg.deb)], what=f"dpkg-deb -f {pkg.deb.name}").stdout.strip()
+        lines = control.splitlines()
+        at = next((i + 1 for i, line in enumerate(lines) if line.startswith("Package:")), 1)
+        lines.insert(at, "Status: install ok installed")
+        stanzas.append("\n".join(lines))
+        for log in (pkg.root / "usr" / "share" / "doc").glob("*/changelog.Debian.gz"):
+            target = root / log.relative_to(pkg.root)
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(log, target)
+    status = root / "var" / "lib" / "dpkg" / "status"
+    status.parent.mkdir(parents=True, exist_ok=True)
+    status.write_text("\n\n".join(stanzas) + "\n")
+
+
 def _assemble_rootfs(root: Path, debs: list[DebPackage], variant_name: str, arch: str, size: str,
                      cache_dir: Path) -> tuple[list[tuple[str, str]], str]:
     data = recipes.load_recipes()
@@ -637,6 +659,7 @@ def _assemble_rootfs(root: Path, debs: list[DebPackage], variant_name: str, arch
     compact = data.get("trim_compact") or {}
     if size in compact.get("sizes", []):
         _trim(root, compact.get("paths", []), triplet)
+    _dpkg_database(root, debs)
 
     bb = next((p for p in debs if p.name == "busybox-static"), None)
     if bb is None:
@@ -805,9 +828,13 @@ def build_image(variant: str = "vulnerable", *, arch: str = "mipsel", size: str 
             work.rename(out_dir)
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
-            for stale in cache_dir.glob(f"{variant}-{arch}-{size}-*"):
-                if stale != out_dir and (stale / "manifest.json").is_file():
-                    shutil.rmtree(stale, ignore_errors=True)  # built from an older recipe or package set
+            # Builds from other recipes or package sets: keep the newest few, since another checkout of
+            # iotcop on this machine may be using one of them right now.
+            others = [p for p in cache_dir.glob(f"{variant}-{arch}-{size}-*")
+                      if p != out_dir and (p / "manifest.json").is_file()]
+            others.sort(key=lambda p: (p / "manifest.json").stat().st_mtime, reverse=True)
+            for stale in others[KEEP_OTHER_BUILDS:]:
+                shutil.rmtree(stale, ignore_errors=True)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise

@@ -41,8 +41,9 @@ UNKNOWN_PARTIAL_RATIO = 0.5
 
 # Neutralised entries that only a booby-trapped image holds: the extraction is then not complete.
 HOSTILE_KINDS = ("path-traversal", "link-escape", "hardlink-escape")
-# Readers that keep the image's file modes (others, e.g. 7z for cramfs/FAT, invent them).
-MODE_KEEPING_READERS = ("squashfs", "tar", "cpio", "jffs2", "extfs", "romfs", "yaffs")
+# Readers that keep the image's file modes (firmware/image_modes.py puts them back for cpio, ext, JFFS2, UBIFS
+# and cramfs; 7-Zip for FAT, ISO and DOS zip entries invents them).
+MODE_KEEPING_READERS = ("squashfs", "tar", "cpio", "jffs2", "extfs", "romfs", "yaffs", "ubifs", "cramfs")
 
 
 # unblob handlers whose output is a mounted-style filesystem (a partition of the device).

@@ -14,6 +14,7 @@ import functools
 from unblob.handlers import BUILTIN_HANDLERS
 from unblob.handlers.filesystem.squashfs import SquashFSExtractor
 
+from iotcop.firmware.image_modes import LISTERS, ModeRestoringExtractor
 from iotcop.formats.unblob_handlers import CONTAINER_HANDLERS, SquashFSFallbackExtractor
 
 
@@ -23,6 +24,10 @@ def handlers() -> tuple:
     for handler in BUILTIN_HANDLERS:
         if isinstance(getattr(handler, "EXTRACTOR", None), SquashFSExtractor):
             handler = type(handler.__name__, (handler,), {"EXTRACTOR": SquashFSFallbackExtractor()})
+        elif handler.NAME in LISTERS and getattr(handler, "EXTRACTOR", None) is not None:
+            # Extractors that lose modes get them back from the image (see image_modes).
+            restoring = ModeRestoringExtractor(handler.EXTRACTOR, LISTERS[handler.NAME])
+            handler = type(handler.__name__, (handler,), {"EXTRACTOR": restoring})
         adjusted.append(handler)
     # Containers unblob has no handler for: uImage, device trees / FIT, TP-Link, AVM fake SquashFS.
     return tuple(adjusted) + CONTAINER_HANDLERS

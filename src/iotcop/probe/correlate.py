@@ -7,14 +7,16 @@ Rules (check probe.service-correlation, provision 5.6-1):
   * with a declaration: a service seen on the device that is not declared -> finding (undeclared);
   * a plaintext login service (telnet, ftp) the firmware starts and the device exposes -> finding that
     confirms the firmware finding live;
-  * a service the firmware starts but the device does not expose -> noted in device.correlation only.
+  * a service the firmware starts but the device does not expose -> noted in device.correlation only;
+  * with a declaration, a completed probe, and every service seen started by the firmware and declared (no
+    finding) -> positive evidence for 5.6-1.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from iotcop.model import CheckRun, DeviceReport, ServiceObservation
+from iotcop.model import CheckRun, Compliance, DeviceReport, Evidence, ServiceObservation
 from iotcop.probe.checks import get_probe_check
 from iotcop.probe.context import Issue
 from iotcop.probe.engine import finding_from
@@ -137,8 +139,17 @@ def correlate(fw, device: DeviceReport, declared: list[dict] | None = None, prob
     if not probe_ran:
         return CheckRun(check=CHECK_ID, version=check.VERSION, status="skipped", provisions=list(check.PROVISIONS),
                         error="the device could not be probed", source="device")
+    compliance = []
+    seen_rows = [r for r in rows if r["endpoint"] is not None]
+    if declared_kinds is not None and fw is not None and seen_rows and not findings and device.complete:
+        # Positive evidence: every interface open on the device is one the firmware starts and the declaration names.
+        statement = (f"every service open on the device ({', '.join(r['endpoint'] + ' ' + r['service'] for r in seen_rows)}) "
+                     "is started by the firmware and declared")
+        compliance = [Compliance(check=CHECK_ID, provision=p, statement=statement,
+                                 evidence=[Evidence(path=r["endpoint"], detail=r["status"]) for r in seen_rows])
+                      for p in check.PROVISIONS]
     return CheckRun(check=CHECK_ID, version=check.VERSION, status="ran", provisions=list(check.PROVISIONS),
-                    findings=findings, source="device")
+                    findings=findings, compliance=compliance, source="device")
 
 
 def _kind_of_endpoint(device: DeviceReport, endpoint: str) -> str:
@@ -156,4 +167,23 @@ def probe_and_correlate(host: str, options, fw, declaration=None) -> tuple[Devic
         declared = [{"name": s.name, "protocol": s.protocol, "port": s.port} for s in services]
     reachable = any(r.status != "skipped" for r in result.runs)
     run = correlate(fw, result.report, declared, probe_ran=reachable)
-    return result.report, result.runs + [run]
+    runs = result.runs + [run]
+    if declaration is not None and reachable:
+        from iotcop.probe.model_designation import model_run
+
+        runs.append(model_run(result.report, declaration))
+    if fw is not None:
+        import time
+
+        from iotcop.probe.functions import probe_functions
+
+        budget = (options or ProbeOptions()).budget
+        if reachable:
+            runs.extend(probe_functions(fw, result.report, deadline=time.monotonic() + max(5.0, budget / 3),
+                                        credentials=(options or ProbeOptions()).test_credentials))
+        else:
+            check = get_probe_check("probe.unauthenticated-functions")
+            runs.append(CheckRun(check=check.ID, version=check.VERSION, status="skipped",
+                                 provisions=list(check.PROVISIONS), error="the device could not be probed",
+                                 source="device"))
+    return result.report, runs

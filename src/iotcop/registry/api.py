@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Callable, TypeVar
 
-from fastapi import (
-    APIRouter,
-    Depends,
-    File,
-    Header,
-    HTTPException,
-    Query,
-    Request,
-    UploadFile,
-)
-from fastapi import Path as PathParam
+from fastapi import APIRouter, Depends, Header, HTTPException, Path as PathParam, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from iotcop.registry import service
+from iotcop.registry.cache import RenderCache
 from iotcop.registry.models import Label, LabelReport, Product, ScanJob, utcnow
 from iotcop.registry.schemas import (
     IDEMPOTENCY_PATTERN,
@@ -39,23 +31,49 @@ from iotcop.registry.schemas import (
     VersionOut,
 )
 from iotcop.registry.service import Caller, RegistryError
+from iotcop.registry.uploads import PartRule, multipart_schema, read_parts
 
+PRODUCT_LIST = TypeAdapter(list[ProductOut])
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 bearer = HTTPBearer(auto_error=False, description="A manufacturer API token (`iotcop registry manufacturer add`).")
 
 PRODUCT_ID = PathParam(pattern=r"^[0-9a-f]{16}$", description="registry product id")
 LABEL_ID = PathParam(ge=1, le=2**31 - 1)
 JOB_ID = PathParam(pattern=r"^[0-9a-f]{32}$")
-ERRORS = {401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem},
-          413: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}}
+ERRORS = {status: {"model": Problem} for status in (400, 401, 403, 404, 409, 413, 422, 429)}
 
 
-def db(request: Request):
-    with request.app.state.sessions() as session:
-        yield session
+T = TypeVar("T")
 
 
-DB = Annotated[Session, Depends(db)]
+async def in_session(request: Request, work: Callable[..., T], *args) -> T:
+    """work(session, *args) on a request thread, with a session opened and closed on that thread.
+
+    A connection is held only while the thread runs, never across an await: a request waiting for a thread
+    holds none, so the pool (sized to the threads) cannot run dry while threads wait for it.
+    """
+    factory = request.app.state.sessions
+
+    def run() -> T:
+        with factory() as session:
+            return work(session, *args)
+
+    return await run_in_threadpool(run)
+
+
+def cached(cache: RenderCache, key: tuple, render: Callable[[], bytes]) -> bytes:
+    """The rendered answer for `key` (which must hold a stamp read from the database), rendering it if new."""
+    body = cache.get(key)
+    if body is None:
+        body = render()
+        cache.put(key, body)
+    return body
+
+
+def json_response(model: BaseModel, status: int = 200, headers: dict | None = None) -> Response:
+    """Serialised on the request thread, so the event loop only sends bytes."""
+    return Response(model.model_dump_json().encode(), status_code=status, media_type="application/json",
+                    headers=headers)
 
 
 def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
@@ -81,13 +99,14 @@ def client_of(request: Request) -> str | None:
 
 
 def label_out(label: Label) -> LabelOut:
+    revoked = service.revocation(label)
     return LabelOut(
         id=label.id, product_id=label.product_id, label_product_id=label.label_pid,
         firmware_version=label.firmware_version, firmware_sha256=label.firmware_sha256, level=label.level,
-        level_meaning=label.summary.get("level_meaning", ""), support_end=label.support_end,
+        level_meaning=label.level_meaning, support_end=label.support_end,
         support_active=service.support_active(label), issued_at=label.issued_at,
-        published_at=label.published_at, revoked=label.revoked_at is not None,
-        revoked_reason=label.revoked_reason, key_id=label.key_id,
+        published_at=label.published_at, revoked=revoked is not None, revoked_at=revoked and revoked.at,
+        revoked_by=revoked and revoked.by, revoked_reason=revoked and revoked.reason, key_id=label.key_id,
         page_url=f"/products/{label.product_id}?label={label.id}", label_url=f"/api/v1/labels/{label.id}/label.json",
         report_url=f"/api/v1/labels/{label.id}/report.json",
     )
@@ -99,8 +118,8 @@ def product_out(product: Product, latest: Label | None) -> ProductOut:
                       latest=label_out(latest) if latest else None)
 
 
-def product_detail(session: Session, product: Product, limit: int) -> ProductDetail:
-    versions = service.history(session, product.id, limit)
+def product_detail(product: Product, versions: list[Label]) -> ProductDetail:
+    """versions: service.history(), newest first."""
     rows = []
     for i, label in enumerate(versions):
         older = versions[i + 1] if i + 1 < len(versions) else None
@@ -116,37 +135,53 @@ def product_detail(session: Session, product: Product, limit: int) -> ProductDet
 
 
 @router.get("/products", response_model=list[ProductOut], responses=ERRORS)
-def list_products(session: DB, q: Annotated[str, Query(max_length=200, description="product, model or manufacturer")] = "",
-                  limit: Annotated[int, Query(ge=1, le=100)] = 50,
-                  offset: Annotated[int, Query(ge=0, le=100_000)] = 0):
-    return [product_out(p, latest) for p, latest in service.search_products(session, q, limit, offset)]
+async def list_products(request: Request,
+                        q: Annotated[str, Query(max_length=200, description="product, model or manufacturer")] = "",
+                        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+                        offset: Annotated[int, Query(ge=0, le=100_000)] = 0):
+    return await in_session(request, _list_products, request.app.state.render_cache, q, limit, offset)
+
+
+def _list_products(session: Session, cache: RenderCache, q: str, limit: int, offset: int) -> Response:
+    key = ("api/products", " ".join(q.lower().split()), limit, offset, dt.date.today(), service.generation(session))
+    body = cached(cache, key, lambda: PRODUCT_LIST.dump_json(
+        [product_out(p, latest) for p, latest in service.search_products(session, q, limit, offset)]))
+    return Response(body, media_type="application/json")
 
 
 @router.get("/products/{product_id}", response_model=ProductDetail, responses=ERRORS)
-def get_product(request: Request, session: DB, product_id: Annotated[str, PRODUCT_ID]):
+async def get_product(request: Request, product_id: Annotated[str, PRODUCT_ID]):
+    return await in_session(request, _get_product, product_id, request.app.state.settings.history_limit)
+
+
+def _get_product(session: Session, product_id: str, history_limit: int) -> Response:
     product = session.get(Product, product_id)
     if product is None:
         raise RegistryError(404, "no such product")
-    return product_detail(session, product, request.app.state.settings.history_limit)
+    return json_response(product_detail(product, service.history(session, product.id, history_limit)))
 
 
-def _label(session: Session, label_id: int) -> Label:
-    label = session.get(Label, label_id)
+def _label(session: Session, label_id: int, *columns) -> Label:
+    label = session.get(Label, label_id, options=[undefer(c) for c in columns])
     if label is None:
         raise RegistryError(404, "no such label")
     return label
 
 
 @router.get("/labels/{label_id}", response_model=LabelOut, responses=ERRORS)
-def get_label(session: DB, label_id: Annotated[int, LABEL_ID]):
-    return label_out(_label(session, label_id))
+async def get_label(request: Request, label_id: Annotated[int, LABEL_ID]):
+    return await in_session(request, lambda session: json_response(label_out(_label(session, label_id))))
 
 
 @router.get("/labels/{label_id}/label.json", responses={200: {"content": {"application/json": {}},
                                                               "description": "the signed label file, byte for byte"},
                                                          **ERRORS})
-def get_label_file(session: DB, label_id: Annotated[int, LABEL_ID]):
-    label = _label(session, label_id)
+async def get_label_file(request: Request, label_id: Annotated[int, LABEL_ID]):
+    return await in_session(request, _label_file, label_id)
+
+
+def _label_file(session: Session, label_id: int) -> Response:
+    label = _label(session, label_id, Label.label_json)
     return Response(label.label_json.encode("ascii"), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="label-{label.id}.json"'})
 
@@ -154,7 +189,11 @@ def get_label_file(session: DB, label_id: Annotated[int, LABEL_ID]):
 @router.get("/labels/{label_id}/report.json", responses={200: {"content": {"application/json": {}},
                                                                "description": "the report the label was made from"},
                                                           **ERRORS})
-def get_label_report(session: DB, label_id: Annotated[int, LABEL_ID]):
+async def get_label_report(request: Request, label_id: Annotated[int, LABEL_ID]):
+    return await in_session(request, _label_report, label_id)
+
+
+def _label_report(session: Session, label_id: int) -> Response:
     report = session.get(LabelReport, _label(session, label_id).id)
     if report is None:
         raise RegistryError(404, "no report stored for this label")
@@ -173,12 +212,11 @@ async def verify(request: Request):
         raise RegistryError(422, "send the label file (label.json) as the request body")
     if not body.lstrip().startswith(b"{"):
         raise RegistryError(422, "a label file is a JSON object")
-    return await run_in_threadpool(_verify, request, body)
+    return await in_session(request, _verify, body)
 
 
-def _verify(request: Request, body: bytes) -> VerifyOut:
-    with request.app.state.sessions() as session:
-        return verification_out(service.verify_label_bytes(session, body))
+def _verify(session: Session, body: bytes) -> Response:
+    return json_response(verification_out(service.verify_label_bytes(session, body)))
 
 
 def verification_out(v: service.Verification) -> VerifyOut:
@@ -189,46 +227,38 @@ def verification_out(v: service.Verification) -> VerifyOut:
 # --- manufacturer writes ----------------------------------------------------------------
 
 
-UNTYPED = ("", "application/octet-stream")  # a part sent without a type is judged by its content
-
-
-async def _read_upload(upload: UploadFile, limit: int, what: str, types: tuple[str, ...]) -> bytes:
-    media = (upload.content_type or "").split(";")[0].strip().lower()
-    if types and media not in types + UNTYPED:
-        raise RegistryError(415, f"{what}: expected {' or '.join(types)}, got {media or 'no type'}")
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise RegistryError(413, f"{what}: at most {limit} bytes")
-    if not data:
-        raise RegistryError(422, f"{what}: empty")
-    return data
+JSON_TYPES = ("application/json",)
+DECLARATION_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "application/json",
+                     "text/plain")
+FIRMWARE_TYPES = ("application/x-tar", "application/gzip", "application/zip")
 
 
 @router.post("/labels", status_code=201, response_model=PublishOut,
              responses={200: {"model": PublishOut, "description": "already published (a repeated submission)"},
-                        415: {"model": Problem}, **ERRORS})
-async def publish(request: Request, who: CALLER,
-                  label: Annotated[UploadFile, File(description="the signed label.json")],
-                  report: Annotated[UploadFile, File(description="the report.json the label was made from")],
-                  idempotency_key: IdempotencyKey = None):
+                        415: {"model": Problem}, **ERRORS},
+             openapi_extra=multipart_schema({"label": "the signed label.json",
+                                             "report": "the report.json the label was made from"},
+                                            required=("label", "report")))
+async def publish(request: Request, who: CALLER, idempotency_key: IdempotencyKey = None):
+    # The body is read only here, after CALLER has checked the token.
     settings = request.app.state.settings
-    label_bytes = await _read_upload(label, settings.max_label_bytes, "label", ("application/json",))
-    report_bytes = await _read_upload(report, settings.max_report_bytes, "report", ("application/json",))
-    stored, created = await run_in_threadpool(_publish, request, who, label_bytes, report_bytes, idempotency_key)
-    return JSONResponse(PublishOut(created=created, label=stored).model_dump(mode="json"),
-                        status_code=201 if created else 200,
-                        headers={"Location": f"/api/v1/labels/{stored.id}"})
+    parts = await read_parts(request, {"label": PartRule(settings.max_label_bytes, JSON_TYPES),
+                                       "report": PartRule(settings.max_report_bytes, JSON_TYPES)})
+    return await in_session(request, _publish, who, parts["label"].data, parts["report"].data, idempotency_key,
+                            client_of(request))
 
 
-def _publish(request: Request, who: Caller, label_bytes: bytes, report_bytes: bytes, key: str | None):
-    with request.app.state.sessions() as session:
-        label, created = service.publish_label(session, who, label_bytes, report_bytes, key, client_of(request))
-        return label_out(label), created
+def _publish(session: Session, who: Caller, label_bytes: bytes, report_bytes: bytes, key: str | None,
+             client: str | None) -> Response:
+    label, created = service.publish_label(session, who, label_bytes, report_bytes, key, client)
+    return json_response(PublishOut(created=created, label=label_out(label)), status=201 if created else 200,
+                         headers={"Location": f"/api/v1/labels/{label.id}"})
 
 
 @router.post("/labels/{label_id}/revoke", response_model=LabelOut, responses=ERRORS)
-def revoke(request: Request, session: DB, who: CALLER, label_id: Annotated[int, LABEL_ID], body: RevokeIn):
-    return label_out(service.revoke_label(session, who, label_id, body.reason, client_of(request)))
+async def revoke(request: Request, who: CALLER, label_id: Annotated[int, LABEL_ID], body: RevokeIn):
+    return await in_session(request, lambda session: json_response(
+        label_out(service.revoke_label(session, who, label_id, body.reason, client_of(request)))))
 
 
 def job_out(job: ScanJob) -> JobOut:
@@ -239,44 +269,29 @@ def job_out(job: ScanJob) -> JobOut:
                   report_url=f"/api/v1/scans/{job.id}/report" if job.status == "done" else None)
 
 
-DECLARATION_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "application/json",
-                     "text/plain")
-
-
 @router.post("/scans", status_code=202, response_model=JobOut,
              responses={200: {"model": JobOut, "description": "already submitted (a repeated submission)"},
-                        415: {"model": Problem}, **ERRORS})
-async def submit_scan(request: Request, who: CALLER,
-                      firmware: Annotated[UploadFile, File(description="the firmware image")],
-                      declaration: Annotated[UploadFile | None, File(description="manufacturer declaration")] = None,
-                      idempotency_key: IdempotencyKey = None):
+                        415: {"model": Problem}, **ERRORS},
+             openapi_extra=multipart_schema({"firmware": "the firmware image",
+                                             "declaration": "manufacturer declaration (YAML)"},
+                                            required=("firmware",)))
+async def submit_scan(request: Request, who: CALLER, idempotency_key: IdempotencyKey = None):
+    # The body is read only here, after CALLER has checked the token; the image streams into its job folder.
     settings = request.app.state.settings
-    media = (firmware.content_type or "").split(";")[0].strip().lower()
-    if media not in UNTYPED + ("application/x-tar", "application/gzip", "application/zip"):
-        raise RegistryError(415, f"firmware: expected application/octet-stream, got {media or 'no type'}")
-    decl = None
-    if declaration is not None and declaration.filename:
-        decl = await _read_upload(declaration, settings.max_declaration_bytes, "declaration", DECLARATION_TYPES)
-        await run_in_threadpool(_check_declaration, decl)
     job_id = uuid.uuid4().hex
     folder = request.app.state.jobs.job_dir(job_id)
     folder.mkdir(parents=True, exist_ok=True)
-    size, digest = 0, hashlib.sha256()
     try:
-        with open(folder / "firmware", "wb") as out:
-            while chunk := await firmware.read(1 << 20):
-                size += len(chunk)
-                if size > settings.max_firmware_bytes:
-                    raise RegistryError(413, f"firmware: at most {settings.max_firmware_bytes} bytes")
-                digest.update(chunk)
-                out.write(chunk)
-        if size == 0:
-            raise RegistryError(422, "firmware: empty")
-        if decl is not None:
-            (folder / "declaration").write_bytes(decl)
-        job, created = await run_in_threadpool(_store_job, request, who, job_id, firmware.filename or "firmware",
-                                               digest.hexdigest(), size, decl is not None,
-                                               idempotency_key or f"scan:{digest.hexdigest()}")
+        parts = await read_parts(request, {
+            "firmware": PartRule(settings.max_firmware_bytes, FIRMWARE_TYPES, to_file="firmware"),
+            "declaration": PartRule(settings.max_declaration_bytes, DECLARATION_TYPES, required=False)}, folder)
+        firmware, declaration = parts["firmware"], parts.get("declaration")
+        if declaration is not None:
+            await run_in_threadpool(_check_declaration, declaration.data)
+            (folder / "declaration").write_bytes(declaration.data)
+        job, created = await in_session(request, _store_job, who, job_id, firmware.filename or "firmware",
+                                        firmware.sha256, firmware.size, declaration is not None,
+                                        idempotency_key or f"scan:{firmware.sha256}", client_of(request))
     except BaseException:
         _remove(folder)
         raise
@@ -284,8 +299,7 @@ async def submit_scan(request: Request, who: CALLER,
         request.app.state.jobs.submit(job.id)
     else:
         _remove(folder)
-    return JSONResponse(job.model_dump(mode="json"), status_code=202 if created else 200,
-                        headers={"Location": f"/api/v1/scans/{job.id}"})
+    return json_response(job, status=202 if created else 200, headers={"Location": f"/api/v1/scans/{job.id}"})
 
 
 def _remove(folder) -> None:
@@ -310,28 +324,27 @@ def _check_declaration(data: bytes) -> None:
             raise RegistryError(422, f"declaration: {exc}") from None
 
 
-def _store_job(request: Request, who: Caller, job_id: str, name: str, sha: str, size: int, has_decl: bool,
-               key: str) -> tuple[JobOut, bool]:
-    with request.app.state.sessions() as session:
+def _store_job(session: Session, who: Caller, job_id: str, name: str, sha: str, size: int, has_decl: bool,
+               key: str, client: str | None) -> tuple[JobOut, bool]:
+    existing = session.scalar(select(ScanJob).where(ScanJob.manufacturer_id == who.manufacturer.id,
+                                                    ScanJob.idempotency_key == key))
+    if existing is not None:
+        return job_out(existing), False
+    job = ScanJob(id=job_id, manufacturer_id=who.manufacturer.id, idempotency_key=key, status="queued",
+                  firmware_name=name[:255], firmware_sha256=sha, firmware_size=size, has_declaration=int(has_decl),
+                  attempts=0, created_at=utcnow())
+    session.add(job)
+    service.audit(session, who.actor, "scan.submit", f"scan:{job_id}", client, sha256=sha, size=size)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
         existing = session.scalar(select(ScanJob).where(ScanJob.manufacturer_id == who.manufacturer.id,
                                                         ScanJob.idempotency_key == key))
-        if existing is not None:
-            return job_out(existing), False
-        job = ScanJob(id=job_id, manufacturer_id=who.manufacturer.id, idempotency_key=key, status="queued",
-                      firmware_name=name[:255], firmware_sha256=sha, firmware_size=size, has_declaration=int(has_decl),
-                      attempts=0, created_at=utcnow())
-        session.add(job)
-        service.audit(session, who.actor, "scan.submit", f"scan:{job_id}", client_of(request), sha256=sha, size=size)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            existing = session.scalar(select(ScanJob).where(ScanJob.manufacturer_id == who.manufacturer.id,
-                                                            ScanJob.idempotency_key == key))
-            if existing is None:
-                raise
-            return job_out(existing), False
-        return job_out(job), True
+        if existing is None:
+            raise
+        return job_out(existing), False
+    return job_out(job), True
 
 
 def _own_job(session: Session, who: Caller, job_id: str) -> ScanJob:
@@ -342,12 +355,16 @@ def _own_job(session: Session, who: Caller, job_id: str) -> ScanJob:
 
 
 @router.get("/scans/{job_id}", response_model=JobOut, responses=ERRORS)
-def get_scan(session: DB, who: CALLER, job_id: Annotated[str, JOB_ID]):
-    return job_out(_own_job(session, who, job_id))
+async def get_scan(request: Request, who: CALLER, job_id: Annotated[str, JOB_ID]):
+    return await in_session(request, lambda session: json_response(job_out(_own_job(session, who, job_id))))
 
 
 @router.get("/scans/{job_id}/report", responses={200: {"content": {"application/json": {}}}, **ERRORS})
-def get_scan_report(session: DB, who: CALLER, job_id: Annotated[str, JOB_ID]):
+async def get_scan_report(request: Request, who: CALLER, job_id: Annotated[str, JOB_ID]):
+    return await in_session(request, _scan_report, who, job_id)
+
+
+def _scan_report(session: Session, who: Caller, job_id: str) -> Response:
     job = _own_job(session, who, job_id)
     if job.status != "done" or job.report_json is None:
         raise RegistryError(409, f"the scan is {job.status}" + (f": {job.error}" if job.error else ""))

@@ -17,15 +17,11 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iotcop import __version__
+from iotcop.registry.cache import RenderCache
 from iotcop.registry.config import Settings
 from iotcop.registry.db import make_engine, migrate, sessions
 from iotcop.registry.models import Meta
-from iotcop.registry.security import (
-    SECURITY_HEADERS,
-    BodyLimit,
-    RateLimiter,
-    SecurityHeaders,
-)
+from iotcop.registry.security import SECURITY_HEADERS, BodyLimit, PublicOrigin, RateLimiter, SecurityHeaders
 from iotcop.registry.service import RegistryError, _insert_ignore
 
 log = logging.getLogger("iotcop.registry")
@@ -39,17 +35,29 @@ def _secret(session_factory) -> bytes:
         return bytes.fromhex(session.scalar(select(Meta.value).where(Meta.key == "csrf_secret")))
 
 
+def private_folder(path: Path) -> None:
+    """Uploads (unpublished firmware) are for the registry's eyes only."""
+    path.mkdir(parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
 def create_app(settings: Settings, start_jobs: bool = True) -> FastAPI:
     from iotcop.registry import api, pages
     from iotcop.registry.jobs import JobRunner
 
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, pool_size=settings.pool_size)
     migrate(engine)
     session_factory = sessions(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        settings.upload_dir.mkdir(parents=True, exist_ok=True)
+        import anyio.to_thread
+
+        # The pool holds a connection for every request thread (Settings.pool_size).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
+        private_folder(settings.data_dir)
+        private_folder(settings.upload_dir)
         if start_jobs:
             app.state.jobs.resume()
         try:
@@ -70,6 +78,7 @@ def create_app(settings: Settings, start_jobs: bool = True) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory
     app.state.csrf_secret = _secret(session_factory)
+    app.state.render_cache = RenderCache()
     app.state.jobs = JobRunner(settings, session_factory, active=start_jobs)
 
     app.include_router(api.router)
@@ -125,4 +134,5 @@ def create_app(settings: Settings, start_jobs: bool = True) -> FastAPI:
     app.add_middleware(BodyLimit, default=1024 * 1024, by_prefix=limited)
     app.add_middleware(RateLimiter, read=settings.read_limit, write=settings.write_limit)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(PublicOrigin, public_url=settings.public_url)
     return app

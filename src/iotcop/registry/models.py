@@ -56,9 +56,13 @@ class Meta(Base):
 
 
 class Manufacturer(Base):
+    """An account the registry's operator created (and checked the name of): the only manufacturer names shown."""
+
     __tablename__ = "manufacturers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # The name folded for comparison (case, width, spacing): unique, so "ACME  Ltd" cannot join beside "Acme Ltd".
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     keys: Mapped[list[SigningKey]] = relationship(back_populates="manufacturer", lazy="select")
 
@@ -83,11 +87,13 @@ class SigningKey(Base):
     public_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     manufacturer: Mapped[Manufacturer] = relationship(back_populates="keys", lazy="joined")
 
 
 class Product(Base):
     __tablename__ = "products"
+    __table_args__ = (Index("ix_products_name_id", "name", "id"),)
     id: Mapped[str] = mapped_column(String(16), primary_key=True)  # from the manufacturer and model
     manufacturer_id: Mapped[int] = mapped_column(ForeignKey("manufacturers.id"), index=True)
     name: Mapped[str] = mapped_column(String(300))
@@ -114,15 +120,30 @@ class Label(Base):
     firmware_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
     firmware_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     level: Mapped[int] = mapped_column(Integer)
+    level_meaning: Mapped[str] = mapped_column(String(300), default="")
     support_end: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
     issued_at: Mapped[str] = mapped_column(String(40))
     published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     revoked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    label_json: Mapped[str] = mapped_column(Text)  # the exact signed bytes (ASCII)
+    # The two large columns are loaded only when read: listings never need them.
+    label_json: Mapped[str] = mapped_column(Text, deferred=True, deferred_raiseload=True)  # the exact signed bytes
     report_sha256: Mapped[str] = mapped_column(String(64))
-    summary: Mapped[dict] = mapped_column(JSON)  # verdicts, findings, plain results, contact: see registry.publish
+    # verdicts, findings, plain results, contact: see service.summarise
+    summary: Mapped[dict] = mapped_column(JSON, deferred=True, deferred_raiseload=True)
     product: Mapped[Product] = relationship(lazy="joined")
+    # Loaded with every label: a revoked key revokes the label wherever it is shown.
+    signing_key: Mapped[SigningKey] = relationship(primaryjoin="foreign(Label.key_id) == SigningKey.key_id",
+                                                   lazy="joined", viewonly=True)
+
+
+class LabelProductId(Base):
+    """The product id a label's QR code names belongs to the manufacturer that first published it."""
+
+    __tablename__ = "label_product_ids"
+    label_pid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    manufacturer_id: Mapped[int] = mapped_column(ForeignKey("manufacturers.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class LabelReport(Base):

@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import secrets
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from iotcop.registry import service
-from iotcop.registry.api import DB, label_out, product_detail
+from iotcop.registry.api import cached, in_session, label_out, product_detail
 from iotcop.registry.models import Product
 from iotcop.registry.security import (
     CSRF_COOKIE,
@@ -44,7 +43,8 @@ def templates():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              autoescape=jinja2.select_autoescape(("html",), default=True),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(STATE_MARKS=STATE_MARKS, STATE_WORDS=STATE_WORDS)
+    env.globals.update(STATE_MARKS=STATE_MARKS, STATE_WORDS=STATE_WORDS, revocation=service.revocation,
+                       web_link=web_link)
     return env
 
 
@@ -61,18 +61,37 @@ def error_page(request: Request, status: int, message: str, headers=None) -> HTM
                   message=message, status_code=status)
 
 
-def contact_link(value: str | None) -> str | None:
-    if not value:
+def web_link(value) -> str | None:
+    """A declaration's URL as a link only when it is http(s) with a host; anything else is shown as text."""
+    if not isinstance(value, str) or len(value) > 2000 or any(c.isspace() or not c.isprintable() for c in value):
         return None
-    if value.startswith(("https://", "http://", "mailto:")):
+    parts = urlsplit(value)
+    return value if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def contact_link(value) -> str | None:
+    """A reporting contact: a web address, or an e-mail address (as mailto:)."""
+    if web_link(value):
         return value
-    if "@" in value and " " not in value:
-        return "mailto:" + value
+    if not isinstance(value, str):
+        return None
+    address = value[len("mailto:"):] if value.lower().startswith("mailto:") else value
+    if re.fullmatch(r"[^@\s<>\"'/:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", address):
+        return "mailto:" + address
     return None
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(session: DB):
+async def home(request: Request):
+    return await in_session(request, _home, request)
+
+
+def _home(session: Session, request: Request) -> HTMLResponse:
+    key = ("home", dt.date.today(), service.generation(session))
+    return HTMLResponse(cached(request.app.state.render_cache, key, lambda: _render_home(session).body))
+
+
+def _render_home(session: Session) -> HTMLResponse:
     items = service.feed_labels(session, limit=10)
     return render("home.html", title="Find a product's security label", counts=service.counts(session),
                   new=[label for kind, label in items if kind == "new"][:10],
@@ -80,68 +99,30 @@ def home(session: DB):
 
 
 @router.get("/search", response_class=HTMLResponse)
-def search(session: DB, q: Annotated[str, Query(max_length=200)] = "",
-           page: Annotated[int, Query(ge=1, le=1000)] = 1):
+async def search(request: Request, q: Annotated[str, Query(max_length=200)] = "",
+                 page: Annotated[int, Query(ge=1, le=1000)] = 1):
+    return await in_session(request, _search, request, q, page)
+
+
+def _search(session: Session, request: Request, q: str, page: int) -> HTMLResponse:
+    key = ("search", q, page, dt.date.today(), service.generation(session))
+    return HTMLResponse(cached(request.app.state.render_cache, key, lambda: _render_search(session, q, page).body))
+
+
+def _render_search(session: Session, q: str, page: int) -> HTMLResponse:
     per_page = 25
     rows = service.search_products(session, q, per_page + 1, (page - 1) * per_page) if q.strip() else []
     return render("search.html", title=f"Search: {q}" if q else "Search", q=q, rows=rows[:per_page], page=page,
                   more=len(rows) > per_page, today=dt.date.today())
 
 
-class PageCache:
-    """Rendered product pages, keyed by what they show: a new, revoked or removed label changes the key.
-
-    The key is read from the database on every request, so several server processes never serve a stale page.
-    """
-
-    def __init__(self, size: int = 1024) -> None:
-        self.size = size
-        self._pages: OrderedDict[tuple, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> str | None:
-        with self._lock:
-            html = self._pages.get(key)
-            if html is not None:
-                self._pages.move_to_end(key)
-            return html
-
-    def put(self, key: tuple, html: str) -> None:
-        with self._lock:
-            self._pages[key] = html
-            while len(self._pages) > self.size:
-                self._pages.popitem(last=False)
-
-
-_PAGES = PageCache()
-
-
-def _product_page(request: Request, session: Session, product: Product, selected: int | None,
-                  scanned: bool = False) -> HTMLResponse:
-    from sqlalchemy import func, select
-
-    from iotcop.registry.models import Label
-
-    stamp = session.execute(select(func.count(Label.id), func.max(Label.id), func.max(Label.revoked_at))
-                            .where(Label.product_id == product.id)).one()
-    key = (str(request.app.state.csrf_secret[:8].hex()), product.id, selected, scanned, dt.date.today(), tuple(stamp))
-    html = _PAGES.get(key)
-    if html is None:
-        html = _render_product_page(request, session, product, selected, scanned).body.decode()
-        _PAGES.put(key, html)
-    return HTMLResponse(html)
-
-
 def _render_product_page(request: Request, session: Session, product: Product, selected: int | None,
                          scanned: bool = False) -> HTMLResponse:
-    detail = product_detail(session, product, request.app.state.settings.history_limit)
+    history = service.history(session, product.id, request.app.state.settings.history_limit)
+    detail = product_detail(product, history)
     versions = detail.versions
     chosen = next((v for v in versions if v.label.id == selected), versions[0] if versions else None)
-    summary = {}
-    if chosen is not None:
-        from iotcop.registry.models import Label
-
-        summary = session.get(Label, chosen.label.id).summary
+    summary = next((label.summary for label in history if chosen and label.id == chosen.label.id), {})
     contact = summary.get("contact", {})
     return render("product.html", title=" ".join(x for x in (product.name, product.model) if x), product=product,
                   detail=detail, chosen=chosen, summary=summary, scanned=scanned, today=dt.date.today(),
@@ -149,22 +130,41 @@ def _render_product_page(request: Request, session: Session, product: Product, s
 
 
 @router.get("/products/{product_id}", response_class=HTMLResponse)
-def product_page(request: Request, session: DB, product_id: str,
-                 label: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None):
-    product = session.get(Product, product_id) if len(product_id) == 16 else None
-    if product is None:
-        raise RegistryError(404, "There is no product with that id in this registry.")
-    return _product_page(request, session, product, label)
+async def product_page(request: Request, product_id: str,
+                       label: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None):
+    return await in_session(request, _product_by_id, request, product_id, label)
+
+
+def _product_by_id(session: Session, request: Request, product_id: str, label: int | None) -> HTMLResponse:
+    # A cached page costs one read of the generation: a publication or revocation anywhere renders it anew.
+    key = ("product", product_id, label, dt.date.today(), service.generation(session))
+
+    def render() -> bytes:
+        product = session.get(Product, product_id) if len(product_id) == 16 else None
+        if product is None:
+            raise RegistryError(404, "There is no product with that id in this registry.")
+        return _render_product_page(request, session, product, label).body
+
+    return HTMLResponse(cached(request.app.state.render_cache, key, render))
 
 
 @router.get("/p/{label_pid}", response_class=HTMLResponse)
-def qr_target(request: Request, session: DB, label_pid: str):
+async def qr_target(request: Request, label_pid: str):
     """Where a label's QR code points: the product page, opened at the firmware version of that label."""
-    label = service.find_by_label_pid(session, label_pid) if len(label_pid) <= 64 else None
-    if label is None:
-        raise RegistryError(404, "No label with that code is published in this registry. "
-                                 "A label that is not published here cannot be confirmed.")
-    return _product_page(request, session, label.product, label.id, scanned=True)
+    return await in_session(request, _qr_target, request, label_pid)
+
+
+def _qr_target(session: Session, request: Request, label_pid: str) -> HTMLResponse:
+    key = ("qr", label_pid, dt.date.today(), service.generation(session))
+
+    def render() -> bytes:
+        label = service.find_by_label_pid(session, label_pid) if len(label_pid) <= 64 else None
+        if label is None:
+            raise RegistryError(404, "No label with that code is published in this registry. "
+                                     "A label that is not published here cannot be confirmed.")
+        return _render_product_page(request, session, label.product, label.id, scanned=True).body
+
+    return HTMLResponse(cached(request.app.state.render_cache, key, render))
 
 
 # --- verification -------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def _verify_page(request: Request, status: int = 200, **values) -> HTMLResponse:
                       max_bytes=request.app.state.settings.max_label_bytes, **values)
     if fresh:
         response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="strict", path="/verify",
-                            secure=request.url.scheme == "https")
+                            secure=request.app.state.settings.public_url.startswith("https:"))
     return response
 
 
@@ -215,52 +215,71 @@ async def verify_submit(request: Request):
     if len(data) > limit:
         return _verify_page(request, status=413, result=None, pasted="",
                             error=f"That is larger than any label file ({limit} bytes at most).")
-    result = await run_in_threadpool(_verify_bytes, request, data)
+    result = await in_session(request, _verify_bytes, data)
     return _verify_page(request, result=result, pasted="")
 
 
-def _verify_bytes(request: Request, data: bytes):
-    with request.app.state.sessions() as session:
+def _verify_bytes(session: Session, data: bytes):
+    try:
         v = service.verify_label_bytes(session, data)
-        return {"status": v.status, "reason": v.reason, "signer": v.signer, "key_id": v.key_id,
-                "label": v.label or {}, "published": label_out(v.published) if v.published else None}
+    except RegistryError as exc:  # not JSON, not UTF-8, nested too deep: the form says so
+        v = service.Verification("invalid", exc.message)
+    return {"status": v.status, "reason": v.reason, "signer": v.signer, "key_id": v.key_id,
+            "label": v.label or {}, "published": label_out(v.published) if v.published else None}
 
 
 # --- feed -------------------------------------------------------------------------------------
 
 
 @router.get("/feed.json")
-def feed(request: Request, session: DB):
-    base = request.app.state.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+async def feed(request: Request):
+    return await in_session(request, _feed, request)
+
+
+def _feed(session: Session, request: Request) -> Response:
+    key = ("feed", dt.date.today(), service.generation(session))
+    return Response(cached(request.app.state.render_cache, key, lambda: _render_feed(session, request).body),
+                    media_type="application/feed+json")
+
+
+def _render_feed(session: Session, request: Request) -> JSONResponse:
+    base = request.app.state.settings.public_base
     items = []
     for kind, label in service.feed_labels(session):
         p = label.product
         name = " ".join(x for x in (p.name, p.model) if x)
         url = f"{base}/products/{p.id}?label={label.id}"
+        revoked = service.revocation(label)
+        when = label.published_at
         if kind == "new":
             title = f"New label: {name}, firmware {label.firmware_version or 'unknown'} (level {label.level})"
-            when = label.published_at
             item_id = f"{base}/labels/{label.id}/new"
-        else:
+        elif kind == "expiring":
             title = f"Security updates end soon: {name} on {label.support_end.isoformat()}"
-            when = label.published_at
             item_id = f"{base}/labels/{label.id}/expiring/{label.support_end.isoformat()}"
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
-        items.append({"id": item_id, "url": url, "title": title, "content_text": title,
+        else:
+            title = f"Label revoked: {name}, firmware {label.firmware_version or 'unknown'}"
+            when = revoked.at
+            item_id = f"{base}/labels/{label.id}/revoked"
+        text = title + (f". Revoked: {revoked.sentence}." if revoked else "")
+        items.append({"id": item_id, "url": url, "title": title, "content_text": text,
                       "date_published": when.isoformat(), "tags": [kind],
                       "_iotcop": {"label_id": label.id, "product_id": p.id, "level": label.level,
                                   "support_end": label.support_end.isoformat() if label.support_end else None,
-                                  "revoked": label.revoked_at is not None}})
+                                  "revoked": revoked is not None,
+                                  "revoked_at": revoked.at.isoformat() if revoked else None,
+                                  "revoked_by": revoked.by if revoked else None,
+                                  "revoked_reason": revoked.reason if revoked else None}})
     return JSONResponse({"version": "https://jsonfeed.org/version/1.1", "title": "iotcop label registry",
                          "home_page_url": base + "/", "feed_url": base + "/feed.json",
-                         "description": "Labels published in the last 30 days, and labels whose security "
-                                        "updates end in the next 90 days.", "items": items},
+                         "description": "Labels published or revoked in the last 30 days, and labels whose "
+                                        "security updates end in the next 90 days.", "items": items},
                         media_type="application/feed+json")
 
 
 @router.get("/healthz")
-def healthz():
+async def healthz():
+    # On the event loop, never behind the request threads: it answers while every thread is busy.
     return {"ok": True}
 
 

@@ -22,7 +22,9 @@ class LabelOut(BaseModel):
     support_active: bool | None = Field(description="security updates still promised today; null when not stated")
     issued_at: str
     published_at: dt.datetime
-    revoked: bool
+    revoked: bool = Field(description="revoked by its manufacturer, or signed by a key the registry revoked")
+    revoked_at: dt.datetime | None
+    revoked_by: Literal["manufacturer", "signing key"] | None
     revoked_reason: str | None
     key_id: str
     page_url: str

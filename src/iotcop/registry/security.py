@@ -12,6 +12,9 @@ import hmac
 import secrets
 import threading
 import time
+from urllib.parse import urlsplit
+
+from starlette.exceptions import HTTPException
 
 from iotcop.registry.config import RateLimit
 
@@ -168,7 +171,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge()
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message) -> None:
@@ -179,13 +182,41 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted_receive, tracking_send)
-        except _TooLarge:
+        except BodyTooLarge:  # raised where nothing turned it into an answer
             if not started:
                 await _plain_response(send, 413, b'{"detail":"request body too large (limit %d bytes)"}' % limit)
 
 
-class _TooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """The body grew past its limit while it was read (a chunked body has no Content-Length to refuse early).
+
+    An HTTPException, so that whatever is reading the body (a form parser, FastAPI's JSON body) lets it
+    through to the 413 answer instead of calling the body malformed.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body too large (limit {limit} bytes)")
+
+
+class PublicOrigin:
+    """The app sees the configured public address as its own, whatever Host header a client sent.
+
+    Starlette builds redirects (e.g. a trailing slash) and request.base_url from the Host header and scheme;
+    replacing both here means no answer can carry a link to a host an attacker chose.
+    """
+
+    def __init__(self, app, public_url: str) -> None:
+        parts = urlsplit(public_url)
+        self.app = app
+        self.scheme = parts.scheme
+        self.host = parts.netloc.encode("ascii")
+        self.server = (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"host"] + [(b"host", self.host)]
+            scope = dict(scope, scheme=self.scheme, server=self.server, headers=headers)
+        await self.app(scope, receive, send)
 
 
 class RateLimiter:

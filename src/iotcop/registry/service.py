@@ -6,24 +6,28 @@ import datetime as dt
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import Integer, Text, cast, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
+from iotcop.label.level import label_level
 from iotcop.label.signing import ALGORITHM, LabelInvalid, key_id, verify_label
 from iotcop.model import Assessment
 from iotcop.registry.models import (
     ApiToken,
     AuditEntry,
     Label,
+    LabelProductId,
     LabelReport,
     Manufacturer,
+    Meta,
     Product,
     SigningKey,
     utcnow,
@@ -48,6 +52,24 @@ def audit(session: Session, actor: str, action: str, target: str, client: str | 
                            client=(client or None) and client[:64], detail=detail))
 
 
+# --- the write generation -----------------------------------------------------------
+
+GENERATION = "generation"
+
+
+def next_generation(session: Session) -> None:
+    """Called in every transaction that changes what a listing shows; committed with it."""
+    session.execute(update(Meta).where(Meta.key == GENERATION)
+                    .values(value=cast(cast(Meta.value, Integer) + 1, Text)))
+
+
+_GENERATION_QUERY = select(Meta.value).where(Meta.key == GENERATION)  # built once: it runs on every cached read
+
+
+def generation(session: Session) -> int:
+    return int(session.scalar(_GENERATION_QUERY) or 0)
+
+
 # --- accounts -----------------------------------------------------------------------
 
 
@@ -65,24 +87,34 @@ def _public_key(pem: bytes):
     return key
 
 
+def name_key(name: str) -> str:
+    """A manufacturer name folded for comparison: Unicode compatibility forms, case and spacing do not count."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
 def add_manufacturer(session: Session, name: str, public_pem: bytes | None, actor: str = "admin") -> tuple[Manufacturer, str]:
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise RegistryError(400, "a manufacturer name of 1 to 200 characters is needed")
-    if session.scalar(select(Manufacturer).where(Manufacturer.name == name)) is not None:
-        raise RegistryError(409, f"manufacturer {name!r} exists already")
-    m = Manufacturer(name=name, created_at=utcnow())
+    """Only the operator adds manufacturers (`iotcop registry manufacturer add`), after checking who they are."""
+    name = " ".join(name.split())
+    if not name or len(name) > 200 or not name.isprintable():
+        raise RegistryError(400, "a manufacturer name of 1 to 200 printable characters is needed")
+    key = name_key(name)
+    same = session.scalar(select(Manufacturer).where(Manufacturer.name_key == key))
+    if same is not None:
+        raise RegistryError(409, f"manufacturer {name!r} exists already" +
+                            (f" (as {same.name!r})" if same.name != name else ""))
+    m = Manufacturer(name=name, name_key=key, created_at=utcnow())
     session.add(m)
     session.flush()
     if public_pem is not None:
         add_key(session, m, public_pem, actor)
     token = add_token(session, m, actor)
     audit(session, actor, "manufacturer.add", f"manufacturer:{m.id}", name=name)
+    next_generation(session)
     return m, token
 
 
 def find_manufacturer(session: Session, name: str) -> Manufacturer:
-    m = session.scalar(select(Manufacturer).where(Manufacturer.name == name))
+    m = session.scalar(select(Manufacturer).where(Manufacturer.name_key == name_key(name)))
     if m is None:
         raise RegistryError(404, f"no manufacturer named {name!r}")
     return m
@@ -115,13 +147,19 @@ def add_key(session: Session, m: Manufacturer, public_pem: bytes, actor: str = "
     return key
 
 
-def revoke_key(session: Session, kid: str, actor: str = "admin") -> SigningKey:
+def revoke_key(session: Session, kid: str, reason: str, actor: str = "admin") -> SigningKey:
+    """Every label the key signed shows as revoked from now on, with this date and reason."""
+    reason = " ".join(reason.split())
+    if not reason or len(reason) > 500:
+        raise RegistryError(400, "a reason of 1 to 500 characters is needed (it is shown with every label)")
     key = session.scalar(select(SigningKey).where(SigningKey.key_id == kid))
     if key is None:
         raise RegistryError(404, f"no key with id {kid}")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
-        audit(session, actor, "key.revoke", f"manufacturer:{key.manufacturer_id}", key_id=kid)
+        key.revoked_reason = reason
+        audit(session, actor, "key.revoke", f"manufacturer:{key.manufacturer_id}", key_id=kid, reason=reason)
+        next_generation(session)
     return key
 
 
@@ -211,20 +249,54 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err.get('msg', 'invalid')}"
 
 
-def _signature_key_id(data: bytes) -> str | None:
+MAX_JSON_DEPTH = 64  # a report nests about 8 deep; deeper input is refused before anything walks it
+
+
+def load_json(data: bytes, what: str) -> Any:
+    """A JSON document from an upload: UTF-8 only, nested at most MAX_JSON_DEPTH deep; else RegistryError 422."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4]:
+        raise RegistryError(422, f"{what} is not UTF-8 (it looks like UTF-16); save it as UTF-8")
     try:
-        doc = json.loads(data)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RegistryError(422, f"{what} is not UTF-8 text (invalid byte at {exc.start})") from None
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        raise RegistryError(422, f"{what} is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError as exc:
+        raise RegistryError(422, f"{what} is not JSON ({getattr(exc, 'msg', exc)})") from None
+    if _depth_exceeds(doc, MAX_JSON_DEPTH):
+        raise RegistryError(422, f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
+    return doc
+
+
+def _depth_exceeds(doc: Any, limit: int) -> bool:
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _signature_key_id(doc: Any) -> str | None:
+    try:
         kid = doc["signature"]["key_id"]
-    except (ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
     return kid if isinstance(kid, str) and re.fullmatch(r"[0-9a-f]{16}", kid) else None
 
 
 def parse_report(report_bytes: bytes) -> Assessment:
-    try:
-        data = json.loads(report_bytes)
-    except (ValueError, UnicodeDecodeError):
-        raise RegistryError(422, "the report is not JSON") from None
+    data = load_json(report_bytes, "the report")
     if not isinstance(data, dict) or data.get("schema") != "iotcop.report/1":
         raise RegistryError(422, 'the report is not an iotcop report ("schema": "iotcop.report/1")')
     try:
@@ -303,7 +375,7 @@ def publish_label(session: Session, caller: Caller, label_bytes: bytes, report_b
     existing = _existing(session, m.id, key, label_sha)
     if existing is not None:
         return existing, False
-    kid = _signature_key_id(label_bytes)
+    kid = _signature_key_id(load_json(label_bytes, "the label"))
     if kid is None:
         raise RegistryError(422, "not a signed iotcop label file (no signature key id)")
     signing = session.scalar(select(SigningKey).where(SigningKey.key_id == kid))
@@ -323,15 +395,20 @@ def publish_label(session: Session, caller: Caller, label_bytes: bytes, report_b
     if report_sha != content.report.sha256:
         raise RegistryError(422, "the report is not the one the label was made from (sha256 differs)")
     assessment = parse_report(report_bytes)
+    check_level(content.level, assessment)
+    _check_declared_manufacturer(session, m, content.product.manufacturer)
     pid = product_key(m.id, content)
     p = content.product
-    search = " ".join(x for x in (p.name, p.model, p.type, p.manufacturer, m.name) if x).lower()
+    # Searches match the registered manufacturer name, never the one a label declares for itself.
+    search = " ".join(x for x in (p.name, p.model, p.type, m.name) if x).lower()
     try:
+        _claim_label_pid(session, m, p.id)
         _insert_ignore(session, Product.__table__, dict(id=pid, manufacturer_id=m.id, name=p.name, model=p.model,
                                                        type=p.type, search_text=search, created_at=utcnow()))
         label = Label(product_id=pid, manufacturer_id=m.id, idempotency_key=key, label_pid=p.id,
                       label_sha256=label_sha, key_id=kid, firmware_version=content.firmware.version,
                       firmware_sha256=content.firmware.sha256, level=content.level,
+                      level_meaning=content.level_meaning,
                       support_end=content.security_updates_until, issued_at=content.issued_at,
                       published_at=utcnow(), label_json=label_bytes.decode("ascii"), report_sha256=report_sha,
                       summary=summarise(assessment, content))
@@ -340,6 +417,7 @@ def publish_label(session: Session, caller: Caller, label_bytes: bytes, report_b
         session.add(LabelReport(label_id=label.id, body=report_bytes.decode("utf-8")))
         audit(session, caller.actor, "label.publish", f"label:{label.id}", client, product=pid,
               firmware=content.firmware.version, key_id=kid, idempotency_key=key)
+        next_generation(session)  # last: the row lock is held only until the commit just after
         session.commit()
     except IntegrityError:
         # A concurrent request with the same idempotency key (or the same label) won the race.
@@ -349,6 +427,34 @@ def publish_label(session: Session, caller: Caller, label_bytes: bytes, report_b
             raise
         return existing, False
     return label, True
+
+
+def check_level(claimed: int, assessment: Assessment) -> None:
+    """The level is recomputed from the report by the code `iotcop label make` uses; a different claim is refused."""
+    computed = label_level(assessment)
+    if claimed != computed.value:
+        why = f" ({'; '.join(computed.reasons[:2])})" if computed.reasons else ""
+        raise RegistryError(422, f"the label claims level {claimed}, but its report gives level {computed.value}{why}")
+
+
+def _check_declared_manufacturer(session: Session, m: Manufacturer, declared: str | None) -> None:
+    if not declared or name_key(declared) == m.name_key:
+        return
+    other = session.scalar(select(Manufacturer.name).where(Manufacturer.name_key == name_key(declared)))
+    if other is not None:
+        raise RegistryError(403, f"the label names {other!r} as its manufacturer, another registered manufacturer; "
+                                 f"{m.name} can publish only its own products")
+
+
+def _claim_label_pid(session: Session, m: Manufacturer, label_pid: str) -> None:
+    """The first manufacturer to publish a product id owns it (its QR code opens that manufacturer's page)."""
+    _insert_ignore(session, LabelProductId.__table__, dict(label_pid=label_pid, manufacturer_id=m.id,
+                                                          created_at=utcnow()))
+    owner = session.scalar(select(LabelProductId.manufacturer_id).where(LabelProductId.label_pid == label_pid))
+    if owner != m.id:
+        session.rollback()
+        raise RegistryError(409, f"product id {label_pid} (the label's QR code) belongs to another manufacturer's "
+                                 "product; make the label with your own product details")
 
 
 def _existing(session: Session, manufacturer_id: int, key: str, label_sha: str) -> Label | None:
@@ -372,11 +478,40 @@ def revoke_label(session: Session, caller: Caller, label_id: int, reason: str, c
         label.revoked_at = utcnow()
         label.revoked_reason = reason
         audit(session, caller.actor, "label.revoke", f"label:{label.id}", client, reason=reason)
+        next_generation(session)
         session.commit()
     return label
 
 
 # --- verification -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Revocation:
+    at: dt.datetime
+    by: str  # "manufacturer" (the label) or "signing key" (the registry revoked the key that signed it)
+    reason: str
+
+    @property
+    def sentence(self) -> str:
+        day = self.at.date().isoformat()
+        if self.by == "manufacturer":
+            return f"the manufacturer revoked this label on {day}: {self.reason}"
+        return f"the key that signed this label was revoked on {day}: {self.reason}"
+
+
+def key_revocation(key: SigningKey | None) -> Revocation | None:
+    if key is None or key.revoked_at is None:
+        return None
+    return Revocation(key.revoked_at, "signing key", key.revoked_reason or f"key {key.key_id} withdrawn")
+
+
+def revocation(label: Label) -> Revocation | None:
+    """Why a published label must not be relied on, if it must not: the earlier of its own and its key's revocation."""
+    found = [r for r in (key_revocation(label.signing_key),) if r is not None]
+    if label.revoked_at is not None:
+        found.append(Revocation(label.revoked_at, "manufacturer", label.revoked_reason or "no reason given"))
+    return min(found, key=lambda r: r.at) if found else None
 
 
 @dataclass
@@ -392,7 +527,7 @@ class Verification:
 
 
 def verify_label_bytes(session: Session, data: bytes) -> Verification:
-    kid = _signature_key_id(data)
+    kid = _signature_key_id(load_json(data, "the label file"))
     if kid is None:
         return Verification("invalid", "not a signed iotcop label file (JSON with 'label' and 'signature')")
     key = session.scalar(select(SigningKey).where(SigningKey.key_id == kid))
@@ -404,13 +539,9 @@ def verify_label_bytes(session: Session, data: bytes) -> Verification:
     except LabelInvalid as exc:
         return Verification("invalid", str(exc), key_id=kid, signer=signer)
     published = session.scalar(select(Label).where(Label.label_sha256 == hashlib.sha256(data).hexdigest()))
-    if key.revoked_at is not None:
-        return Verification("revoked", f"the signing key {kid} was revoked", kid, signer, label, published,
-                            key.revoked_at)
-    if published is not None and published.revoked_at is not None:
-        why = f"the manufacturer revoked this label: {published.revoked_reason}" if published.revoked_reason \
-            else "the manufacturer revoked this label"
-        return Verification("revoked", why, kid, signer, label, published, published.revoked_at)
+    revoked = revocation(published) if published is not None else key_revocation(key)
+    if revoked is not None:
+        return Verification("revoked", revoked.sentence, kid, signer, label, published, revoked.at)
     reason = "signed by a registered key of " + signer
     if published is None:
         reason += " (this exact label is not published in this registry)"
@@ -424,25 +555,42 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_products(session: Session, query: str, limit: int = 50, offset: int = 0) -> list[tuple[Product, Label | None]]:
+def search_products(session: Session, query: str, limit: int = 50,
+                    offset: int = 0) -> list[tuple[Product, Label | None]]:
+    """Products whose name, model, type or registered manufacturer holds every word; two queries in all."""
     words = [w for w in query.lower().split() if w][:8]
     stmt = select(Product)
     for w in words:
         stmt = stmt.where(Product.search_text.like(f"%{_like_escape(w)}%", escape="\\"))
     stmt = stmt.order_by(Product.name, Product.id).limit(limit).offset(offset)
     products = session.scalars(stmt).all()
-    return [(p, latest_label(session, p.id)) for p in products]
+    latest = latest_labels(session, [p.id for p in products])
+    return [(p, latest.get(p.id)) for p in products]
+
+
+def _newest_first():
+    return (Label.published_at.desc(), Label.id.desc())
+
+
+def latest_labels(session: Session, product_ids: list[str]) -> dict[str, Label]:
+    """The newest label of each product, in one query (ix_labels_product_published serves it)."""
+    if not product_ids:
+        return {}
+    ranked = (select(Label.id, func.row_number().over(partition_by=Label.product_id, order_by=_newest_first())
+                     .label("rank"))
+              .where(Label.product_id.in_(product_ids)).subquery())
+    rows = session.scalars(select(Label).join(ranked, ranked.c.id == Label.id).where(ranked.c.rank == 1))
+    return {label.product_id: label for label in rows}
 
 
 def latest_label(session: Session, product_id: str) -> Label | None:
-    return session.scalar(select(Label).where(Label.product_id == product_id)
-                          .order_by(Label.published_at.desc(), Label.id.desc()).limit(1))
+    return latest_labels(session, [product_id]).get(product_id)
 
 
 def history(session: Session, product_id: str, limit: int) -> list[Label]:
-    """Newest first."""
-    return list(session.scalars(select(Label).where(Label.product_id == product_id)
-                                .order_by(Label.published_at.desc(), Label.id.desc()).limit(limit)))
+    """Newest first, with their summaries (the "what changed" lists compare them)."""
+    return list(session.scalars(select(Label).options(undefer(Label.summary)).where(Label.product_id == product_id)
+                                .order_by(*_newest_first()).limit(limit)))
 
 
 def support_active(label: Label, today: dt.date | None = None) -> bool | None:
@@ -487,17 +635,27 @@ def changes(older: dict, newer: dict) -> dict:
             "verdicts": verdicts, "results": results}
 
 
-def feed_labels(session: Session, days_new: int = 30, days_expiring: int = 90, limit: int = 100) -> list[tuple[str, Label]]:
+def feed_labels(session: Session, days_new: int = 30, days_expiring: int = 90, days_revoked: int = 30,
+                limit: int = 100) -> list[tuple[str, Label]]:
+    """("new" | "expiring" | "revoked", label): published lately, support ending soon, revoked lately."""
     now = utcnow()
     today = now.date()
     new = session.scalars(select(Label).where(Label.published_at >= now - dt.timedelta(days=days_new))
-                          .order_by(Label.published_at.desc(), Label.id.desc()).limit(limit)).all()
+                          .order_by(*_newest_first()).limit(limit)).all()
     expiring = session.scalars(select(Label).where(Label.support_end.is_not(None),
                                                    Label.support_end >= today,
-                                                   Label.support_end <= today + dt.timedelta(days=days_expiring),
-                                                   Label.revoked_at.is_(None))
+                                                   Label.support_end <= today + dt.timedelta(days=days_expiring))
                                .order_by(Label.support_end, Label.id).limit(limit)).all()
-    return [("new", label) for label in new] + [("expiring", label) for label in expiring]
+    since = now - dt.timedelta(days=days_revoked)
+    by_label = session.scalars(select(Label).where(Label.revoked_at >= since)
+                               .order_by(Label.revoked_at.desc()).limit(limit)).all()
+    revoked_keys = select(SigningKey.key_id).where(SigningKey.revoked_at >= since)
+    by_key = session.scalars(select(Label).where(Label.key_id.in_(revoked_keys))
+                             .order_by(*_newest_first()).limit(limit)).all()
+    revoked = {label.id: label for label in [*by_label, *by_key]}.values()
+    expiring = [label for label in expiring if revocation(label) is None]
+    return ([("new", label) for label in new] + [("expiring", label) for label in expiring]
+            + [("revoked", label) for label in sorted(revoked, key=lambda l: revocation(l).at, reverse=True)])
 
 
 def counts(session: Session) -> dict[str, int]:
@@ -506,6 +664,7 @@ def counts(session: Session) -> dict[str, int]:
 
 
 def find_by_label_pid(session: Session, pid: str) -> Label | None:
-    return session.scalar(select(Label).where(Label.label_pid == pid)
-                          .order_by(Label.published_at.desc(), Label.id.desc()).limit(1))
-
+    """The newest label with this QR product id from the manufacturer that owns the id."""
+    owner = select(LabelProductId.manufacturer_id).where(LabelProductId.label_pid == pid).scalar_subquery()
+    return session.scalar(select(Label).where(Label.label_pid == pid, Label.manufacturer_id == owner)
+                          .order_by(*_newest_first()).limit(1))

@@ -31,10 +31,17 @@ class Rule:
     patterns: tuple[re.Pattern[bytes], ...]
     name_patterns: tuple[re.Pattern[str], ...]
     version_must: re.Pattern[str] | None
-    anchors: tuple[bytes, ...]  # optional literals; when given, one must occur before any regex runs
+    anchors: tuple[bytes, ...]  # literals; one must occur in a file before any regex runs on it
+    content: tuple[str, ...] = ("elf",)  # file types (inventory magic) whose content the patterns read
+    package_patterns: tuple[re.Pattern[bytes], ...] = ()  # group "pv": a distribution's packaged version
+    debian_source: str | None = None  # Debian source package, for a packaged version read from content
 
     def wants_name(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pat) for pat in self.files)
+
+    def reads(self, magic: str, outside_root: bool) -> bool:
+        """Whether this rule's patterns run on a file of this type (outside_root: not in any root filesystem)."""
+        return bool(self.patterns) and (magic in self.content or (outside_root and self.outside_root))
 
     def accepts(self, version: str) -> bool:
         return self.version_must is None or bool(self.version_must.search(version))
@@ -64,9 +71,15 @@ def load_rules(path: Path = RULES_PATH) -> tuple[Rule, ...]:
                 name_patterns=tuple(re.compile(p) for p in spec.get("name_patterns", ())),
                 version_must=re.compile(spec["version_must"]) if spec.get("version_must") else None,
                 anchors=anchors,
+                content=tuple(spec.get("content", ("elf",))),
+                package_patterns=tuple(re.compile(p.encode(), re.S) for p in spec.get("package_patterns", ())),
+                debian_source=spec.get("debian_source"),
             ))
         except (KeyError, re.error, TypeError) as exc:
             raise CatalogueError(f"{path.name}: component {name}: {exc}") from None
+        if patterns and not anchors:
+            # Every file of the rule's types is searched: a literal keeps that cheap and the rule specific.
+            raise CatalogueError(f"{path.name}: component {name}: patterns need anchors")
     return tuple(rules)
 
 
@@ -77,3 +90,8 @@ def rules_by_package() -> dict[str, Rule]:
         for pkg in rule.packages:
             out.setdefault(pkg.lower(), rule)
     return out
+
+
+@functools.cache
+def rule_named(name: str) -> Rule | None:
+    return next((r for r in load_rules() if r.name == name), None)

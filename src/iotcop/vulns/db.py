@@ -2,9 +2,11 @@
 
 Tables
   meta(key, value)            created_at, updated_at (ISO UTC), schema, per-source import dates
-  vulns(...)                  one row per (id, source, component): text, severity, CVSS, provenance
-  affects(...)                how a vuln row selects versions: a range, an exact list, or a kernel
-                              mainline range with per-branch stable fixes
+  vulns(...)                  one row per (id, source, component): text, severity, CVSS, provenance,
+                              the date the source gives the record (`modified`: what "age" is measured on)
+  affects(...)                how a vuln row selects versions: a range, an exact list, a kernel
+                              mainline range with per-branch stable fixes, or a distribution's fixed version
+  epss(cve, score, percentile, score_date)   FIRST EPSS probabilities
 Every write goes to a copy of the database that replaces the original only when complete
 (`staged_copy`), so an interrupted import or download never leaves a broken file behind.
 """
@@ -22,7 +24,7 @@ from typing import Iterator
 
 from iotcop.errors import InputError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 STARTER_DB = Path(__file__).parent / "data" / "starter.sqlite"
 MAX_AGE_DAYS = 30
 
@@ -43,14 +45,17 @@ CREATE TABLE IF NOT EXISTS vulns (
   known_exploited INTEGER NOT NULL DEFAULT 0,
   source_ref TEXT,         -- JSON {repo, commit, path} or {url}
   approximate INTEGER NOT NULL DEFAULT 0,  -- versions inferred from packaging history
+  modified TEXT,           -- ISO date of the record in its source (last change, else publication)
+  files TEXT,              -- JSON list of source files the advisory names (CVE 5 programFiles)
   UNIQUE (id, source, component)
 );
+CREATE TABLE IF NOT EXISTS epss (cve TEXT PRIMARY KEY, score REAL NOT NULL, percentile REAL, score_date TEXT);
 CREATE TABLE IF NOT EXISTS affects (
   vuln INTEGER NOT NULL REFERENCES vulns(rowid) ON DELETE CASCADE,
   vendor TEXT,             -- CPE vendor, NULL when the record names only a component/package
   product TEXT,            -- CPE product or the component name
   ecosystem TEXT,          -- purl type for package-specific records (apk, deb, opkg), NULL = upstream
-  kind TEXT NOT NULL,      -- range | versions | kernel | all
+  kind TEXT NOT NULL,      -- range | versions | kernel | all | distro_fixed (apk) | deb_release
   introduced TEXT, start_excluding TEXT, fixed TEXT, last_affected TEXT,
   versions TEXT,           -- JSON list for kind=versions; JSON object for kind=kernel
   note TEXT
@@ -82,8 +87,19 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+_ADDED_COLUMNS = {"vulns": (("modified", "TEXT"), ("files", "TEXT"))}
+
+
 def create_schema(conn: sqlite3.Connection) -> None:
+    # A schema-1 database gains the new columns in place; CREATE TABLE IF NOT EXISTS would not add them.
+    for table, columns in _ADDED_COLUMNS.items():
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        if have:
+            for name, kind in columns:
+                if name not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
     conn.executescript(SCHEMA)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema' AND value < ?", (SCHEMA_VERSION, SCHEMA_VERSION))
     conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
     conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (now_iso(),))
     conn.commit()
@@ -152,38 +168,65 @@ def staged_copy(target: Path, *, base: Path | None = None) -> Iterator[sqlite3.C
         raise
 
 
+def _age_days(date: str | None) -> float | None:
+    if not date:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(date[:10])
+    except ValueError:
+        return None
+    return (dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - when).total_seconds() / 86400
+
+
 def status(path: Path | None = None) -> dict:
+    """What the database holds and how old its data is.
+
+    `data_date` is the newest date any record carries in its source (a record's last change, else its
+    publication), per source and overall; `age_days` is measured from it, not from the import.
+    """
     path = path or active_db_path()
     if path is None or not path.is_file():
         return {"path": str(path) if path else None, "exists": False}
     with contextlib.closing(connect(path, readonly=True)) as conn:
         meta = {r["key"]: r["value"] for r in conn.execute("SELECT key, value FROM meta")}
-        by_source = {r[0]: r[1] for r in conn.execute("SELECT source, count(*) FROM vulns GROUP BY source ORDER BY 2 DESC")}
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(vulns)")}
+        date_col = "max(modified)" if "modified" in columns else "NULL"
+        sources = {r[0]: {"records": r[1], "newest": r[2]} for r in conn.execute(
+            f"SELECT source, count(*), {date_col} FROM vulns GROUP BY source ORDER BY 2 DESC")}
         by_component = {r[0]: r[1] for r in conn.execute(
             "SELECT component, count(DISTINCT id) FROM vulns GROUP BY component ORDER BY 2 DESC")}
         total = conn.execute("SELECT count(*), count(DISTINCT id) FROM vulns").fetchone()
-    updated = meta.get("updated_at") or meta.get("created_at")
-    age = None
-    if updated:
-        age = (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(updated)).total_seconds() / 86400
+        has_epss = conn.execute("SELECT name FROM sqlite_master WHERE name = 'epss'").fetchone() is not None
+        epss = conn.execute("SELECT count(*), max(score_date) FROM epss").fetchone() if has_epss else (0, None)
+    if epss[0]:
+        sources["epss"] = {"records": epss[0], "newest": epss[1]}
+    for info in sources.values():
+        age = _age_days(info["newest"])
+        info["age_days"] = round(age, 1) if age is not None else None
+    dates = [i["newest"][:10] for i in sources.values() if i["newest"]]
+    data_date = max(dates) if dates else None
+    age = _age_days(data_date)
+    imported = meta.get("updated_at") or meta.get("created_at")
     return {
         "path": str(path), "exists": True, "starter": path == STARTER_DB,
-        "updated_at": updated, "age_days": round(age, 1) if age is not None else None,
-        "records": total[0], "ids": total[1], "by_source": by_source, "by_component": by_component,
-        "meta": meta,
+        "updated_at": imported, "data_date": data_date, "age_days": round(age, 1) if age is not None else None,
+        "records": total[0], "ids": total[1], "by_source": {k: v["records"] for k, v in sources.items()},
+        "sources": sources, "by_component": by_component, "meta": meta,
     }
 
 
 def age_warning(path: Path | None = None) -> str | None:
-    """A one-line warning when the database is missing or older than MAX_AGE_DAYS."""
+    """A one-line warning when the database is missing or its newest data is older than MAX_AGE_DAYS."""
     try:
         st = status(path)
     except sqlite3.DatabaseError as exc:
         return f"vulnerability database unreadable: {exc}"
     if not st.get("exists"):
         return "no vulnerability database: known vulnerabilities were not checked (run 'iotcop db update')"
-    if st["age_days"] is not None and st["age_days"] > MAX_AGE_DAYS:
-        return (f"vulnerability database is {int(st['age_days'])} days old (updated {st['updated_at']}); "
+    if st["age_days"] is None:
+        return "vulnerability database records carry no dates: their age is unknown (run 'iotcop db update')"
+    if st["age_days"] > MAX_AGE_DAYS:
+        return (f"vulnerability data is {int(st['age_days'])} days old (newest record {st['data_date']}); "
                 "run 'iotcop db update'")
     return None
 

@@ -4,8 +4,10 @@ Sources
   nvd        NVD CVE API 2.0, paged (resultsPerPage/startIndex), rate limited (NVD asks for at most
              5 requests per 30 s without an API key, 50 with one: NVD_API_KEY)
   osv        OSV bulk exports: <base>/<ecosystem>/all.zip
-  URL        any http(s) URL of a supported document (JSON, YAML, .zip of them)
-  FILE       a local file or folder of supported documents
+  URL        any http(s) URL of a supported document (JSON, YAML, CSV, .zip of them, gzip'd or not)
+  FILE       a local file or folder of supported documents: NVD 2.0 pages, CVE 5 records, OSV
+             (Debian, Alpine, OpenWrt ... ecosystems), Alpine secdb, the Debian security tracker's
+             JSON, the CISA KEV catalogue JSON, FIRST's EPSS CSV (.csv.gz as published)
 
 Downloads land in a staging folder beside the database: every NVD page is kept as its own file
 and a bulk file is downloaded to `.part` and continued with an HTTP Range request, so a failed
@@ -15,6 +17,8 @@ replaces the original only when complete (db.staged_copy).
 
 from __future__ import annotations
 
+import datetime as dt
+import gzip
 import hashlib
 import io
 import json
@@ -32,7 +36,7 @@ from typing import Callable, Iterator
 from iotcop import __version__
 from iotcop.errors import InputError
 from iotcop.vulns.db import STARTER_DB, default_db_path, now_iso, staged_copy
-from iotcop.vulns.importers import Record, detect_and_parse, store
+from iotcop.vulns.importers import Epss, Record, detect_and_parse, store
 
 NVD_URL = "https://services.nvd.nist.gov/rest/json/cves/2.0"
 OSV_URL = "https://osv-vulnerabilities.storage.googleapis.com"
@@ -173,27 +177,46 @@ def download(url: str, dest: Path, *, timeout: float = 120.0) -> tuple[int, bool
 
 # --------------------------------------------------------------------------- documents
 
+_DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml", ".csv", ".zip", ".gz")
+
+
 def iter_documents(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(name, bytes) of every document in a file, a zip, or a folder."""
+    """(name, bytes) of every document in a file, a zip, a gzip'd file, or a folder."""
     if path.is_dir():
         for p in sorted(path.rglob("*")):
-            if p.is_file() and p.suffix.lower() in (".json", ".yaml", ".yml", ".zip"):
+            if p.is_file() and p.name.lower().endswith(_DOCUMENT_SUFFIXES):
                 yield from iter_documents(p)
         return
     data = path.read_bytes()
+    yield from _unpacked(path.name, data)
+
+
+def _unpacked(name: str, data: bytes) -> Iterator[tuple[str, bytes]]:
     if data[:4] == b"PK\x03\x04":
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             for info in sorted(zf.infolist(), key=lambda i: i.filename):
-                if not info.is_dir() and info.filename.lower().endswith((".json", ".yaml", ".yml")):
+                if not info.is_dir() and info.filename.lower().endswith((".json", ".yaml", ".yml", ".csv")):
                     yield info.filename, zf.read(info)
         return
-    yield path.name, data
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{name}: damaged gzip file ({exc})") from None
+        yield name[:-3] if name.lower().endswith(".gz") else name, data
+        return
+    yield name, data
 
 
-def _records(docs: Iterator[tuple[str, bytes]], origin: str) -> Iterator[Record]:
+def _file_date(path: Path) -> str:
+    """When the user downloaded a file: the date of data whose format carries none (Debian tracker JSON)."""
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).date().isoformat()
+
+
+def _records(docs: Iterator[tuple[str, bytes]], origin: str, data_date: str | None = None) -> Iterator[Record | Epss]:
     for name, data in docs:
         try:
-            yield from detect_and_parse(name, data, source_url=origin)
+            yield from detect_and_parse(name, data, source_url=origin, data_date=data_date)
         except ValueError as exc:
             raise InputError(f"{origin} {name}: {exc}") from None
 
@@ -246,12 +269,13 @@ def update(source: str, *, db_path: Path | None = None, base_url: str | None = N
         dest = stage / name
         _, resumed = download(source, dest)
         docs = list(iter_documents(dest))
-        count = _import(db_path, lambda: _records(iter(docs), source), f"import:{source}")
+        today = dt.date.today().isoformat()
+        count = _import(db_path, lambda: _records(iter(docs), source, today), f"import:{source}")
         shutil.rmtree(stage, ignore_errors=True)
         return UpdateResult(source, count, len(docs), db_path, 1, int(resumed))
     path = Path(source).expanduser()
     if not path.exists():
         raise InputError(f"{source}: no such file or directory (use nvd, osv, a URL or a file)")
     docs = list(iter_documents(path))
-    count = _import(db_path, lambda: _records(iter(docs), str(path)), f"import:{path}")
+    count = _import(db_path, lambda: _records(iter(docs), str(path), _file_date(path)), f"import:{path}")
     return UpdateResult(str(path), count, len(docs), db_path)

@@ -86,7 +86,8 @@ class _Writer:
         self.max_entries = max_entries
         self.entries = 0
         self.links: dict[int, str] = {}
-        self.dir_modes: list[tuple[str, int, int]] = []
+        self.dir_modes: list[tuple[str, Inode]] = []
+        self.set_owners = os.geteuid() == 0  # as the image has them, like unsquashfs run as root
         self.made_links: list[str] = []
         sb = image.sb
         self.result = Result(label=sb.label, compression="", block_size=sb.block_size)
@@ -150,13 +151,15 @@ class _Writer:
                     except FileExistsError:
                         self.fail(child_rel, "duplicate name in directory")
         self._check_links()
-        for path, mode, mtime in reversed(self.dir_modes):
-            os.chmod(path, (mode & 0o7777) | 0o700)
-            os.utime(path, (mtime, mtime), follow_symlinks=False)
+        for path, node in reversed(self.dir_modes):
+            if self.set_owners:
+                os.chown(path, node.uid, node.gid, follow_symlinks=False)
+            os.chmod(path, (node.mode & 0o7777) | 0o700)
+            os.utime(path, (node.mtime, node.mtime), follow_symlinks=False)
 
     def _meta(self, path: str, node: Inode, rel: str) -> None:
         if node.kind == DIR:
-            self.dir_modes.append((path, node.mode, node.mtime))
+            self.dir_modes.append((path, node))
         try:
             attrs = self.image.xattrs(node.xattr)
         except SquashFSError as exc:
@@ -220,7 +223,10 @@ class _Writer:
                 os.write(fd, piece)
             if sparse:
                 os.ftruncate(fd, size)  # a sparse last block was only skipped over
-            # Through the descriptor: no second path lookup per file.
+            # Through the descriptor: no second path lookup per file.  Owner first: a change of owner clears
+            # set-user-ID.
+            if self.set_owners:
+                os.fchown(fd, node.uid, node.gid)
             os.fchmod(fd, (node.mode & 0o7777) | 0o600)
             os.utime(fd, (node.mtime, node.mtime))
         except BaseException:

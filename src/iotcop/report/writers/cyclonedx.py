@@ -104,6 +104,10 @@ def _vulnerability(analysis, refs: dict[str, str]) -> dict | None:
              for s in m.sources]
     if m.known_exploited:
         props.append({"name": "iotcop:known-exploited", "value": "true"})
+    if m.epss is not None:
+        props.append({"name": "iotcop:epss", "value": f"{m.epss:.5f}"})
+    if m.fixed:
+        out["recommendation"] = f"Update {m.component.name} to {m.fixed} or later"
     out["properties"] = props
     return out
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import re
 
+from debian.debian_support import Version as DebianVersion
+
 _PRE_RELEASE = {"dev": -4, "devel": -4, "alpha": -3, "beta": -2, "pre": -1, "rc": -1}
 _TOKEN = re.compile(r"\d+|[a-z]+")
 _TAG_PREFIX = re.compile(r"^[a-z][a-z0-9+]*?[-_](?=\d)")  # "curl-7_36_0", "openssl-3.0.1", "hostap_2_10"
@@ -75,9 +77,22 @@ def version_key(version: str) -> tuple:
     return tuple(items)
 
 
-def compare(a: str, b: str) -> int:
+def compare(a: str, b: str, scheme: str = "generic") -> int:
+    """-1/0/1.  scheme "deb" (Debian, opkg) orders as dpkg does (python-debian); anything else by version_key."""
+    if scheme in ("deb", "opkg"):
+        da, db = _debian_version(a), _debian_version(b)
+        if da is not None and db is not None:
+            return (da > db) - (da < db)
     ka, kb = version_key(a), version_key(b)
     return (ka > kb) - (ka < kb)
+
+
+@functools.lru_cache(maxsize=16384)
+def _debian_version(value: str) -> DebianVersion | None:
+    try:
+        return DebianVersion(value.strip())
+    except ValueError:
+        return None
 
 
 def looks_like_version(value: str | None) -> bool:
@@ -100,6 +115,22 @@ def in_range(version: str, *, introduced: str | None = None, fixed: str | None =
 
 def same_version(a: str, b: str) -> bool:
     return version_key(a) == version_key(b)
+
+
+def series_floor(version: str) -> str:
+    """The first release of a version's series: '3.5.1' -> '3.5', '1.1.1w' -> '1.1.1', '2.38-27-gabc' -> '2.38'.
+
+    Bounds packaging-history records from below: a packager's bump from 3.5.0 to 3.5.1 says nothing
+    about the 3.0 branch.
+    """
+    v = normalise(version)
+    v = re.split(r"[-+~]", v, maxsplit=1)[0]
+    nums = re.findall(r"\d+", re.match(r"^[\d.]*", v).group(0))
+    if len(nums) >= 3 and re.search(r"\d[a-z]+$", v):  # OpenSSL letter releases: 1.1.1 is the series
+        return ".".join(nums[:3])
+    if len(nums) <= 2:  # 2.90, 2022.83: each release is its own series
+        return ".".join(nums)
+    return ".".join(nums[: len(nums) - 1])
 
 
 def release_series(version: str, parts: int = 2) -> str:
