@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import shutil
 import tempfile
 import time
@@ -19,6 +18,7 @@ from iotcop.checks.discovery import all_checks
 from iotcop.checks.runner import run_checks
 from iotcop.context import ScanContext
 from iotcop.errors import InputError
+from iotcop.files import file_sha256
 from iotcop.firmware.content import ContentPass
 from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.extract import Extraction, Limits, extract
@@ -76,14 +76,6 @@ class ScanResult:
     assessment: Assessment
     work_dir: Path | None
     firmware: Firmware | None = None
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @contextmanager

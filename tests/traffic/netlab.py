@@ -212,7 +212,7 @@ class NetLab:
             self.start("dnsmasq", self.cloud_ns, [
                 "dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces",
                 f"--listen-address={self.cloud_ip}", f"--address=/{DOMAIN}/{self.cloud_ip}", "--log-facility=-", "-u", "root",
-                f"--dhcp-range=10.203.0.50,10.203.0.60,1h", f"--dhcp-leasefile={self.tmp}/leases",
+                "--dhcp-range=10.203.0.50,10.203.0.60,1h", f"--dhcp-leasefile={self.tmp}/leases",
                 f"--pid-file={self.tmp}/dnsmasq.pid"], ready=lambda: self.cloud_listening(53, udp=True))
         if "web" in services:
             self._start_lighttpd()

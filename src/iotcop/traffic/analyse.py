@@ -12,7 +12,6 @@ import functools
 import ipaddress
 import re
 import statistics
-import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -393,7 +392,6 @@ class Analyzer:
         self._name(st.server, host.rsplit(":", 1)[0] if host and not host.startswith("[") else host)
         if p.get("http_request_method") is not None:
             uri = str(_list(p.get("http_request_uri"))[0] or "")
-            method = str(_list(p.get("http_request_method"))[0])
             if p.get("http_authorization"):
                 item = sensitive.http_authorization(str(_list(p.get("http_authorization"))[0]))
                 if item:

@@ -21,7 +21,7 @@ def traffic_evidence(captures: list[Path], device: str | None = None, declaratio
     """
     for path in captures:
         check_capture(path)
-    from iotcop.scan import file_sha256
+    from iotcop.files import file_sha256
 
     started = time.monotonic()
     dissector = tshark_version()
