@@ -98,8 +98,8 @@ class _Parser:
             out.append((p_type, p_flags, p_offset, p_vaddr, p_filesz))
         return out
 
-    def _section_headers(self) -> list[tuple[int, int, int, int, int]]:
-        """(type, offset, size, link, entsize) per section header."""
+    def _section_rows(self) -> list[tuple[int, ...]]:
+        """Each section header as unpacked: (name, type, flags, addr, offset, size, link, info, align, entsize)."""
         out = []
         if not self.shoff or not self.shnum or self.shoff >= len(self.data):
             return out
@@ -108,25 +108,18 @@ class _Parser:
             off = self.shoff + i * self.shentsize
             if off + struct.calcsize(fmt) > len(self.data):
                 break
-            _name, sh_type, _flags, _addr, sh_offset, sh_size, sh_link, _info, _align, sh_entsize = struct.unpack_from(
-                fmt, self.data, off)
-            out.append((sh_type, sh_offset, sh_size, sh_link, sh_entsize))
+            out.append(struct.unpack_from(fmt, self.data, off))
         return out
 
+    def _section_headers(self) -> list[tuple[int, int, int, int, int]]:
+        """(type, offset, size, link, entsize) per section header."""
+        return [(row[1], row[4], row[5], row[6], row[9]) for row in self._section_rows()]
+
     def data_sections(self) -> list[tuple[int, int]]:
-        out = []
-        if not self.shoff or not self.shnum or self.shoff >= len(self.data):
-            return out
-        fmt = self.end + ("IIQQQQIIQQ" if self.is64 else "IIIIIIIIII")
-        for i in range(min(self.shnum, 4096)):
-            off = self.shoff + i * self.shentsize
-            if off + struct.calcsize(fmt) > len(self.data):
-                break
-            _name, sh_type, flags, _addr, sh_offset, sh_size, *_rest = struct.unpack_from(fmt, self.data, off)
-            if sh_type == SHT_PROGBITS and flags & SHF_ALLOC and not flags & SHF_EXECINSTR and sh_size \
-                    and sh_offset + sh_size <= len(self.data):
-                out.append((sh_offset, sh_size))
-        return out
+        """(offset, size) of the loaded, non-executable sections with initialised data."""
+        return [(row[4], row[5]) for row in self._section_rows()
+                if row[1] == SHT_PROGBITS and row[2] & SHF_ALLOC and not row[2] & SHF_EXECINSTR and row[5]
+                and row[4] + row[5] <= len(self.data)]
 
     def _vaddr_to_offset(self, vaddr: int) -> int | None:
         for p_type, _f, p_offset, p_vaddr, p_filesz in self.phdrs:
