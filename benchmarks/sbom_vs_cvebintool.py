@@ -32,7 +32,7 @@ from pathlib import Path
 from iotcop.firmware.inventory import inventory_tree
 from iotcop.sbom.identify import identify_components, version_in_bytes
 from iotcop.sbom.rules import load_rules
-from iotcop.vulns.versions import same_version
+from iotcop.sbom.versions import same_version
 
 # cve-bin-tool product name -> iotcop rule name, where they differ
 PRODUCT_NAMES = {"libcurl": "curl", "sqlite3": "sqlite", "mbed_tls": "mbedtls", "libexpat": "expat",
@@ -160,7 +160,7 @@ CBT_TO_IOTCOP = {"libcurl": "curl", "sqlite": "sqlite", "mbed_tls": "mbedtls", "
                  "miniupnpc": "miniupnpc", "libsolv": "libsolv", "libssh": "libssh", "polarssl": "mbedtls",
                  "lua": "lua", "strongswan": "strongswan", "net-snmp": "net-snmp", "hdparm": "hdparm",
                  "d-bus": "dbus", "libdbus": "dbus", "libflac": "flac", "pupnp": "libupnp",
-                 "router_advertisement_daemon": "radvd", "readymedia": "minidlna", "tuxera": "ntfs-3g"}
+                 "router_advertisement_daemon": "radvd", "tuxera": "ntfs-3g"}
 
 
 def _symlink_free_copy(src: Path, dest: Path) -> None:

@@ -136,7 +136,7 @@ def _verdict(
     ran = [r for r in runs if r.status == "ran"]
     if not runs:
         return Verdict(**base, verdict=V.NOT_TESTED, note=_NEEDS.get(p.evidence[0] if p.evidence else "X", ""))
-    if extraction is not None and extraction.status == "failed" and not any(r.source == "device" for r in ran):
+    if extraction is not None and extraction.status == "failed" and not any(r.source != "firmware" for r in ran):
         return Verdict(**base, verdict=V.NOT_TESTED, note="extraction failed, so the firmware checks had nothing to read")
     if not ran:
         why = "; ".join(sorted({f"{r.check}: {r.status}" for r in runs}))

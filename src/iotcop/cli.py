@@ -75,11 +75,17 @@ def cli() -> None:
               help="Seconds the device probe may take.")
 @click.option("--device-ports", default="common", show_default=True, metavar="common|all|LIST",
               help="TCP ports of the device to probe.")
+@click.option("--device-credentials", metavar="USER:PASSWORD",
+              help="Your own test login to the device: functions refused without credentials are asked again with it "
+                   "(5.5-4, authenticated access works).")
+@click.option("--traffic", "traffic", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="A pcap/pcapng capture of the device's traffic to analyse with the firmware (repeatable; see "
+                   "'iotcop traffic').")
 @click.option("--view", "view", type=click.Choice(["ts103701"]),
               help="Also assess as ETSI TS 103 701 test cases: print them and add 'ts103701' to the report.")
 def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs, work_dir, keep_work, extract_timeout,
          max_extract_bytes, max_files, max_depth, declaration_file=None, no_fetch=False, ca_file=None, device=None, device_budget=60.0,
-         device_ports="common", view=None, profile="standard") -> None:
+         device_ports="common", view=None, profile="standard", traffic=(), device_credentials=None) -> None:
     """Scan a firmware image, an extracted root filesystem, or a .tar/.zip of one.
 
     Prints provision verdicts and the most important findings; with --out, writes report.json.
@@ -99,7 +105,15 @@ def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs,
         from iotcop.probe.safety import resolve_target
 
         resolve_target(device)  # a refused address stops the scan before any extraction
-        device_options = ProbeOptions(budget=device_budget, ports=device_ports)
+        test_credentials = None
+        if device_credentials is not None:
+            user, sep, password = device_credentials.partition(":")
+            if not sep or not user:
+                from iotcop.errors import InputError
+
+                raise InputError("--device-credentials: expected USER:PASSWORD")
+            test_credentials = (user, password)
+        device_options = ProbeOptions(budget=device_budget, ports=device_ports, test_credentials=test_credentials)
     options = ScanOptions(
         device=device,
         device_options=device_options,
@@ -115,6 +129,7 @@ def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs,
         profile=profile,
         outputs=tuple(o.strip() for o in (outputs or "").split(",") if o.strip()),
         views=(view,) if view else (),
+        traffic=tuple(traffic),
     )
     show_progress = not quiet and stderr.is_terminal
     with ProgressUI(stderr, enabled=show_progress) as ui:
@@ -130,6 +145,10 @@ def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs,
             from iotcop.conformance.terminal import print_view
 
             print_view(stdout, assessment.ts103701)
+    for t in assessment.traffic or []:
+        if not t.complete:
+            print(f"iotcop: warning: {t.capture}: {t.partial_reason}; analysed the first {t.packets} packets (partial)",
+                  file=sys.stderr)
     if timings:
         print_timings(stderr, assessment)
     if result.work_dir and not quiet:

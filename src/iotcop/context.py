@@ -10,20 +10,29 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from iotcop.profiles import Profile, get_profile
 
 if TYPE_CHECKING:
-    from iotcop.cache.store import AnalysisCache
     from iotcop.declaration.schema import Declaration
+
+
+class ResultCache(Protocol):
+    """What the scan asks of an analysis cache (iotcop.cache.store.AnalysisCache is one)."""
+
+    def lookup(self, cls: type, context: ScanContext, replayer: Any) -> Any: ...
+    def worth_tracing(self, cls: type, context: ScanContext) -> bool: ...
+    def store(self, cls: type, context: ScanContext, answers: dict, run: Any) -> bool: ...
+    def get_many(self, sha256: str, keys: list[tuple[str, str]]) -> dict: ...
+    def put_many(self, rows: list[tuple[str, str, str, Any]]) -> None: ...
 
 
 @dataclass(frozen=True)
 class ScanContext:
     profile: Profile
     declaration: Declaration | None = None
-    cache: AnalysisCache | None = None  # read by the check runner only
+    cache: ResultCache | None = None  # read by the check runner and the content pass only
 
     @classmethod
     def default(cls) -> ScanContext:

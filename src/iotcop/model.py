@@ -124,11 +124,11 @@ class CheckRun(BaseModel):
     conditions: list[ConditionFact] = Field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
-    source: Literal["firmware", "device"] = "firmware"  # device: a live probe of the device
+    source: Literal["firmware", "device", "traffic"] = "firmware"  # device: a live probe; traffic: a capture
 
 
 class Target(BaseModel):
-    kind: Literal["firmware", "rootfs", "device"]
+    kind: Literal["firmware", "rootfs", "device", "capture"]
     path: str
     sha256: str | None = None
     size: int | None = None
@@ -234,6 +234,102 @@ class DeviceReport(BaseModel):
     services: list[ServiceObservation] = Field(default_factory=list)
     attempts: list[ProbeAttempt] = Field(default_factory=list)
     correlation: list[dict] = Field(default_factory=list)  # firmware boot command <-> open endpoint
+    outage: dict | None = None  # the resilience step (probe --outage): what was done and what answered when
+
+
+class TlsObservation(BaseModel):
+    """TLS handshakes with one server endpoint (and one SNI), as seen in a capture."""
+
+    server: str  # "203.0.113.5:443"
+    sni: str | None = None
+    client: str = ""
+    sessions: int = 0
+    versions: list[str] = Field(default_factory=list)  # negotiated: TLS 1.2, TLS 1.3 ...
+    offered_versions: list[str] = Field(default_factory=list)
+    cipher_suites: list[str] = Field(default_factory=list)  # negotiated, IANA names
+    weak: list[str] = Field(default_factory=list)  # why the negotiated parameters are weak
+    certificate: dict | None = None  # subject, issuer, sans, not_before, not_after, self_signed, valid_at_capture, matches_sni
+    alerts: list[str] = Field(default_factory=list)
+
+
+class PeerObservation(BaseModel):
+    """Everything the capture shows between the device and one other address."""
+
+    address: str
+    names: list[str] = Field(default_factory=list)  # from DNS answers, TLS SNI and HTTP Host
+    packets: int = 0
+    bytes: int = 0
+    first_seen: float = 0.0  # seconds since the capture's first packet
+    last_seen: float = 0.0
+    services: list[dict] = Field(default_factory=list)  # {endpoint, protocol, direction, connections}
+    plaintext: list[str] = Field(default_factory=list)  # clear-text protocols seen with this peer
+    tls: list[TlsObservation] = Field(default_factory=list)
+
+
+class CleartextItem(BaseModel):
+    """A credential, token or personal datum readable by anyone on the path (value masked)."""
+
+    kind: Literal["credential", "token", "personal"]
+    protocol: str
+    endpoint: str  # the server side, "203.0.113.5:tcp/1883"
+    direction: Literal["from device", "to device", "between others"]
+    field: str
+    masked: str
+    category: str = ""  # personal data category
+    at: float = 0.0
+    count: int = 1
+    firmware: list[Evidence] = Field(default_factory=list)  # where the same value is in the firmware
+
+
+class UpdateCheck(BaseModel):
+    """Requests that look for or fetch an update, grouped by server and channel."""
+
+    server: str
+    host: str
+    channel: str  # http, https (TLS 1.3), dns only ...
+    requests: list[str] = Field(default_factory=list)  # URLs (or SNI) seen, a few
+    count: int = 0
+    first_at: float = 0.0
+    interval_seconds: float | None = None  # median time between checks
+    downloads: int = 0  # responses that carried an image
+    certificate_valid: bool | None = None
+
+
+class ConnectionHistory(BaseModel):
+    """Connection attempts from the device to one service over the capture: outages and reconnection."""
+
+    endpoint: str
+    attempts: int = 0
+    failures: int = 0
+    outages: list[dict] = Field(default_factory=list)  # {start, end, seconds, failed_attempts, intervals}
+    reconnected: bool = False
+    backoff: bool | None = None
+
+
+class TrafficReport(BaseModel):
+    """What one packet capture shows (iotcop traffic, or scan --traffic)."""
+
+    capture: str
+    sha256: str | None = None
+    size: int = 0
+    format: str = ""
+    dissector: str = ""
+    packets: int = 0
+    wire_bytes: int = 0
+    duration_seconds: float = 0.0
+    analysis_seconds: float = 0.0
+    device: str | None = None  # the device's address, given or inferred
+    device_inferred: bool = False
+    complete: bool = True
+    partial_reason: str | None = None
+    peers: list[PeerObservation] = Field(default_factory=list)
+    cleartext: list[CleartextItem] = Field(default_factory=list)
+    updates: list[UpdateCheck] = Field(default_factory=list)
+    connections: list[ConnectionHistory] = Field(default_factory=list)
+    dns: list[dict] = Field(default_factory=list)  # {name, addresses, failures}
+    sensors: list[str] = Field(default_factory=list)  # sensor readings seen in telemetry keys
+    correlation: list[dict] = Field(default_factory=list)  # with the firmware and the probe
+    truncated: list[str] = Field(default_factory=list)  # lists cut to their limit
 
 
 class TestUnitResult(BaseModel):
@@ -291,7 +387,9 @@ class Assessment(BaseModel):
     claims: list[Claim] = Field(default_factory=list)  # from the manufacturer declaration, when given
     declaration: dict | None = None  # summary of the declaration: file, sha256, product, support period ...
     device: DeviceReport | None = None  # present when a live device was probed
+    traffic: list[TrafficReport] | None = None  # packet captures of the device (--traffic)
     ts103701: ConformanceView | None = None  # with scan --view ts103701
+    boot: dict | None = None  # what the image starts at boot (iotcop.boot.BootModel.report_view())
 
     model_config = ConfigDict(populate_by_name=True)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import shutil
 import tempfile
 import time
@@ -13,11 +12,13 @@ from pathlib import Path
 from typing import Any, Iterator, Protocol
 
 from iotcop.assess import AssessmentInputs, build_assessment
+from iotcop.boot import BOOT_MODEL
 from iotcop.checks.base import Check, ContentCheck
 from iotcop.checks.discovery import all_checks
 from iotcop.checks.runner import run_checks
 from iotcop.context import ScanContext
 from iotcop.errors import InputError
+from iotcop.files import file_sha256
 from iotcop.firmware.content import ContentPass
 from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.extract import Extraction, Limits, extract
@@ -66,6 +67,7 @@ class ScanOptions:
     verify_tls: bool | str | Path = True  # True: system CAs; a path: CA bundle; False: no certificate check
     profile: str | None = None  # scan profile (iotcop.profiles): label, standard (the default), deep
     views: tuple[str, ...] = ()  # extra views put into the report: "ts103701" (ETSI TS 103 701 test cases)
+    traffic: tuple[Path, ...] = ()  # scan --traffic CAPTURE: packet captures of the device's traffic
     cache: Any = None  # iotcop.cache.store.AnalysisCache: reuse check runs and per-file results (batch, diff)
 
 
@@ -74,14 +76,6 @@ class ScanResult:
     assessment: Assessment
     work_dir: Path | None
     firmware: Firmware | None = None
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @contextmanager
@@ -139,6 +133,11 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
     source = Path(source)
     if not source.exists() and not source.is_symlink():
         raise InputError(f"{source}: no such file or directory")
+    if options.traffic:
+        from iotcop.traffic.dissect import check_capture
+
+        for capture in options.traffic:
+            check_capture(Path(capture))  # a capture that is not one stops the scan before any extraction
 
     try:
         with _work_directory(options) as work_dir:
@@ -154,6 +153,10 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
                                     content=content_pass(checks, ctx, options.jobs))
             with timer("components"):
                 components = components_as_dicts(fw)  # in the parent, so every forked check shares them
+            boot = None
+            if fw.roots:
+                with timer("boot"):
+                    boot = BOOT_MODEL.of(fw).report_view()  # in the parent: the report and the checks share it
             with timer("shared"):
                 derive_shared_facts(fw, checks)
             runs = _run_checks(checks, fw, ctx, extraction, options, progress, timer)
@@ -176,16 +179,33 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
                     device, device_runs = probe_and_correlate(options.device, options.device_options, fw,
                                                               options.declaration)
                 inputs.runs = inputs.runs + device_runs
+            traffic = None
+            if options.traffic:
+                from iotcop.traffic.evidence import traffic_evidence
+
+                progress.stage("Reading the captures")
+                with timer("traffic"):
+                    traffic, traffic_runs, warnings = traffic_evidence(
+                        list(options.traffic), declaration=options.declaration, firmware=fw, probe=device)
+                inputs.runs = inputs.runs + traffic_runs
+                for line in warnings:
+                    progress.advance(line)
             progress.stage("Assessing")
             with timer("assess"):
+                notes = _vulndb_notes() + [f"capture {t.capture} cut short: {t.partial_reason}; analysed the first "
+                                           f"{t.packets} packets" for t in traffic or [] if not t.complete]
                 assessment = build_assessment(catalogue, target, extraction.report, inputs, timings=timer.timings,
                                               components=components, device=device, declaration=options.declaration,
-                                              profile=ctx.profile.name, notes=_vulndb_notes())
+                                              profile=ctx.profile.name, notes=notes)
+                if traffic:
+                    assessment = assessment.model_copy(update={"traffic": traffic})
                 if "ts103701" in options.views or "ts103701" in options.outputs:
                     from iotcop.conformance import view_for_scan
 
                     view = view_for_scan(assessment, inputs.runs, options.declaration, fw, inputs.declared_items)
                     assessment = assessment.model_copy(update={"ts103701": view})
+            if boot is not None:
+                assessment = assessment.model_copy(update={"boot": boot})
             assessment.timings["assess"] = timer.timings["assess"]  # the report was built inside this stage
             if options.out_dir is not None:
                 with timer("outputs"):

@@ -110,8 +110,9 @@ def test_vulnerable_image_view_through_the_cli(vulnerable_image, tmp_path):
     telnet = cases["5.6-1-2"]["units"]
     assert telnet[0]["verdict"] == "FAIL" and "telnet" in telnet[0]["note"].lower()
     assert telnet[1]["verdict"] == "FAIL" and any(e.get("path") in ("/etc/init.d/rcS", "/etc/inetd.conf") for e in telnet[1]["evidence"])
-    # the declaration claims user-defined passwords; the firmware's default ones contradict it
-    assert "contradicted by" in cases["5.1-1-1"]["units"][0]["note"]
+    # the declaration claims user-defined passwords; the firmware's default ones decide against the claim
+    note = cases["5.1-1-1"]["units"][0]["note"]
+    assert "decided by the firmware evidence" in note and "the claim (declaration): PASS" in note
     # without fetching, the published pages stay undecided
     assert cases["5.2-1-2"]["verdict"] == "INCONCLUSIVE"
     assert (out / "ts103701.html").stat().st_size > 10000

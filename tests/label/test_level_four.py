@@ -151,7 +151,7 @@ def test_level_four_with_a_clean_live_probe(cli, tmp_path, firmware):
     assert report["findings"] == []
     verdicts = {v["id"]: v["verdict"] for v in report["provisions"]}
     assert verdicts["5.2-1"] == "PASS" and verdicts["5.3-13"] == "PASS" and verdicts["4-1"] == "PASS"
-    assert verdicts["5.6-1"] == "DECLARED"  # every started service is declared, and the device shows no other
+    assert verdicts["5.6-1"] == "PASS"  # every service open on the device is started by the firmware and declared
     # 4-1 passes from the verified conformance rows alone, with no informing check: SARIF names a rule for it
     sarif = json.loads((tmp_path / "scan" / "report.sarif").read_text())
     schema = json.loads((TESTS / "data" / "sarif-schema-2.1.0.json").read_text())

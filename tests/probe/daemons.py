@@ -407,8 +407,9 @@ def in_netns(daemon: Daemon, argv: list[str], timeout: float) -> subprocess.Comp
                           text=True, timeout=timeout)
 
 
-def start_miniupnpd(tmp: Path) -> Daemon:
-    """miniupnpd as a home gateway's UPnP IGD: LAN side v0 (HTTP on 5000), WAN side v1."""
+def start_miniupnpd(tmp: Path, allow_lan: bool = True) -> Daemon:
+    """miniupnpd as a home gateway's UPnP IGD: LAN side v0 (HTTP on 5000), WAN side v1.  Without allow_lan its
+    permission rules refuse every port mapping."""
     require("miniupnpd")
     tmp.mkdir(parents=True, exist_ok=True)
     (tmp / "miniupnpd.conf").write_text(f"""ext_ifname=v1
@@ -423,11 +424,18 @@ serial=RT0042778
 model_number=4.2
 friendly_name=Test Gateway
 lease_file={tmp}/leases
-allow 1024-65535 10.77.0.0/24 1024-65535
+{"allow 1024-65535 10.77.0.0/24 1024-65535" if allow_lan else ""}
 deny 0-65535 0.0.0.0/0 0-65535
 """)
+    # the nftables chains miniupnpd adds its port mappings to (its default table and chain names)
+    (tmp / "upnp.nft").write_text("""table ip filter {
+  chain miniupnpd { }
+  chain prerouting_miniupnpd { type nat hook prerouting priority -100; }
+  chain postrouting_miniupnpd { type nat hook postrouting priority 100; }
+}
+""")
     return _start_in_netns("miniupnpd", tmp, f"miniupnpd -f {tmp}/miniupnpd.conf -d -P {tmp}/miniupnpd.pid",
-                           ready="HTTP listening on port 5000")
+                           ready="HTTP listening on port 5000", mounts=f" && nft -f {tmp}/upnp.nft")
 
 
 AVAHI_SERVICE = """<?xml version="1.0" standalone='no'?>

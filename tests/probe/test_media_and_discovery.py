@@ -170,13 +170,28 @@ def test_upnp_gateway_description_and_open_port_forwarding_control(tmp_path, sta
     [finding] = report_findings(report)
     assert finding["title"] == "UPnP port forwarding control open without authentication"
     assert finding["evidence"]["path"] == "tcp/5000" and "/ctl/IPConn" in finding["evidence"]["detail"]
-    assert set(finding["provisions"]) == {"5.5-5", "5.6-2"}
+    assert set(finding["provisions"]) == {"5.6-2"}
+    # AddPortMapping for the prober itself: the permission rules accept it, but miniupnpd cannot forward behind
+    # the private WAN address of the test network (UPnP error 501), so nothing was changed and 5.5-5 stays open.
+    assert ssdp["facts"]["add_port_mapping"] == "refused: HTTP 500, UPnP error 501"
     verdicts = {v["id"]: v["verdict"] for v in report["provisions"]}
-    assert verdicts["5.5-5"] == "FAIL"
-    # Read-only: the only SOAP action sent was GetStatusInfo.
+    assert verdicts["5.5-5"] == "INCONCLUSIVE" and verdicts["5.6-2"] == "FAIL"
     posts = [a for a in report["device"]["attempts"] if a["detail"].startswith("POST")]
-    assert [a["detail"] for a in posts] == ["POST /ctl/IPConn"]
+    assert [a["detail"] for a in posts] == ["POST /ctl/IPConn", "POST /ctl/IPConn"]
     assert report["device"]["complete"] is True
+
+
+def test_upnp_gateway_refusing_port_mappings_passes_5_5_5(tmp_path, started):
+    started.append(daemons.start_miniupnpd(tmp_path, allow_lan=False))
+    report = probe_in_netns(started[0], daemons.NETNS_LAN, "--ports", "5000", "--udp", "ssdp:1900", "--view",
+                            "ts103701")
+    case = next(c for c in report["ts103701"]["test_cases"] if c["id"] == "5.5-5-1")
+    assert case["verdict"] == "PASS" and case["units"][0]["source"] == "probe"
+    ssdp = next(s for s in report["device"]["services"] if s["endpoint"] == "udp/1900")
+    assert ssdp["facts"]["add_port_mapping"] == "refused: HTTP 500, UPnP error 606"
+    verdicts = {v["id"]: v for v in report["provisions"]}
+    assert verdicts["5.5-5"]["verdict"] == "PASS" and "refused AddPortMapping" in verdicts["5.5-5"]["note"]
+    assert not report_findings(report, "probe.unauthenticated-config")
 
 
 def test_upnp_gateway_wan_side_gives_no_finding(tmp_path, started):

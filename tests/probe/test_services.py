@@ -18,13 +18,14 @@ SETUPS = {
             {("probe.default-credentials", "SSH login")}),
     "telnet": (lambda tmp, h: [daemons.start_telnetd(tmp, "admin", daemons.strong_password() if h else "admin",
                                                      delay=1 if h else 0)],
-               {("probe.default-credentials", "Telnet login")}),
+               {("probe.default-credentials", "Telnet login"), ("probe.plaintext-login", "Telnet login service")}),
     "web": (lambda tmp, h: [daemons.start_lighttpd(tmp, h, daemons.strong_password() if h else "admin")],
             {("probe.default-credentials", "Web login"), ("probe.unauthenticated-access", "Status page"),
              ("probe.http-plaintext-auth", "plain HTTP"), ("probe.tls-config", "Obsolete TLS"),
              ("probe.tls-config", "expired"), ("probe.tls-config", "key too short")}),
     "mqtt": (lambda tmp, h: [daemons.start_mosquitto(tmp, h)], {("probe.unauthenticated-access", "MQTT")}),
-    "ftp": (lambda tmp, h: [daemons.start_vsftpd(tmp, h)], {("probe.unauthenticated-access", "Anonymous FTP")}),
+    "ftp": (lambda tmp, h: [daemons.start_vsftpd(tmp, h)], {("probe.unauthenticated-access", "Anonymous FTP"),
+                                                          ("probe.plaintext-login", "FTP login without encryption")}),
     "snmp": (lambda tmp, h: [daemons.start_snmpd(tmp, h)], {("probe.snmp-community", "'public'")}),
 }
 
@@ -66,6 +67,9 @@ def test_vulnerable_setup_every_planted_issue_found(start, name):
 @pytest.mark.parametrize("name", sorted(SETUPS))
 def test_hardened_setup_gives_no_finding(start, name):
     result = probe_daemons(start(name, hardened=True))
-    assert found(result) == set()
+    # telnet, and FTP without AUTH TLS, stay clear-text login services however strong the password (5.5-1)
+    plaintext = {(c, t) for c, t in found(result) if c == "probe.plaintext-login"}
+    assert bool(plaintext) == (name in ("telnet", "ftp")), plaintext
+    assert found(result) - plaintext == set()
     assert result.report.services or name == "snmp"  # the hardened SNMP agent stays silent to guesses
     assert all(r.status == "ran" for r in result.runs), [(r.check, r.status, r.error) for r in result.runs]

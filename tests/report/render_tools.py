@@ -1,4 +1,4 @@
-"""Helpers shared by tests/outputs and tests/label: real scans, Chromium, pdftotext."""
+"""Helpers shared by tests/report and tests/label: real scans, Chromium, pdftotext."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from iotcop.firmware.inventory import inventory_tree
 from iotcop.sbom import identify_components
 from iotcop.sbom.busybox import applet_table
 from iotcop.sbom.rules import load_rules
-from iotcop.vulns.versions import upstream_version
+from iotcop.sbom.versions import upstream_version
 
 
 def expected_from_manifest(manifest: Path) -> dict[str, str]:

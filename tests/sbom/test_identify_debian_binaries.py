@@ -12,7 +12,7 @@ import pytest
 
 from iotcop.firmware.inventory import inventory_tree
 from iotcop.sbom.identify import identify_components
-from iotcop.vulns.versions import upstream_version
+from iotcop.sbom.versions import upstream_version
 
 # Debian package -> the component rule its files must match
 PACKAGES = {

@@ -19,7 +19,7 @@ from iotcop.sbom.identify import Component
 from iotcop.vulns.db import STARTER_DB, status
 from iotcop.vulns.match import match_components
 from iotcop.vulns.update import update
-from iotcop.vulns.versions import compare
+from iotcop.sbom.versions import compare
 from iotcop.vulns.vex import Analysis
 
 TRACKER = {

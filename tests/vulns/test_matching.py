@@ -7,7 +7,7 @@ import pytest
 from iotcop.sbom.identify import Component
 from iotcop.vulns.db import STARTER_DB
 from iotcop.vulns.match import match_components
-from iotcop.vulns.versions import compare, normalise, upstream_version
+from iotcop.sbom.versions import compare, normalise, upstream_version
 
 
 def ids(name, version, vendor=None, product=None, **kw) -> set[str]:

@@ -108,7 +108,7 @@ def _pair_findings(old: list, new: list) -> tuple[list, list, list]:
 
 
 def _components(old: list[dict], new: list[dict]) -> dict:
-    from iotcop.vulns.versions import compare
+    from iotcop.sbom.versions import compare
 
     def index(items):
         out: dict[tuple, dict] = {}

@@ -30,7 +30,7 @@ from iotcop.batch.image import (
 from iotcop.batch.journal import Journal, ResultStore
 from iotcop.batch.summary import rows_for, totals, write_summary
 from iotcop.errors import InputError
-from iotcop.scan import file_sha256
+from iotcop.files import file_sha256
 
 
 @dataclass

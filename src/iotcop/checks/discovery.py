@@ -33,7 +33,7 @@ def all_checks() -> tuple[type[Check], ...]:
                 _validate_class(obj)
                 found[obj.ID] = obj
     checks = tuple(found[k] for k in sorted(found))
-    validate_mapping(mapping(), checks, load_catalogue(), exclude_prefix="probe.")
+    validate_mapping(mapping(), checks, load_catalogue(), exclude_prefix=("probe.", "traffic."))
     return checks
 
 

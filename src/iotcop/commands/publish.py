@@ -108,7 +108,7 @@ def register(cli: click.Group) -> None:
 
 def _scan(server, token, firmware: Path, declaration: Path | None, wait: bool, out: Path, key, timeout) -> None:
     from iotcop.files import write_atomic
-    from iotcop.scan import file_sha256
+    from iotcop.files import file_sha256
 
     try:
         digest = file_sha256(firmware)

@@ -37,6 +37,10 @@ class Unit:
     rule: dict[str, Any]
     kind: str  # conceptual or functional (the case's kind, or the unit's own in the combined case)
     fail_on: tuple[str, ...] = ()
+    # checks (firmware, probe, traffic) whose findings or positive evidence decide the unit when they ran, the
+    # unit's own rule then being the claim they are held against; and the provisions they are read for
+    evidence: tuple[str, ...] = ()
+    evidence_provisions: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -63,7 +67,7 @@ class TestCase:
     def checks(self) -> list[str]:
         out: list[str] = []
         for u in self.units:
-            for c in list(u.rule.get("checks", ())) + list(u.fail_on):
+            for c in list(u.rule.get("checks", ())) + list(u.fail_on) + list(u.evidence):
                 if c not in out:
                     out.append(c)
         return out
@@ -157,8 +161,12 @@ def _load(path: Path, validate: bool) -> TestCases:
             ukind = u.get("kind", raw["kind"])
             if raw["kind"] == "combined" and ukind not in ("conceptual", "functional"):
                 raise CatalogueError(f"{uwhere}: {cid}{expected}: units of a combined case say conceptual or functional")
+            evidence = _strip(u.get("evidence") or {})
+            if not isinstance(evidence, dict) or (evidence and not evidence.get("checks")):
+                raise CatalogueError(f"{uwhere}: {cid}{expected}: evidence needs 'checks' (and may name 'provisions')")
             units.append(Unit(case=cid, letter=expected, does=str(u.get("does", "")), rule=rule, kind=ukind,
-                              fail_on=tuple(u.get("fail_on") or ())))
+                              fail_on=tuple(u.get("fail_on") or ()), evidence=tuple(evidence.get("checks") or ()),
+                              evidence_provisions=tuple(evidence.get("provisions") or ())))
         if not units:
             raise CatalogueError(f"{where}: {cid}: no test units")
         cases[cid] = TestCase(id=cid, provision=str(raw["provision"]), kind=raw["kind"], network=bool(raw["network"]),
@@ -191,13 +199,15 @@ def _schema_has(schema: dict, root: dict, dotted: str) -> bool:
 
 
 def checked_mapping() -> dict[str, tuple[str, ...]]:
-    """Every mapping row, once the firmware and the probe checks have been validated against them."""
+    """Every mapping row, once the firmware, probe and traffic checks have been validated against them."""
     from iotcop.checks.discovery import all_checks
     from iotcop.probe.checks import probe_checks
     from iotcop.standards.mapping import mapping
+    from iotcop.traffic.checks import traffic_checks
 
     all_checks()
     probe_checks()
+    traffic_checks()
     return mapping()
 
 
@@ -244,7 +254,14 @@ def validate_test_cases(tc: TestCases, name: str = "ts103701.yaml") -> None:
                 if not set(mapping[check]) & scope_for:
                     raise CatalogueError(f"{uwhere}: {check} informs {', '.join(mapping[check])}, "
                                          f"none of {', '.join(sorted(scope_for))}")
-            for p in rule.get("provisions") or ():
+            evidence_scope = set(unit.evidence_provisions or [case.provision])
+            for check in unit.evidence:
+                if check not in mapping:
+                    raise CatalogueError(f"{uwhere}: evidence: no such check, probe or traffic check {check!r}")
+                if not set(mapping[check]) & evidence_scope:
+                    raise CatalogueError(f"{uwhere}: evidence: {check} informs {', '.join(mapping[check])}, "
+                                         f"none of {', '.join(sorted(evidence_scope))}")
+            for p in list(rule.get("provisions") or ()) + list(unit.evidence_provisions):
                 if p not in catalogue.provisions:
                     raise CatalogueError(f"{uwhere}: unknown provision {p}")
             for path in declaration_paths(rule):

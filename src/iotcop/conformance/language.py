@@ -200,8 +200,13 @@ def _is_probe(check_id: str) -> bool:
     return check_id.startswith("probe.")
 
 
+def evidence_kind(check_id: str) -> str:
+    """Which evidence a check reads: the firmware, a probe of the live device, or a capture of its traffic."""
+    return "probe" if _is_probe(check_id) else "traffic" if check_id.startswith("traffic.") else "firmware"
+
+
 def check_source(ids) -> str:
-    kinds = sorted({"probe" if _is_probe(i) else "firmware" for i in ids})
+    kinds = sorted({evidence_kind(i) for i in ids})
     return "+".join(kinds)
 
 
@@ -233,13 +238,16 @@ def checks(ctx: Context, ids: list[str], provisions: set[str], *, proofs_allowed
     if possible:
         notes.append(f"{len(possible)} possible finding(s) to review")
     probes_missing = [c for c in not_run if _is_probe(c)]
+    captures_missing = [c for c in not_run if evidence_kind(c) == "traffic"]
     if probes_missing and ctx.device is None:
         notes.append("needs a probe of the live device (scan --device) for " + ", ".join(probes_missing))
+    elif captures_missing and len(captures_missing) == len(not_run):
+        notes.append("needs a capture of the device's traffic (--traffic) for " + ", ".join(captures_missing))
     elif not_run:
         notes.append("did not run: " + ", ".join(not_run))
     if stopped:
         notes.append("did not complete: " + "; ".join(stopped))
-    firmware_ran = any(not _is_probe(r.check) for r in ran)
+    firmware_ran = any(evidence_kind(r.check) == "firmware" for r in ran)
     if firmware_ran and ctx.extraction is not None and ctx.extraction.status != "complete":
         notes.append(f"extraction was {ctx.extraction.status}")
     proofs = [c for r in ran for c in r.compliance if c.provision in provisions]

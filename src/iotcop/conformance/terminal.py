@@ -33,7 +33,7 @@ def print_coverage(console: Console, table: dict, unused: list[str]) -> None:
     t.add_column("All test cases", justify="right")
     t.add_column("Network-relevant", justify="right")
     every, net = table["all"], table["network"]
-    for key, label in (("automated", "automated (firmware checks, live probe, fetched pages)"),
+    for key, label in (("automated", "automated (firmware checks, live probe, traffic capture, fetched pages)"),
                        ("declaration", "declaration-based (rules over the declaration)"),
                        ("manual", "manual (laboratory, physical or user-interface work)")):
         t.add_row(label, f"{every[key]} ({every[key] / every['total']:.0%})", f"{net[key]} ({net[key] / net['total']:.0%})")

@@ -7,7 +7,8 @@ A test case is
   PASS          when every unit PASSes (units that need a laboratory never do);
   INCONCLUSIVE  otherwise.
 Coverage says what can decide a test case at best: "automated" when every unit is decided by
-firmware checks, live probes or pages iotcop fetches; "declaration" when some unit rests on rules
+firmware checks, live probes, traffic captures or pages iotcop fetches (a unit with `evidence:` is
+decided by those checks when they ran, its declaration rule being the claim they are held against); "declaration" when some unit rests on rules
 over the manufacturer declaration; "manual" when some unit needs a laboratory or a person.
 """
 
@@ -49,10 +50,13 @@ from iotcop.model import (
 
 VERDICTS = (PASS, FAIL, INCONCLUSIVE, NA)
 COVERAGE = ("automated", "declaration", "manual")
-_AUTOMATED_SOURCES = {"firmware", "probe", "web", "firmware+probe"}
+_AUTOMATED_SOURCES = {"firmware", "probe", "traffic", "web", "firmware+probe", "probe+traffic", "firmware+traffic",
+                      "firmware+probe+traffic"}
 
 
 def unit_source(unit: Unit, cases: TestCases, _seen: frozenset[str] = frozenset()) -> str:
+    if unit.evidence:
+        return check_source(unit.evidence)  # decided by the evidence when it is there
     kind = unit.rule_kind
     rule = unit.rule
     if kind in DECLARATION_RULES:
@@ -139,6 +143,8 @@ class _Evaluator:
 
     def unit(self, case: TestCase, unit: Unit) -> TestUnitResult:
         outcome = self._decide(case, unit)
+        if unit.evidence:
+            outcome = self._with_evidence(case, unit, outcome)
         if unit.fail_on and outcome.verdict != FAIL:
             contra = checks(self.ctx, list(unit.fail_on), {case.provision}, proofs_allowed=False)
             if contra.verdict == FAIL:
@@ -149,6 +155,30 @@ class _Evaluator:
                 outcome.checks = sorted(set(outcome.checks) | set(contra.checks))
         return TestUnitResult(unit=unit.id, verdict=outcome.verdict, source=outcome.source, note=outcome.note,
                               checks=outcome.checks, findings=outcome.findings, evidence=_dedupe(outcome.evidence))
+
+    def _with_evidence(self, case: TestCase, unit: Unit, claim: Outcome) -> Outcome:
+        """The evidence decides (FAIL on a finding, PASS on positive evidence); the unit's own rule is the claim.
+
+        A claim that fails on its own (declared weak cryptography) keeps the unit FAIL whatever is observed; when the
+        evidence is missing or silent the claim's outcome stands, marked as such.
+        """
+        seen = checks(self.ctx, list(unit.evidence), set(unit.evidence_provisions or [case.provision]),
+                      proofs_allowed=True)
+        claim_note = f"the claim ({claim.source}): {claim.verdict}" + (f", {claim.note}" if claim.note else "")
+        if seen.checks:
+            seen.source = check_source(seen.checks)  # the evidence that was there, not all that could be
+        if seen.verdict == FAIL or (seen.verdict == PASS and claim.verdict != FAIL):
+            return Outcome(seen.verdict, seen.source, f"decided by the {seen.source} evidence: {seen.note}; {claim_note}",
+                           checks=sorted(set(seen.checks) | set(claim.checks)), findings=seen.findings,
+                           evidence=seen.evidence + claim.evidence)
+        if seen.verdict == PASS:
+            return Outcome(FAIL, claim.source, f"{claim.note}; the {seen.source} evidence alone would pass: {seen.note}",
+                           checks=sorted(set(seen.checks) | set(claim.checks)), findings=claim.findings,
+                           evidence=claim.evidence + seen.evidence)
+        if seen.checks:
+            claim.note = (claim.note + "; " if claim.note else "") + f"{seen.source} evidence: {seen.note}"
+            claim.checks = sorted(set(claim.checks) | set(seen.checks))
+        return claim
 
     def _decide(self, case: TestCase, unit: Unit) -> Outcome:
         rule = unit.rule

@@ -28,6 +28,7 @@ class ProbeCheck:
     DOC: CheckDoc
     VERSION: str = "1.0.0"
     NEEDS_FIRMWARE: bool = False  # True: only meaningful with `iotcop scan FW --device HOST`
+    STEP: str | None = None  # an optional step that adds the run when asked for ("outage": probe --outage)
 
     @property
     def PROVISIONS(self) -> tuple[str, ...]:  # noqa: N802 - read like a firmware check's PROVISIONS
@@ -78,6 +79,52 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         ),
     ),
     ProbeCheck(
+        "probe.unauthenticated-functions", Severity.high,
+        CheckDoc(
+            title="A web function of the firmware answers without authentication",
+            why="CGI programs and API endpoints the firmware serves give access to device functions; answering "
+                "them without a login lets anyone on the network use them.",
+            fix="Require authentication for every handler except the login page itself.",
+            limitations="Only the firmware's web roots (/www, /var/www, cgi-bin ...) are read; each handler gets one GET "
+                        "without parameters; handlers whose name suggests a state change (reboot, reset, upgrade ...) "
+                        "are not requested; at most 30 per service and 60 in all.",
+        ),
+        NEEDS_FIRMWARE=True,
+    ),
+    ProbeCheck(
+        "probe.authenticated-access", Severity.medium,
+        CheckDoc(
+            title="A web function refuses the valid test credentials",
+            why="Authentication that does not let the legitimate user in is broken: users then look for ways around "
+                "it, and the manufacturer for ways to switch it off.",
+            fix="Make every protected function accept the credentials of an authorised user.",
+            limitations="Only with scan --device-credentials; HTTP Basic only; at most 10 functions.",
+        ),
+        NEEDS_FIRMWARE=True,
+    ),
+    ProbeCheck(
+        "probe.unauthenticated-config", Severity.high,
+        CheckDoc(
+            title="A configuration change is accepted without authentication",
+            why="Anyone on the network can change security-relevant settings: a UPnP gateway that adds a port "
+                "mapping for any caller opens its firewall to the Internet.",
+            fix="Require authentication for configuration changes, or disable UPnP port forwarding.",
+            limitations="Tried with UPnP IGD AddPortMapping for the prober's own address only (one port, 60 s lease, "
+                        "deleted at once); a refusal counts only as SOAP error 606 or HTTP 401/403.",
+        ),
+    ),
+    ProbeCheck(
+        "probe.plaintext-login", Severity.high,
+        CheckDoc(
+            title="A login service without encryption is open",
+            why="Telnet, and FTP without AUTH TLS, carry the user name and password in clear text: an open one is "
+                "itself a channel that does not use best-practice cryptography.",
+            fix="Remove telnet; serve files over SFTP or FTPS (AUTH TLS); administer over SSH or HTTPS.",
+            limitations="FTP counts as encrypted when its FEAT answer lists AUTH TLS; whether a client is forced to "
+                        "use it is not tried.",
+        ),
+    ),
+    ProbeCheck(
         "probe.tls-config", Severity.medium,
         CheckDoc(
             title="Weak TLS configuration",
@@ -114,10 +161,60 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
             why="Every exposed interface is attack surface; one the firmware does not start (or the manufacturer "
                 "does not declare) is unexplained, and an insecure one the firmware starts is confirmed reachable.",
             fix="Disable interfaces that are not needed, and declare the ones that are.",
-            limitations="Services are matched by kind (telnet, ssh, http ...), not by port: the boot files may set "
-                        "ports through variables the boot parser does not evaluate.",
+            limitations="Services are matched by kind (telnet, ssh, http ...), not by port: a port set at run time "
+                        "is not known from the image.  The firmware side is the boot model's starts, including "
+                        "those behind switches and command lines inside vendor programs (each row says how sure).",
         ),
+        VERSION="2.0.0",
         NEEDS_FIRMWARE=True,
+    ),
+    ProbeCheck(
+        "probe.outage-local-function", Severity.medium,
+        CheckDoc(
+            title="The device's local functions during a network outage",
+            why="A device that stops serving its local interface when its Internet link or DNS fails leaves the user "
+                "without control exactly when the network is down.",
+            fix="Keep local functions independent of cloud connectivity.",
+            limitations="Only with probe --outage on a test network the user controls (iotcop on the device's "
+                        "gateway); local functions are the TCP services the probe found, checked by connecting.",
+        ),
+        STEP="outage",
+    ),
+    ProbeCheck(
+        "probe.outage-recovery", Severity.medium,
+        CheckDoc(
+            title="The device's recovery after a network outage",
+            why="After the link or DNS comes back the device must work again on its own: answer locally and "
+                "re-establish its connections to its services.",
+            fix="Retry connections with back-off and keep local services running through outages.",
+            limitations="Watched for the recovery window only (--recovery-seconds); connections are judged from a "
+                        "capture when --capture-interface is given.",
+        ),
+        STEP="outage",
+    ),
+    ProbeCheck(
+        "probe.power-recovery", Severity.medium,
+        CheckDoc(
+            title="The device's recovery after a power loss",
+            why="After a power cut the device must come back on its own, serve locally and reconnect, without the "
+                "user setting it up again.",
+            fix="Keep configuration in persistent storage and start every service and connection at boot.",
+            limitations="Only with probe --outage power and the user's --power-off/--power-on commands (a switched "
+                        "socket or bench supply); recovery is judged by the TCP services answering again, and with a "
+                        "capture by the device's connections coming back.",
+        ),
+        STEP="outage",
+    ),
+    ProbeCheck(
+        "probe.model-designation", Severity.low,
+        CheckDoc(
+            title="The device announces a model designation other than the declared one",
+            why="The model designation lets a user find the support period and the updates that apply; the "
+                "device and its documentation must name the same model.",
+            fix="Announce the model designation printed on the label and declared (UPnP modelName, mDNS TXT).",
+            limitations="Only UPnP descriptions and mDNS TXT records are read; the label itself needs a person.",
+        ),
+        STEP="declaration",
     ),
     ProbeCheck(
         "probe.security-txt", Severity.info,

@@ -1,4 +1,4 @@
-"""Join firmware and device evidence: which boot command starts each service seen on the device.
+"""Join firmware and device evidence: which start of the boot model explains each service seen on the device.
 
     device tcp/23 (telnet)  <->  /etc/init.d/rcS:10 `/usr/sbin/telnetd -l /bin/sh -p 23`  <->  5.6-1
 
@@ -7,15 +7,16 @@ Rules (check probe.service-correlation, provision 5.6-1):
   * with a declaration: a service seen on the device that is not declared -> finding (undeclared);
   * a plaintext login service (telnet, ftp) the firmware starts and the device exposes -> finding that
     confirms the firmware finding live;
-  * a service the firmware starts but the device does not expose -> noted in device.correlation only.
+  * a service the firmware starts but the device does not expose -> noted in device.correlation only;
+  * with a declaration, a completed probe, and every service seen started by the firmware and declared (no
+    finding) -> positive evidence for 5.6-1.
 """
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
 
-from iotcop.model import CheckRun, DeviceReport, ServiceObservation
+from iotcop.model import CheckRun, Compliance, DeviceReport, Evidence, ServiceObservation
 from iotcop.probe.checks import get_probe_check
 from iotcop.probe.context import Issue
 from iotcop.probe.engine import finding_from
@@ -44,31 +45,32 @@ PLAINTEXT = {"telnet", "ftp"}
 class Started:
     kind: str
     path: str
-    line: int
+    line: int | None
     program: str
     text: str
     port: str | None  # from the command line, when it says (-p 2323)
+    confidence: str = "confirmed"  # of the start in the boot model: confirmed, likely (behind a switch), possible
 
 
 def started_services(fw) -> list[Started]:
+    """Network services the firmware's boot model starts (iotcop.boot), each with the place that starts it."""
     from iotcop.checks.services.boot import boot_commands
 
     out = []
     for cmd in boot_commands(fw):
-        if cmd.enabled is False:
-            continue
         kind = None
         if cmd.mechanism in ("inetd", "xinetd") and cmd.service:
             kind = INETD_SERVICES.get(cmd.service)
-        if kind is None and cmd.program:
-            kind = (PROGRAMS.get(cmd.program) or PROGRAMS.get(posixpath.basename(cmd.program)) or (None,))[0]
+        if kind is None:
+            kind = (PROGRAMS.get(cmd.program) or (None,))[0]
         if kind is None:
             continue
         port = None
         args = list(cmd.args)
         if "-p" in args and args.index("-p") + 1 < len(args):
-            port = args[args.index("-p") + 1].rsplit(":", 1)[-1]
-        out.append(Started(kind, cmd.path, cmd.line, cmd.program or "", cmd.text[:200], port))
+            value = args[args.index("-p") + 1].rsplit(":", 1)[-1]
+            port = value if value.isdigit() else None
+        out.append(Started(kind, cmd.path, cmd.line, cmd.program, cmd.text[:200], port, cmd.confidence))
     return out
 
 
@@ -81,7 +83,8 @@ def correlate(fw, device: DeviceReport, declared: list[dict] | None = None, prob
     check = get_probe_check(CHECK_ID)
     started = started_services(fw) if fw is not None else []
     by_kind: dict[str, list[Started]] = {}
-    for s in started:
+    rank = {"confirmed": 0, "likely": 1, "possible": 2}
+    for s in sorted(started, key=lambda x: rank.get(x.confidence, 3)):
         by_kind.setdefault(s.kind, []).append(s)
     declared_kinds = None if declared is None else {str(d.get("name", "")).lower() for d in declared} | {
         KIND_ALIASES.get(str(d.get("name", "")).lower(), "") for d in declared}
@@ -95,7 +98,7 @@ def correlate(fw, device: DeviceReport, declared: list[dict] | None = None, prob
         starters = by_kind.get(kind, [])
         row = {"endpoint": obs.endpoint, "service": obs.service,
                "firmware": [{"path": s.path, "line": s.line, "program": s.program, "text": s.text,
-                             "port": s.port} for s in starters],
+                             "port": s.port, "confidence": s.confidence} for s in starters],
                "declared": None if declared_kinds is None else kind in declared_kinds}
         if not starters:
             row["status"] = "not started by the firmware"
@@ -120,7 +123,7 @@ def correlate(fw, device: DeviceReport, declared: list[dict] | None = None, prob
             s = starters[0]
             rows.append({"endpoint": None, "service": kind, "status": "started by the firmware, not seen on the device",
                          "firmware": [{"path": x.path, "line": x.line, "program": x.program, "text": x.text,
-                                       "port": x.port} for x in starters], "declared": None})
+                                       "port": x.port, "confidence": x.confidence} for x in starters], "declared": None})
     if declared is not None:
         for d in declared:
             name = str(d.get("name", "")).lower()
@@ -136,8 +139,17 @@ def correlate(fw, device: DeviceReport, declared: list[dict] | None = None, prob
     if not probe_ran:
         return CheckRun(check=CHECK_ID, version=check.VERSION, status="skipped", provisions=list(check.PROVISIONS),
                         error="the device could not be probed", source="device")
+    compliance = []
+    seen_rows = [r for r in rows if r["endpoint"] is not None]
+    if declared_kinds is not None and fw is not None and seen_rows and not findings and device.complete:
+        # Positive evidence: every interface open on the device is one the firmware starts and the declaration names.
+        statement = (f"every service open on the device ({', '.join(r['endpoint'] + ' ' + r['service'] for r in seen_rows)}) "
+                     "is started by the firmware and declared")
+        compliance = [Compliance(check=CHECK_ID, provision=p, statement=statement,
+                                 evidence=[Evidence(path=r["endpoint"], detail=r["status"]) for r in seen_rows])
+                      for p in check.PROVISIONS]
     return CheckRun(check=CHECK_ID, version=check.VERSION, status="ran", provisions=list(check.PROVISIONS),
-                    findings=findings, source="device")
+                    findings=findings, compliance=compliance, source="device")
 
 
 def _kind_of_endpoint(device: DeviceReport, endpoint: str) -> str:
@@ -155,4 +167,23 @@ def probe_and_correlate(host: str, options, fw, declaration=None) -> tuple[Devic
         declared = [{"name": s.name, "protocol": s.protocol, "port": s.port} for s in services]
     reachable = any(r.status != "skipped" for r in result.runs)
     run = correlate(fw, result.report, declared, probe_ran=reachable)
-    return result.report, result.runs + [run]
+    runs = result.runs + [run]
+    if declaration is not None and reachable:
+        from iotcop.probe.model_designation import model_run
+
+        runs.append(model_run(result.report, declaration))
+    if fw is not None:
+        import time
+
+        from iotcop.probe.functions import probe_functions
+
+        budget = (options or ProbeOptions()).budget
+        if reachable:
+            runs.extend(probe_functions(fw, result.report, deadline=time.monotonic() + max(5.0, budget / 3),
+                                        credentials=(options or ProbeOptions()).test_credentials))
+        else:
+            check = get_probe_check("probe.unauthenticated-functions")
+            runs.append(CheckRun(check=check.ID, version=check.VERSION, status="skipped",
+                                 provisions=list(check.PROVISIONS), error="the device could not be probed",
+                                 source="device"))
+    return result.report, runs

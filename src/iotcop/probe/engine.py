@@ -4,6 +4,7 @@ budget, and turn what they saw into probe-check runs (CheckRun, source "device")
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from iotcop.probe.services import ftp, http, mqtt, rtsp, ssh, telnet, tls
 SERVICE_CONCURRENCY = 8
 RTSP_OPTIONS = b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: iotcop\r\n\r\n"
 _CUT = object()  # a probe the budget stopped or never started
+_VERSION_IN_BANNER = re.compile(r"\d+\.\d+")
+_REFUSING_KINDS = ("mqtt", "ftp", "rtsp")  # services whose probe gets an explicit refusal, not just silence
 
 
 @dataclass
@@ -36,6 +39,7 @@ class ProbeOptions:
     udp: dict[int, str] | None = None  # port -> service; None: the common UDP ports
     allow_range: bool = False
     credentials: tuple[tuple[str, str], ...] | None = None
+    test_credentials: tuple[str, str] | None = None  # the user's own login, to show authenticated access works
 
 
 @dataclass
@@ -132,7 +136,13 @@ def probe_port(ctx: ProbeContext, port: int) -> ServiceResult:
         if kind == "ssh":
             return ssh.probe(ctx, port, banner)
         if kind == "telnet":
-            return telnet.probe(ctx, port, banner)
+            result = telnet.probe(ctx, port, banner)
+            result.issues.append(Issue("probe.plaintext-login", endpoint, title="Telnet login service open",
+                                       detail="telnet has no encryption: the login prompt "
+                                              f"({_printable(banner[:40]) or 'option negotiation'}) takes the "
+                                              "password in clear text"))
+            result.checks_ran.add("probe.plaintext-login")
+            return result
         if kind == "ftp":
             return ftp.probe(ctx, port, banner)
         if kind == "mqtt":
@@ -218,8 +228,8 @@ def check_runs(results: list[ServiceResult], reachable: bool, cut_short: bool, s
     """One run per probe check from what the probe saw: skipped when nothing answered, timeout when cut short."""
     runs = []
     for check in PROBE_CHECKS:
-        if check.NEEDS_FIRMWARE:
-            continue  # added by the correlation when a firmware is scanned with the device
+        if check.NEEDS_FIRMWARE or check.STEP:
+            continue  # added by the correlation when a firmware is scanned with the device, or by its step
         findings, compliance = [], []
         for r in results:
             for issue in r.issues:
@@ -238,10 +248,28 @@ def check_runs(results: list[ServiceResult], reachable: bool, cut_short: bool, s
             status, error = "timeout", "the time budget ended before this probe could run"
         else:
             status, error = "ran", None
+        if check.ID == "probe.unauthenticated-access" and status == "ran" and not findings and not cut_short:
+            compliance.extend(_refused_everywhere(check, results))
         runs.append(CheckRun(check=check.ID, version=check.VERSION, status=status, provisions=list(check.PROVISIONS),
                              findings=findings, compliance=compliance, error=error, seconds=round(seconds, 3),
                              source="device"))
     return runs
+
+
+def _refused_everywhere(check, results: list[ServiceResult]) -> list[Compliance]:
+    """Positive evidence for 5.6-2 from a completed probe: every service the probe found was examined for access
+    without credentials and answered with an explicit refusal (MQTT CONNACK not authorised, anonymous FTP login
+    refused, RTSP 401), and no banner names a software version."""
+    looked = [r for r in results if check.ID in r.checks_ran and check.ID not in r.checks_cut]
+    if not looked or len(looked) < len(results) or any(r.observation.service not in _REFUSING_KINDS for r in looked):
+        return []  # a service not examined (telnet, SSH ...) or one that was only silent decides nothing
+    if any(_VERSION_IN_BANNER.search(r.observation.banner or "") for r in looked):
+        return []  # a banner naming a software version is itself a disclosure
+    examined = sorted({r.observation.endpoint + " " + r.observation.service for r in looked})
+    statement = (f"{len(examined)} service(s) examined for access without credentials refused it: "
+                 + ", ".join(examined[:6]) + (" ..." if len(examined) > 6 else ""))
+    return [Compliance(check=check.ID, provision="5.6-2", statement=statement,
+                       evidence=[Evidence(path=e.split()[0], detail=statement) for e in examined[:6]])]
 
 
 def finding_from(check, issue: Issue) -> Finding:

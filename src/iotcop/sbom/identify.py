@@ -25,7 +25,7 @@ from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.sbom.packages import Package, installed_packages
 from iotcop.sbom.rules import Rule, load_rules, rule_named, rules_by_package
-from iotcop.vulns.versions import upstream_version
+from iotcop.sbom.versions import upstream_version
 
 IMAGE_PREFIX = "<image>/"
 _MAX_SCAN_BYTES = 64 * 1024 * 1024

@@ -65,7 +65,7 @@ def _load_file(path: Path) -> dict[str, tuple[str, ...]]:
 
 
 def validate_mapping(rows: dict[str, tuple[str, ...]], checks: Iterable, catalogue: Catalogue, *,
-                     prefix: str | None = None, exclude_prefix: str | None = None) -> None:
+                     prefix: str | None = None, exclude_prefix: str | tuple[str, ...] | None = None) -> None:
     """The rows of these checks (those whose id starts with `prefix`, or all but `exclude_prefix`) against them."""
     ids = {c.ID: c for c in checks}
 

@@ -19,9 +19,9 @@ from typing import Iterable, Iterator
 import yaml
 
 from iotcop.sbom.rules import load_rules
+from iotcop.sbom.versions import compare, looks_like_version, series_floor
 from iotcop.vulns.cvss import base_score, split_vector_and_score
 from iotcop.vulns.db import dumps
-from iotcop.vulns.versions import compare, looks_like_version, series_floor
 
 
 @dataclass

@@ -21,10 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iotcop.sbom.identify import Component
+from iotcop.sbom.versions import (
+    compare,
+    in_range,
+    release_series,
+    same_version,
+    series_floor,
+    upstream_version,
+)
 from iotcop.vulns.cvss import severity_from_score, severity_from_word
 from iotcop.vulns.db import active_db_path, connect
 from iotcop.vulns.importers import DEBIAN_RELEASES
-from iotcop.vulns.versions import compare, in_range, release_series, same_version, series_floor, upstream_version
 
 
 @dataclass

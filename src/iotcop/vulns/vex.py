@@ -28,15 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-
 from debian.changelog import Changelog, ChangelogParseError
 
 from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import FileEntry, Firmware
 from iotcop.sbom.busybox import applet_table
 from iotcop.sbom.identify import COMPONENTS, Component
+from iotcop.sbom.versions import compare
 from iotcop.vulns.match import Match, match_components
-from iotcop.vulns.versions import compare
 from iotcop.yamlload import FAST_LOADER
 
 APPLETS_PATH = Path(__file__).resolve().parents[1] / "sbom" / "data" / "busybox-applets.txt"

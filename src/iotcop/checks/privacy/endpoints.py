@@ -95,7 +95,7 @@ def _collect(fw: Firmware) -> tuple[Endpoint, ...]:
                 continue
             key_m = _ASSIGNMENT.match(stripped)
             for u in _URL.finditer(stripped):
-                scheme, host, port, rest = u.group(1).lower(), u.group(2), u.group(3), u.group(4)
+                scheme, host, port = u.group(1).lower(), u.group(2), u.group(3)
                 key = key_m.group(1) if key_m and key_m.end() <= u.start() else ""
                 is_json_value = re.search(r'"([\w.-]+)"\s*:\s*"[^"]*$', stripped[: u.start()])
                 if is_json_value:

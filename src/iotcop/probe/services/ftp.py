@@ -62,7 +62,18 @@ def probe(ctx: ProbeContext, port: int, banner: bytes = b"") -> ServiceResult:
     try:
         ftp, baseline = _session(ctx, port)
         result.observation.banner = (ftp.welcome or "")[:200]
+        try:
+            features = ftp.sendcmd("FEAT")
+        except (ftplib.Error, OSError, EOFError) as exc:
+            features = str(exc)
         ftp.close()
+        auth_tls = "AUTH TLS" in features.upper() or "AUTH SSL" in features.upper()
+        result.observation.facts["auth_tls"] = auth_tls
+        if not auth_tls:
+            result.issues.append(Issue("probe.plaintext-login", endpoint, title="FTP login without encryption",
+                                       detail="the FTP server offers USER/PASS and no AUTH TLS (FEAT), so passwords "
+                                              "cross the network in clear"))
+        result.checks_ran.add("probe.plaintext-login")
         anonymous = _login(ctx, endpoint, port, "anonymous", "iotcop@example.invalid")
         result.observation.facts["anonymous"] = anonymous.ok
         if anonymous.ok:
