@@ -671,3 +671,27 @@ def test_flat_defaults_of_a_disabled_interface_are_quiet():
             "WLANInterface_2_Enable=0\nWLANInterface_2_Config_WPADefaultKey='Fixed-Key-2'\n")
     found = secrets_in_text("/etc/router.conf", conf)
     assert [(s.line, s.kind, s.value) for s in found] == [(2, "wifi-psk", "Fixed-Key-1")]
+
+
+# -- account files the boot chain puts in place -------------------------------------------------------------------
+
+
+def test_copies_installed_at_boot_are_confirmed_and_unused_samples_likely(tmp_path):
+    files = {
+        "etc/inittab": "::sysinit:/etc/init.d/rcS\nttyS1::askfirst:/bin/login\n",
+        "etc/init.d/rcS": ("#!/bin/sh\nmount -a\ncp -p /etc/passwd.bak /var/passwd\n"
+                           "if [ -f /config/.DebugFlag ]; then\n  cp -v /app/passwd/* /etc/\nfi\n"),
+        "etc/passwd.bak": f"admin:{MD5}:0:0:root:/:/bin/sh\n",
+        "etc/shadow.sample": f"root:{MD5}:14587:0:99999:7:::\n",
+        "app/passwd/shadow": f"root:{SHA512}:10933:0:99999:7:::\n",
+        "bin/busybox": b"\x7fELF placeholder", "bin/login": b"\x7fELF placeholder", "sbin/init": b"\x7fELF placeholder",
+    }
+    root = tree(tmp_path / "fw", files)
+    (root / "etc/passwd").symlink_to("/var/passwd")
+    found = {f.evidence.path: f for f in findings(StoredPassword, root)}
+    assert found["/etc/passwd.bak"].confidence == "confirmed"
+    assert "/etc/init.d/rcS:3 installs it as /var/passwd at boot" in found["/etc/passwd.bak"].evidence.detail
+    assert found["/app/passwd/shadow"].confidence == "confirmed"
+    assert "installs it as /etc/shadow at boot when" in found["/app/passwd/shadow"].evidence.detail
+    assert found["/etc/shadow.sample"].confidence == "likely"  # shipped, but nothing installs it
+    assert "no script on the boot path installs this file" in found["/etc/shadow.sample"].evidence.detail

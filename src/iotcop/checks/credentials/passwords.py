@@ -10,7 +10,9 @@ from importlib import resources
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.boot import BOOT_MODEL
 from iotcop.checks.credentials.accounts import ACCOUNTS, Account, accounts
+from iotcop.checks.credentials.installed import AccountFileUse, account_file_use
 from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
 from iotcop.model import Evidence, Severity
@@ -28,11 +30,11 @@ def _where(acc: Account) -> str:
 
 class EmptyPassword(Check):
     ID = "credentials.empty-password"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     SEVERITY = Severity.critical
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False
-    USES = (ACCOUNTS,)
+    USES = (ACCOUNTS, BOOT_MODEL)
     DOC = CheckDoc(
         title="Account without a password",
         why=(
@@ -52,6 +54,7 @@ class EmptyPassword(Check):
     )
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        use = account_file_use(fw)
         for acc in accounts(fw):
             if acc.scheme != "blank" or acc.source == "embedded" or acc.template:
                 continue
@@ -69,12 +72,24 @@ class EmptyPassword(Check):
                         "with an empty password field; until something sets a password, logging in needs none"
                         if written else
                         f"{where} account '{acc.user}' in {acc.source} file: the password field is empty")
-                + (f"; login shell {acc.shell}" if acc.shell else ""),
-                confidence="likely" if written else "confirmed",
+                + (f"; login shell {acc.shell}" if acc.shell else "") + ("" if written else _boot_note(acc, use)),
+                confidence="likely" if written else _boot_confidence(acc, use),
             )
 
 
 # -- stored hashes ---------------------------------------------------------------
+
+# Account stores whose use at boot the boot model tells (web and broker files are read by their servers).
+_SYSTEM_STORES = ("passwd", "shadow", "smbpasswd")
+
+
+def _boot_confidence(acc: Account, use: AccountFileUse) -> str:
+    return use.confidence(acc.path) if acc.source in _SYSTEM_STORES else "confirmed"
+
+
+def _boot_note(acc: Account, use: AccountFileUse) -> str:
+    return use.note(acc.path) if acc.source in _SYSTEM_STORES else ""
+
 
 _STORED_SCHEMES_EXCLUDED = ("blank", "locked", "unknown", "plaintext")
 
@@ -88,11 +103,11 @@ def can_log_in(acc: Account) -> bool:
 
 class StoredPassword(Check):
     ID = "credentials.stored-password"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     SEVERITY = Severity.critical
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False
-    USES = (ACCOUNTS,)
+    USES = (ACCOUNTS, BOOT_MODEL)
     DOC = CheckDoc(
         title="Password hash shipped in the image",
         why=(
@@ -116,6 +131,7 @@ class StoredPassword(Check):
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         seen: set[tuple[str, str, int | None, int | None]] = set()
+        use = account_file_use(fw)
         all_accounts = accounts(fw)
         # A hash found loose in a program or stream is the same credential as the account file holding it.
         in_stores = {(a.user, a.secret) for a in all_accounts if a.source not in ("embedded", "embedded-passwd")}
@@ -141,10 +157,10 @@ class StoredPassword(Check):
                     + (f" (uid 0: a root account under another name)" if second_root else "")
                     + ". Every unit built from this image ships the same hash, so the password is a universal "
                     "default, whether or not it is cracked here"
-                    + ("; the hash is written by a program or script at run time" if embedded else "")
+                    + ("; the hash is written by a program or script at run time" if embedded else _boot_note(acc, use))
                 ),
                 severity=Severity.critical if acc.uid == 0 or acc.user == "root" else Severity.high,
-                confidence="likely" if embedded else "confirmed",
+                confidence="likely" if embedded else _boot_confidence(acc, use),
             )
 
 

@@ -7,6 +7,7 @@ import posixpath
 import re
 from typing import Iterator
 
+from iotcop.boot import BOOT_MODEL
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.secrets.files import TEXT, is_reference_material, is_shell_script, logical_path, text_files
 from iotcop.context import ScanContext
@@ -25,7 +26,7 @@ class LeftoverFiles(Check):
     VERSION = "1.0.0"
     SEVERITY = Severity.low
     TIMEOUT = 60.0
-    USES = (TEXT,)
+    USES = (TEXT, BOOT_MODEL)
     DOC = CheckDoc(
         title="Build leftovers in the image",
         why=(
@@ -38,8 +39,8 @@ class LeftoverFiles(Check):
                     "CWE-540: Inclusion of Sensitive Information in Source Code"),
         limitations=(
             "Backups are files named like a copy (.bak, .orig, .og, .old, .save, name-, name~) of a file in the same "
-            "folder, or of an account file, that no script of the image names (a copy a boot script installs, such "
-            "as passwd.bak copied to /var/passwd, is not a leftover); programs that name them are not searched.  "
+            "folder, or of an account file, that no script of the image names and that the boot model does not see "
+            "copied, linked or extracted (passwd.bak copied to /var/passwd at boot is not a leftover).  "
             "Setup scripts count only at the root of the file system.  What the files hold is judged by the "
             "credential and secret checks."
         ),
@@ -47,6 +48,8 @@ class LeftoverFiles(Check):
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         scripts = [(e, t) for e, t in text_files(fw) if is_shell_script(e, t) or e.name in ("inittab", "rcS")]
+        # files the boot chain copies, links or extracts somewhere are in use, whatever their name
+        used = {w.source for w in BOOT_MODEL.of(fw).writes if w.source}
         names = {e.path for e in fw.entries}
         vcs_seen: set[str] = set()
         for entry in fw.files():
@@ -73,7 +76,7 @@ class LeftoverFiles(Check):
             m = _BACKUP.match(name)
             if m and (posixpath.join(posixpath.dirname(path), m.group("base")) in names
                       or m.group("base") in ("passwd", "shadow", "group", "gshadow")):
-                if _named_by(scripts, name):
+                if path in used or _named_by(scripts, name):
                     continue
                 yield self._found(entry, f"Backup copy of a configuration file ({name})",
                                   f"{path} is a copy of {m.group('base')} that no script of the image uses")
