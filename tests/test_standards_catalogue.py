@@ -237,3 +237,15 @@ def test_missing_file(tmp_path):
     shutil.copytree(DATA_DIR, data)
     (data / "cra.yaml").unlink()
     assert _error(data).startswith("cra.yaml: cannot read")
+
+
+def test_a_mapping_row_written_twice_is_refused(tmp_path):
+    from iotcop.standards.mapping import DATA_DIR as MAPPING_DIR
+    from iotcop.standards.mapping import load_mapping
+
+    text = (MAPPING_DIR / "probe.yaml").read_text()
+    path = tmp_path / "probe.yaml"
+    path.write_text(text + '  probe.default-credentials: ["5.1-1"]\n')
+    with pytest.raises(CatalogueError, match=r"^probe\.yaml: probe\.default-credentials: written twice$"):
+        load_mapping(path)
+    assert load_mapping(MAPPING_DIR / "probe.yaml")["probe.default-credentials"] == ("5.1-1",)

@@ -327,6 +327,7 @@ class TrafficReport(BaseModel):
     updates: list[UpdateCheck] = Field(default_factory=list)
     connections: list[ConnectionHistory] = Field(default_factory=list)
     dns: list[dict] = Field(default_factory=list)  # {name, addresses, failures}
+    joined_at: float | None = None  # seconds into the capture when the device asked DHCP for an address (start-up)
     sensors: list[str] = Field(default_factory=list)  # sensor readings seen in telemetry keys
     correlation: list[dict] = Field(default_factory=list)  # with the firmware and the probe
     truncated: list[str] = Field(default_factory=list)  # lists cut to their limit

@@ -37,13 +37,16 @@ FIRST_USE = {
 EMPTY_PASSWORD = {"etc/shadow": "root::19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n"}
 
 
-def scan_view(tmp_path: Path, files: dict[str, str], checks: str) -> dict[str, dict]:
+def scan_view(tmp_path: Path, files: dict[str, str | bytes], checks: str) -> dict[str, dict]:
     root = tmp_path / "rootfs"
     for name, text in {**BASE, **files}.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        if text.startswith("#!"):
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text)
+        if isinstance(text, bytes) or text.startswith("#!"):
             path.chmod(0o755)
     done = subprocess.run([EXE, "scan", str(root), "--check", checks, "--view", "ts103701", "--format", "json",
                            "--quiet"], capture_output=True, text=True, timeout=300)
@@ -82,3 +85,48 @@ def test_daemon_privileges_decide_5_6_7_1(tmp_path, conf, verdict):
     case = scan_view(tmp_path, files, "surface.root-daemons")["5.6-7-1"]
     assert case["verdict"] == verdict, case
     assert case["units"][0]["source"] == "firmware"
+
+
+GATED_UPDATER = ("#!/bin/sh\n[ \"$(uci -q get autoupdate.main.enabled)\" = 1 ] || exit 0\n"
+                 + SIGNED_UPDATE["usr/sbin/fw-update"].split("\n", 1)[1])
+AUTO_UPDATES_ON = {**SIGNED_UPDATE, "usr/sbin/fw-update": GATED_UPDATER,
+                   "etc/config/autoupdate": "config autoupdate 'main'\n\toption enabled '1'\n"}
+AUTO_UPDATES_OFF = {**AUTO_UPDATES_ON, "etc/config/autoupdate": "config autoupdate 'main'\n\toption enabled '0'\n"}
+UPLOAD_ONLY = {"www/cgi-bin/upgrade.cgi": "#!/bin/sh\n[ \"$CONTENT_LENGTH\" -gt 0 ] && cat > /tmp/fw.bin\n"
+                                          "mtd -r write /tmp/fw.bin firmware\n"}
+
+
+@pytest.mark.parametrize("files, verdict", [(AUTO_UPDATES_ON, "PASS"), (UPLOAD_ONLY, "FAIL")])
+def test_automatic_updates_decide_5_3_4_1(tmp_path, files, verdict):
+    case = scan_view(tmp_path, files, "updates")["5.3-4-1"]
+    assert case["coverage"] == "automated"
+    assert case["verdict"] == verdict, case
+    assert [u["verdict"] for u in case["units"]] == [verdict, verdict]
+    assert all(u["source"] == "firmware" and "updates.automatic-updates" in u["checks"] for u in case["units"])
+
+
+@pytest.mark.parametrize("files, verdict", [(AUTO_UPDATES_ON, "PASS"), (AUTO_UPDATES_OFF, "FAIL")])
+def test_the_shipped_auto_update_switch_decides_5_3_6_1a(tmp_path, files, verdict):
+    case = scan_view(tmp_path, files, "updates")["5.3-6-1"]
+    unit = case["units"][0]
+    assert unit["verdict"] == verdict and unit["source"] == "firmware", unit
+    if verdict == "FAIL":
+        assert case["verdict"] == "FAIL" and unit["evidence"][0]["path"] == "/etc/config/autoupdate"
+
+
+CHANGE_PAGE = {"www/cgi-bin/password.cgi": "#!/bin/sh\necho 'Content-Type: text/plain'\necho\nread -n \"$CONTENT_LENGTH\" POST\n"
+                                           "NEW=$(echo \"$POST\" | sed -n 's/^.*new=\\([^&]*\\).*$/\\1/p')\n"
+                                           "[ -n \"$NEW\" ] || exit 0\nprintf '%s\\n%s\\n' \"$NEW\" \"$NEW\" | passwd admin\n"}
+RESET_AT_BOOT = {**CHANGE_PAGE, "etc/init.d/rcS": "#!/bin/sh\nmount -a\necho 'admin:Adm1n-2023' | chpasswd\n"
+                                                   "/usr/sbin/httpd -h /www\n",
+                 "usr/sbin/httpd": Path("/bin/true").read_bytes()}
+
+
+@pytest.mark.parametrize("files, verdict", [(CHANGE_PAGE, "PASS"), (RESET_AT_BOOT, "FAIL")])
+def test_password_change_mechanism_decides_5_1_4_1(tmp_path, files, verdict):
+    case = scan_view(tmp_path, files, "authentication")["5.1-4-1"]
+    assert case["coverage"] == "automated"
+    assert case["verdict"] == verdict, case
+    unit = case["units"][0]
+    assert unit["source"] == "firmware" and unit["checks"] == ["authentication.password-change"]
+    assert unit["evidence"][0]["path"] == ("/www/cgi-bin/password.cgi" if verdict == "PASS" else "/etc/init.d/rcS")

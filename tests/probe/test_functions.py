@@ -167,3 +167,26 @@ auth.require = ( "/cgi-bin/" => ( "method" => "basic", "realm" => "gw", "require
     assert units["5.5-4-2b"]["verdict"] == "PASS"  # the test login is granted
     assert units["5.5-4-2a"]["verdict"] == "FAIL" and "UPnP port forwarding control" in units["5.5-4-2a"]["note"]
     assert cases["5.5-5-2"]["verdict"] == "FAIL"
+
+
+def test_a_script_handler_that_changes_the_device_is_never_requested(tmp_path):
+    """A CGI whose source writes a file is left out of the GET probe, whatever its name; the file it would
+    write shows whether it ran."""
+    fw = make_firmware(tmp_path / "rootfs")
+    marker = tmp_path / "ran"
+    handler = fw / "www" / "cgi-bin" / "status_apply.cgi"
+    handler.write_text(f"#!/bin/sh\necho applied > {marker}\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n")
+    handler.chmod(0o755)
+    web = start_web(tmp_path / "web", fw / "www", protected=False)
+    try:
+        done = subprocess.run([EXE, "scan", str(fw), "--device", "127.0.0.1", "--device-ports", str(web.port),
+                               "--device-budget", "30", "--check", "surface.debug-web-pages", "--format", "json",
+                               "--quiet"], capture_output=True, text=True, timeout=300)
+    finally:
+        web.stop()
+    assert done.returncode in (0, 1), done.stderr
+    asked = [a for a in json.loads(done.stdout)["device"]["attempts"] if "/cgi-bin/" in (a.get("detail") or "")]
+    assert any("status.cgi" in a["detail"] for a in asked if a["action"] == "request")  # harmless ones were tried
+    assert not marker.exists()
+    assert not any("status_apply.cgi" in a["detail"] for a in asked if a["action"] == "request")
+    assert any("status_apply.cgi" in a["detail"] and a["result"] == "not requested" for a in asked)

@@ -33,13 +33,16 @@ def register(cli: click.Group) -> None:
     @click.option("--decode-as", "decode_as", multiple=True, metavar="RULE",
                   help="tshark decode-as rule for a service on a non-standard port, e.g. tcp.port==11883,mqtt "
                        "(repeatable).")
+    @click.option("--update-window", "update_window", type=click.FloatRange(min=1.0), metavar="SECONDS",
+                  help="How long after start-up (DHCP) the device must check for updates: a capture that shows it "
+                       "online that long without one is a 5.3-5 finding (default 600).")
     @click.option("--view", "view", type=click.Choice(["ts103701"]),
                   help="Also assess as ETSI TS 103 701 test cases (the captures as the only evidence besides the "
                        "declaration).")
     @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), help="Write report.json here.")
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
     @click.option("--quiet", "-q", is_flag=True, help="No summary; the exit code tells the result.")
-    def traffic(captures, device_address, declaration_file, decode_as, view, out_dir, fmt, quiet) -> None:
+    def traffic(captures, device_address, declaration_file, decode_as, update_window, view, out_dir, fmt, quiet) -> None:
         """Analyse pcap/pcapng captures of the device's traffic: peers, TLS, clear-text secrets, updates, outages.
 
         Reads the captures with tshark; nothing is sent on the network. A capture cut short is analysed up to
@@ -55,7 +58,7 @@ def register(cli: click.Group) -> None:
 
             declaration = load_declaration(declaration_file)
         reports, runs, warnings = traffic_evidence(list(captures), device=device_address, declaration=declaration,
-                                                   decode_as=tuple(decode_as))
+                                                   decode_as=tuple(decode_as), update_window=update_window)
         for line in warnings:
             print(f"iotcop: warning: {line}", file=sys.stderr)
         assessment = capture_assessment(list(captures), reports, runs)

@@ -103,6 +103,21 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
         NEEDS_FIRMWARE=True,
     ),
     ProbeCheck(
+        "probe.input-validation", Severity.high,
+        CheckDoc(
+            title="A web handler of the firmware mishandles malformed input",
+            why="A handler that passes what it is sent to a shell or to a file path, or fails on it, lets anyone who "
+                "can reach it run commands, read files or crash it; validated input is refused.",
+            fix="Check every request parameter against what it may hold (type, length, allowed characters) and refuse "
+                "the rest with an error, before it reaches a command, a path or a buffer.",
+            limitations="Only script handlers of the firmware's web roots whose source shows they change nothing (no "
+                        "configuration or file write, no service, network, account or download command) and that "
+                        "accept a benign value; GET only, at most 3 parameters, 6 handlers and 60 requests; the "
+                        "shell value runs only echo if a handler executes it.  Compiled handlers are not tried.",
+        ),
+        NEEDS_FIRMWARE=True,
+    ),
+    ProbeCheck(
         "probe.unauthenticated-config", Severity.high,
         CheckDoc(
             title="A configuration change is accepted without authentication",

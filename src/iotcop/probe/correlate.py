@@ -176,14 +176,18 @@ def probe_and_correlate(host: str, options, fw, declaration=None) -> tuple[Devic
         import time
 
         from iotcop.probe.functions import probe_functions
+        from iotcop.probe.input_validation import probe_input_validation
 
         budget = (options or ProbeOptions()).budget
         if reachable:
+            credentials = (options or ProbeOptions()).test_credentials
             runs.extend(probe_functions(fw, result.report, deadline=time.monotonic() + max(5.0, budget / 3),
-                                        credentials=(options or ProbeOptions()).test_credentials))
+                                        credentials=credentials))
+            runs.append(probe_input_validation(fw, result.report, deadline=time.monotonic() + max(5.0, budget / 3),
+                                               credentials=credentials))
         else:
-            check = get_probe_check("probe.unauthenticated-functions")
-            runs.append(CheckRun(check=check.ID, version=check.VERSION, status="skipped",
-                                 provisions=list(check.PROVISIONS), error="the device could not be probed",
-                                 source="device"))
+            for check in map(get_probe_check, ("probe.unauthenticated-functions", "probe.input-validation")):
+                runs.append(CheckRun(check=check.ID, version=check.VERSION, status="skipped",
+                                     provisions=list(check.PROVISIONS), error="the device could not be probed",
+                                     source="device"))
     return result.report, runs

@@ -3,7 +3,8 @@
 With `scan FW --device HOST`, the dynamic handlers of the firmware's web roots (CGI programs and scripts,
 PHP, ASP, Lua, JSON endpoints) become URLs; each is asked once with a plain GET, no credentials, no
 parameters, on every HTTP(S) service the probe found.  Names that could change the device (reboot,
-reset, upgrade, erase ...) are never requested.  At most MAX_ENDPOINTS URLs per service and
+reset, upgrade, erase ...), and script handlers whose source writes files or changes settings, are
+never requested (iotcop.probe.handlers).  At most MAX_ENDPOINTS URLs per service and
 MAX_REQUESTS in all, inside the probe's time budget.
 
   401/403, or a redirect to a login page, or a login form      refused (positive evidence)
@@ -22,56 +23,20 @@ import re
 import ssl
 import time
 
-from iotcop.checks.surface.debug_pages import WEB_ROOTS
 from iotcop.model import CheckRun, Compliance, DeviceReport, Evidence, ProbeAttempt
 from iotcop.probe.checks import get_probe_check
 from iotcop.probe.engine import finding_from
+from iotcop.probe.handlers import web_endpoints
 from iotcop.probe.context import Issue
 
 CHECK_ID = "probe.unauthenticated-functions"
 MAX_ENDPOINTS = 30
 MAX_REQUESTS = 60
 REQUEST_TIMEOUT = 3.0
-_DYNAMIC = ("cgi", "php", "asp", "aspx", "lua", "sh", "pl", "jsp", "json", "shtml", "fcgi", "htm", "html", "xml")
-_HANDLER_EXT = ("cgi", "php", "asp", "aspx", "lua", "sh", "pl", "jsp", "json", "fcgi")
-_CHANGES_DEVICE = re.compile(r"reboot|reset|factory|erase|format|upgrade|flash|delete|remove|restart|shutdown|"
-                             r"poweroff|halt|logout|restore|defaults?\b", re.I)
-_INTERESTING = re.compile(r"admin|config|setting|system|wifi|wlan|wireless|network|user|passw|status|api|device|"
-                          r"camera|stream|ddns|firewall|port|wan|lan|dhcp|backup", re.I)
 _LOGIN_PAGE = re.compile(rb"type\s*=\s*[\"']?password|<form[^>]*(?:login|signin|logon|auth)", re.I)
 _LOGIN_URL = re.compile(r"login|signin|logon|auth", re.I)
-
-
-def web_endpoints(fw) -> tuple[list[tuple[str, str]], list[str]]:
-    """(URL path, device path) of the firmware's dynamic web handlers, most relevant first; and the ones left
-    out because requesting them could change the device."""
-    found: dict[str, str] = {}
-    skipped: list[str] = []
-    for entry in fw.files():
-        path = entry.path
-        url = None
-        for root in WEB_ROOTS:
-            if path.startswith(root):
-                url = "/" + path[len(root):]
-                break
-        if url is None and "/cgi-bin/" in path:
-            url = path[path.index("/cgi-bin/"):]
-        if url is None:
-            continue
-        name = entry.name
-        ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-        in_cgi = "/cgi-bin/" in url
-        if not (in_cgi or ext in _HANDLER_EXT):
-            continue
-        if _CHANGES_DEVICE.search(name):
-            skipped.append(url)
-            continue
-        found.setdefault(url, path)
-    ordered = sorted(found.items(), key=lambda kv: (not _INTERESTING.search(kv[0]), kv[0].count("/"), kv[0]))
-    return ordered, sorted(skipped)
-
-
-def _get(address: str, port: int, tls: bool, url: str, credentials: tuple[str, str] | None = None
+_DYNAMIC = ("cgi", "php", "asp", "aspx", "lua", "sh", "pl", "jsp", "json", "shtml", "fcgi", "htm", "html", "xml")
+def http_get(address: str, port: int, tls: bool, url: str, credentials: tuple[str, str] | None = None
          ) -> tuple[int, dict[str, str], bytes] | None:
     if tls:
         ctx = ssl.create_default_context()
@@ -131,7 +96,7 @@ def _authenticated(device: DeviceReport, refused: list[tuple[str, int, bool, str
     for endpoint, port, tls, url in refused[:MAX_AUTHENTICATED]:
         if time.monotonic() > deadline + 10:
             break
-        answer = _get(device.address, port, tls, url, credentials)
+        answer = http_get(device.address, port, tls, url, credentials)
         outcome = judge(*answer) if answer else "no answer"
         device.attempts.append(_attempt(endpoint, "request", "granted" if outcome == "open" else outcome,
                                         f"GET {url} (test credentials of {credentials[0]!r})",
@@ -179,7 +144,7 @@ def _unauthenticated(fw, device: DeviceReport, deadline: float) -> tuple[CheckRu
                 cut = True
                 break
             requests += 1
-            answer = _get(device.address, port, svc.service == "https", url)
+            answer = http_get(device.address, port, svc.service == "https", url)
             at = round(time.monotonic() - started, 3)
             outcome = judge(*answer) if answer else "no answer"
             device.attempts.append(_attempt(svc.endpoint, "request", outcome, f"GET {url} (no credentials)", at))

@@ -50,9 +50,14 @@ def provisions_of(check_id: str) -> tuple[str, ...]:
 
 def _load_file(path: Path) -> dict[str, tuple[str, ...]]:
     try:
-        data = yaml.load(path.read_text(), Loader=FAST_LOADER) or {}
+        text = path.read_text()
+        data = yaml.load(text, Loader=FAST_LOADER) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise CatalogueError(f"{path.name}: cannot load check mapping: {exc}".splitlines()[0]) from None
+    rows = re.findall(r"(?m)^[ \t]+([\w.-]+)[ \t]*:", text)
+    twice = sorted({r for r in rows if rows.count(r) > 1})
+    if twice:  # YAML keeps the last of two equal keys without a word: a row written twice is refused
+        raise CatalogueError(f"{path.name}: {', '.join(twice)}: written twice")
     rows = data.get("checks") if isinstance(data, dict) else None
     if not isinstance(rows, dict):
         raise CatalogueError(f"{path.name}: expected a mapping under 'checks:'")

@@ -157,6 +157,8 @@ class Analyzer:
         self.truncated: set[str] = set()
         self.udp_seen: dict[tuple[str, str, int], float] = {}
         self.dhcp: dict = {"servers": set(), "sent": set(), "messages": 0}
+        self.macs: dict[str, str] = {}  # address -> the link-layer source of its first packet
+        self.joins: list[tuple[float, str]] = []  # (time, client hardware address) of DHCP sent without an address
 
     # -- helpers --------------------------------------------------------------------------------------
     def _rel(self, t: float) -> float:
@@ -210,6 +212,8 @@ class Analyzer:
             dst = dst[-1]
         if not src or not dst:
             return
+        if src not in self.macs and p.get("eth_src") and len(self.macs) < LIMITS["peers"] * 4:
+            self.macs[src] = str(_list(p.get("eth_src"))[0]).lower()
         size = _num(p.get("frame_len"))
         pair = (src, dst) if src <= dst else (dst, src)
         stats = self.pairs.get(pair)
@@ -341,6 +345,11 @@ class Analyzer:
             if p.get(key) and len(self.dhcp["sent"]) < 10:
                 self.dhcp["sent"].add(f"{name} {_list(p.get(key))[0]}")
         self.dhcp["messages"] += 1
+        # DISCOVER, or REQUEST, from no address: a client joining the network (after power-on or a link change)
+        if src == "0.0.0.0" and _num((_list(p.get("dhcp_option_dhcp")) or [0])[0]) in (1, 3):
+            mac = p.get("dhcp_hw_mac_addr") or p.get("eth_src")
+            if mac and len(self.joins) < 100:
+                self.joins.append((t, str(_list(mac)[0]).lower()))
 
     def _tls(self, p: dict, st: _Stream, client_side: bool) -> None:
         types = [_num(x) for x in _list(p.get("tls_handshake_type"))]
@@ -607,6 +616,8 @@ class Analyzer:
         updates = [self._update_record(rec, peers) for rec in self.updates.values()]
         updates = [u for u in updates if u is not None]
         connections = [h for h in (connection_history(a) for a in self.attempts.values()) if h is not None]
+        mac = self.macs.get(device) if device else None
+        joined = [t for t, m in self.joins if m == mac] if mac else []
         if device is not None:
             connections = [c for c in connections if not c.endpoint.startswith(f"{device}:")]
         return TrafficReport(
@@ -617,6 +628,7 @@ class Analyzer:
             peers=sorted(peers.values(), key=lambda p: (-p.bytes, p.address)),
             cleartext=cleartext, updates=updates, connections=connections,
             dns=sorted(self.dns.values(), key=lambda d: d["first_at"])[:200],
+            joined_at=self._rel(min(joined)) if joined else None,
             sensors=sorted(self.sensors), truncated=sorted(self.truncated))
 
     def _add_service(self, peer: PeerObservation, svc: _Service, port: int, transport: str, direction: str) -> None:

@@ -15,9 +15,13 @@ import functools
 from iotcop.checks.base import CheckDoc
 from iotcop.model import CheckRun, Compliance, Evidence, Finding, Severity, TrafficReport
 from iotcop.probe.checks import ProbeCheck
+from iotcop.traffic.analyse import INFRASTRUCTURE
 from iotcop.traffic.sensitive import SENSITIVE_CATEGORIES
 
 NEEDS_DECLARATION = {"traffic.declared-endpoints"}
+# How long after start-up (the device asking DHCP for an address) a capture must show the device online without an
+# update check before that counts against 5.3-5 (iotcop traffic --update-window).
+UPDATE_WINDOW = 600.0
 # personal data category (sensitive.py) -> words that name it in a declaration's personal_data.categories
 _CATEGORY_WORDS = {"contact": ("contact", "e-mail", "email", "phone"), "identity": ("name", "identity", "owner", "user"),
                    "location": ("location", "gps", "position"), "address": ("address", "postal"),
@@ -74,7 +78,11 @@ TRAFFIC_CHECKS: tuple[ProbeCheck, ...] = (
                 "that never checks does not get security fixes.",
             fix="Check for updates over TLS after boot and periodically; verify each image's signature.",
             limitations="Update traffic is recognised by names and paths (update, firmware, ota, .bin ...); an "
-                        "image over plain HTTP may still be signed, so 5.3-10 is only a possible finding.",
+                        "image over plain HTTP may still be signed, so 5.3-10 is only a possible finding.  No update "
+                        "check after start-up (5.3-5) is judged only on a capture that shows the device asking DHCP "
+                        "for an address and then online for the update window (600 s unless given); an update check "
+                        "to a server whose name says nothing of updates, inside TLS, is not recognised, so that "
+                        "finding is a likely one.",
         ),
     ),
     ProbeCheck(
@@ -139,7 +147,8 @@ def _app_traffic(report: TrafficReport) -> tuple[list[tuple[str, str]], list]:
     return plain, tls
 
 
-def evaluate(report: TrafficReport, declaration=None) -> dict[str, tuple[list[Finding], list[Compliance]]]:
+def evaluate(report: TrafficReport, declaration=None, update_window: float = UPDATE_WINDOW
+             ) -> dict[str, tuple[list[Finding], list[Compliance]]]:
     """check id -> (findings, positive evidence) for one capture."""
     out: dict[str, tuple[list[Finding], list[Compliance]]] = {c.ID: ([], []) for c in TRAFFIC_CHECKS}
     where = report.capture
@@ -235,6 +244,12 @@ def evaluate(report: TrafficReport, declaration=None) -> dict[str, tuple[list[Fi
                                                        f"first {u.first_at:g} s into the capture, then every "
                                                        f"{u.interval_seconds:g} s (median)", where))
 
+    silent = _no_check_after_start_up(report, update_window)
+    if silent is not None:
+        out[check.ID][0].append(_finding(check, report.device or report.capture, silent,
+                                         title="No update check after start-up", provisions=["5.3-5"],
+                                         confidence="likely"))
+
     check = get_traffic_check("traffic.reconnection")
     for c in report.connections:
         for o in c.outages:
@@ -256,6 +271,23 @@ def evaluate(report: TrafficReport, declaration=None) -> dict[str, tuple[list[Fi
     if declaration is not None:
         _declared(report, declaration, out)
     return out
+
+
+def _no_check_after_start_up(report: TrafficReport, window: float) -> str | None:
+    """Why the capture shows the device online after start-up for WINDOW seconds without an update check, if it does."""
+    joined = report.joined_at
+    if joined is None or report.duration_seconds - joined < window:
+        return None
+    if any(u.first_at <= joined + window for u in report.updates):
+        return None
+    used = sorted({f"{p.names[0] if p.names else p.address} {s['endpoint']} ({s['protocol']})" for p in report.peers
+                   for s in p.services if s["direction"] == "from device" and s["protocol"] not in INFRASTRUCTURE
+                   and p.last_seen >= joined})
+    if not used:
+        return None  # not shown to be online: it could not have reached an update server
+    return (f"the device asked for an address (DHCP) {joined:g} s into the capture and was then online for "
+            f"{report.duration_seconds - joined:g} s, using {', '.join(used[:4])}, without any request or name that "
+            f"looks for an update in the first {window:g} s")
 
 
 def _declared(report: TrafficReport, declaration, out) -> None:
@@ -310,10 +342,11 @@ def _declared(report: TrafficReport, declaration, out) -> None:
                                  + f") is a declared sensor ({src})", report.capture))
 
 
-def traffic_runs(reports: list[TrafficReport], declaration=None, seconds: float = 0.0) -> list[CheckRun]:
+def traffic_runs(reports: list[TrafficReport], declaration=None, seconds: float = 0.0,
+                 update_window: float = UPDATE_WINDOW) -> list[CheckRun]:
     """One CheckRun (source "traffic") per traffic check over every capture given."""
     traffic_checks()
-    per_capture = [evaluate(r, declaration) for r in reports]
+    per_capture = [evaluate(r, declaration, update_window) for r in reports]
     runs = []
     for check in TRAFFIC_CHECKS:
         if check.ID in NEEDS_DECLARATION and declaration is None:

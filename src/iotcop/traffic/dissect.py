@@ -28,7 +28,7 @@ from iotcop.errors import InputError
 TSHARK = "tshark"
 # tshark field -> key in the packet dict (dots become underscores in the EK output)
 FIELDS = (
-    "frame.time_epoch", "frame.len", "frame.protocols",
+    "frame.time_epoch", "frame.len", "frame.protocols", "eth.src",
     "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
     "tcp.srcport", "tcp.dstport", "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.reset", "tcp.flags.fin",
     "tcp.stream", "tcp.len",
@@ -43,7 +43,7 @@ FIELDS = (
     "telnet.data", "ftp.request.command", "ftp.request.arg", "ftp.response.code",
     "dns.flags.response", "dns.qry.name", "dns.a", "dns.aaaa", "dns.flags.rcode", "dns.cname",
     "ntp.flags.mode", "ntp.stratum",
-    "dhcp.option.dhcp", "dhcp.option.hostname", "dhcp.option.vendor_class_id",
+    "dhcp.option.dhcp", "dhcp.option.hostname", "dhcp.option.vendor_class_id", "dhcp.hw.mac_addr",
     "coap.code", "coap.type", "coap.opt.uri_path", "coap.opt.uri_query", "coap.payload",
 )
 PREFERENCES = ("tcp.desegment_tcp_streams:TRUE", "tls.desegment_ssl_records:TRUE")

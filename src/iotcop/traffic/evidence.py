@@ -13,8 +13,8 @@ from iotcop.traffic.dissect import capture_format, check_capture, tshark_version
 
 
 def traffic_evidence(captures: list[Path], device: str | None = None, declaration=None, firmware=None,
-                     probe: DeviceReport | None = None, decode_as: tuple[str, ...] = ()
-                     ) -> tuple[list[TrafficReport], list[CheckRun], list[str]]:
+                     probe: DeviceReport | None = None, decode_as: tuple[str, ...] = (),
+                     update_window: float | None = None) -> tuple[list[TrafficReport], list[CheckRun], list[str]]:
     """One report per capture, the traffic check runs over all of them, and one warning line per partial capture.
 
     An unreadable capture raises InputError before any analysis (every capture is checked first).
@@ -41,5 +41,6 @@ def traffic_evidence(captures: list[Path], device: str | None = None, declaratio
         if not report.complete:
             warnings.append(f"{path}: {report.partial_reason}; analysed the first {report.packets} packets (partial)")
         reports.append(report)
-    runs = traffic_runs(reports, declaration, seconds=time.monotonic() - started)
+    window = {} if update_window is None else {"update_window": update_window}
+    runs = traffic_runs(reports, declaration, seconds=time.monotonic() - started, **window)
     return reports, runs, warnings
