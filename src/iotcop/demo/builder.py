@@ -757,7 +757,7 @@ def build_image(variant: str = "vulnerable", *, arch: str = "mipsel", size: str 
     try:
         recipes.variant(variant)
         recipes.arch_info(arch)
-        names = recipes.package_names(size)
+        names = recipes.package_names(size, variant)
     except KeyError as exc:
         raise BuildError(str(exc.args[0])) from exc
     cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()

@@ -27,7 +27,8 @@ DT_NULL, DT_NEEDED, DT_HASH, DT_STRTAB, DT_SYMTAB, DT_STRSZ = 0, 1, 4, 5, 6, 10
 DT_RPATH, DT_BIND_NOW, DT_RUNPATH, DT_FLAGS = 15, 24, 29, 30
 DT_GNU_HASH, DT_FLAGS_1, DT_MIPS_SYMTABNO = 0x6FFFFEF5, 0x6FFFFFFB, 0x70000011
 DF_BIND_NOW, DF_1_NOW, DF_1_PIE = 0x8, 0x1, 0x08000000
-SHT_SYMTAB, SHT_DYNSYM = 2, 11
+SHT_PROGBITS, SHT_SYMTAB, SHT_DYNSYM = 1, 2, 11
+SHF_ALLOC, SHF_EXECINSTR = 0x2, 0x4
 SHN_UNDEF = 0
 STB_LOCAL, STB_WEAK = 0, 2
 
@@ -42,6 +43,16 @@ class ElfError(ValueError):
 
 def is_elf(head: bytes) -> bool:
     return head[:4] == b"\x7fELF"
+
+
+def data_ranges(data: bytes | memoryview) -> list[tuple[int, int]] | None:
+    """(offset, size) of the loaded, non-executable sections with initialised data (.rodata, .data ...), where a
+    program's string literals are; None when the file has no section headers to tell (sstrip'ed) or is
+    not an ELF file."""
+    try:
+        return _Parser(memoryview(data)).data_sections() or None
+    except (ElfError, struct.error, IndexError, OverflowError):
+        return None
 
 
 def parse_elf(data: bytes | memoryview) -> ElfInfo:
@@ -87,8 +98,8 @@ class _Parser:
             out.append((p_type, p_flags, p_offset, p_vaddr, p_filesz))
         return out
 
-    def _section_headers(self) -> list[tuple[int, int, int, int, int]]:
-        """(type, offset, size, link, entsize) per section header."""
+    def _section_rows(self) -> list[tuple[int, ...]]:
+        """Each section header as unpacked: (name, type, flags, addr, offset, size, link, info, align, entsize)."""
         out = []
         if not self.shoff or not self.shnum or self.shoff >= len(self.data):
             return out
@@ -97,10 +108,18 @@ class _Parser:
             off = self.shoff + i * self.shentsize
             if off + struct.calcsize(fmt) > len(self.data):
                 break
-            _name, sh_type, _flags, _addr, sh_offset, sh_size, sh_link, _info, _align, sh_entsize = struct.unpack_from(
-                fmt, self.data, off)
-            out.append((sh_type, sh_offset, sh_size, sh_link, sh_entsize))
+            out.append(struct.unpack_from(fmt, self.data, off))
         return out
+
+    def _section_headers(self) -> list[tuple[int, int, int, int, int]]:
+        """(type, offset, size, link, entsize) per section header."""
+        return [(row[1], row[4], row[5], row[6], row[9]) for row in self._section_rows()]
+
+    def data_sections(self) -> list[tuple[int, int]]:
+        """(offset, size) of the loaded, non-executable sections with initialised data."""
+        return [(row[4], row[5]) for row in self._section_rows()
+                if row[1] == SHT_PROGBITS and row[2] & SHF_ALLOC and not row[2] & SHF_EXECINSTR and row[5]
+                and row[4] + row[5] <= len(self.data)]
 
     def _vaddr_to_offset(self, vaddr: int) -> int | None:
         for p_type, _f, p_offset, p_vaddr, p_filesz in self.phdrs:

@@ -470,8 +470,8 @@ def ssh_host_key_references(fw: Firmware) -> dict[str, str]:
         if cmd.program in ("dropbear", "sshd"):
             args = list(cmd.args)
             for i, arg in enumerate(args):
-                if arg in ("-r", "-h") and i + 1 < len(args):
-                    refs.setdefault(args[i + 1], f"{cmd.program} {arg} in {cmd.path}:{cmd.line}")
+                if arg in ("-r", "-h") and i + 1 < len(args) and "%" not in args[i + 1]:
+                    refs.setdefault(args[i + 1], f"{cmd.program} {arg} in {cmd.site}")
     return refs
 
 
