@@ -21,6 +21,7 @@ from iotcop.sbom.busybox import applet_table
 
 MAX_TEXT_BYTES = 1024 * 1024
 MAX_BINARY_BYTES = 16 * 1024 * 1024
+KEPT_BINARY_BYTES = 48 * 1024 * 1024  # programs kept between the walk and the strings pass
 
 # Persistent writable filesystems, and mount points that by convention hold removable media.
 WRITABLE_FSTYPES = frozenset({"jffs2", "ubifs", "yaffs", "yaffs2", "ext2", "ext3", "ext4", "vfat", "msdos", "exfat",
@@ -73,6 +74,8 @@ class BootFS:
         self.generated: dict[str, Generated] = {}
         self.mounts: list[Mount] = []
         self._applets: dict[str, tuple[str, ...]] = {}
+        self._binaries: dict[str, bytes | None] = {}  # oldest first
+        self._binary_bytes = 0
         self._text: dict[str, str | None] = {}
         self._resolved: dict[tuple[str, str], str] = {}  # emptied when the boot chain adds a link or a tree copy
 
@@ -225,7 +228,17 @@ class BootFS:
         entry = self.entry(path)
         if entry is None or entry.kind != "file":
             return None
-        return self.fw.read_bytes(entry, MAX_BINARY_BYTES)
+        # The walk (applet tables) and the strings pass read the same programs: keep them, within a budget.
+        if entry.path in self._binaries:
+            return self._binaries[entry.path]
+        data = self.fw.read_bytes(entry, MAX_BINARY_BYTES)
+        size = len(data or b"")
+        while self._binaries and self._binary_bytes + size > KEPT_BINARY_BYTES:
+            self._binary_bytes -= len(self._binaries.pop(next(iter(self._binaries))) or b"")
+        if size <= KEPT_BINARY_BYTES:
+            self._binaries[entry.path] = data
+            self._binary_bytes += size
+        return data
 
     def is_elf(self, path: str, cwd: str = "/") -> bool:
         entry = self.entry(path, cwd)
@@ -243,7 +256,7 @@ class BootFS:
             names: tuple[str, ...] = ()
             entry = self.entries.get(real)
             if entry is not None and entry.kind == "file" and self.is_elf(real):
-                data = self.fw.read_bytes(entry, MAX_BINARY_BYTES) or b""
+                data = self.read_binary(real) or b""
                 if b"BusyBox v" in data:
                     names = tuple(applet_table(data))
             self._applets[real] = names
