@@ -58,16 +58,26 @@ def fuzz_accounts(data: bytes) -> None:
 
 @target("boot")
 def fuzz_boot(data: bytes) -> None:
-    """Init files: shell scripts, inittab, inetd, xinetd, systemd units, upstart jobs."""
-    from iotcop.checks.services import boot
+    """The boot model on a tree whose inittab, rcS, inetd.conf, crontab and systemd unit hold the input."""
+    from iotcop.boot import build_boot_model, formats, shell
+    from iotcop.firmware.inventory import inventory_tree
 
     text = _text(data)
-    boot.shell_commands(text, "/etc/init.d/rcS", "sysv", True)
-    boot._inittab(_EMPTY_FW, _entry("/etc/inittab"), text)
-    boot._inetd(_entry("/etc/inetd.conf"), text)
-    boot._xinetd(_entry("/etc/xinetd.d/telnet"), text)
-    boot._systemd(_EMPTY_FW, _entry("/lib/systemd/system/x.service"), text)
-    boot._upstart(_entry("/etc/init/x.conf"), text)
+    try:
+        shell.parse(text)
+    except shell.ParseLimit:
+        pass
+    formats.parse_unit("x.service", "/lib/systemd/system/x.service", text)
+    formats.parse_upstart(text)
+    formats.parse_uci(text, "system")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "rootfs"
+        for path in ("etc/inittab", "etc/init.d/rcS", "etc/inetd.conf", "etc/crontabs/root",
+                     "lib/systemd/system/x.service"):
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_bytes(data)
+        (root / "etc/init.d/rcS").chmod(0o755)
+        build_boot_model(inventory_tree(root)).report_view()
 
 
 @target("securitytxt")

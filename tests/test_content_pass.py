@@ -12,6 +12,7 @@ import shutil
 
 import pytest
 
+from iotcop.boot import BOOT_MODEL
 from iotcop.cache.store import AnalysisCache
 from iotcop.checks.base import CheckDoc, ContentCheck
 from iotcop.checks.discovery import all_checks
@@ -31,6 +32,18 @@ def _rchar() -> int:
             if line.startswith("rchar:"):
                 return int(line.split()[1])
     raise AssertionError("no rchar in /proc/self/io")
+
+
+class _ReadRecorder:
+    """Firmware observer: the size of every file read through the Firmware."""
+
+    def __init__(self):
+        self.sizes: dict[str, int] = {}
+
+    def answered(self, fw, query, answer):
+        if query[0] == "read" and answer is not None and answer.kind == "file":
+            self.sizes[answer.path] = answer.size
+        return answer
 
 
 def _inventory(root, plan=None):
@@ -57,6 +70,16 @@ def test_content_checks_read_nothing_after_the_inventory(rootfs):
     inventory_bytes = _rchar() - before
     tree_bytes = sum(e.size for e in fw.files())
     assert inventory_bytes <= tree_bytes * 1.02 + 1_000_000  # each file read once (plus directory listings)
+    # The boot model, built once per scan before the checks fork, reads the scripts it walks and the programs it
+    # follows (BusyBox applet tables, strings of manager programs): each of those once, nothing else.
+    reads = _ReadRecorder()
+    fw.observe(reads)
+    before = _rchar()
+    BOOT_MODEL.of(fw)
+    boot_bytes = _rchar() - before
+    fw.observe(None)
+    assert reads.sizes and boot_bytes <= sum(reads.sizes.values()) * 1.02 + 100_000
+    assert boot_bytes < 0.5 * tree_bytes
     before = _rchar()
     runs = [run_check_inline(c, fw) for c in CONTENT_CHECKS]
     from iotcop.sbom import components_as_dicts

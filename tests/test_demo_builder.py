@@ -153,7 +153,8 @@ def test_vulnerable_image_layout(vulnerable):
 def test_manifest_lists_debian_versions(vulnerable, cache_dir):
     m = json.loads(vulnerable.manifest.read_text())
     names = [p["name"] for p in m["packages"]]
-    assert names == recipes.package_names("small")
+    assert names == recipes.package_names("small", "vulnerable")
+    assert {"inetutils-inetd", "inetutils-ftpd"} <= set(names) - set(recipes.package_names("small", "clean"))
     for p in m["packages"]:
         debs = list((cache_dir / "debs").glob(f"{p['name']}_*_{p['arch']}.deb"))
         debs = [d for d in debs if subprocess.run(["dpkg-deb", "-f", d, "Version"], capture_output=True,

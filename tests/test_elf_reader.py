@@ -93,3 +93,24 @@ def test_truncated_real_binary_does_not_crash():
             parse_elf(data[:cut])
         except ElfError:
             pass
+
+
+def test_data_symbols_give_file_offsets_of_defined_objects(tmp_path):
+    import shutil
+    import subprocess
+
+    from iotcop.firmware.elf import data_symbols
+
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is required (scripts/setup installs it)")
+    src = tmp_path / "k.c"
+    src.write_text('const unsigned char gEcbKey1[8] = "abcdefgh";\nunsigned char table_key[16];\nint counter = 3;\n')
+    lib = tmp_path / "libk.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True, capture_output=True, timeout=60)
+    data = lib.read_bytes()
+    found = data_symbols(data, lambda name, size: True)
+    by_name = {name: (offset, size) for name, offset, size in found}
+    offset, size = by_name["gEcbKey1"]
+    assert size == 8 and data[offset:offset + 8] == b"abcdefgh"
+    assert "table_key" not in by_name  # .bss: no bytes in the file
+    assert data_symbols(b"\x7fELF garbage", lambda n, s: True) == []

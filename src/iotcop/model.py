@@ -391,6 +391,7 @@ class Assessment(BaseModel):
     device: DeviceReport | None = None  # present when a live device was probed
     traffic: list[TrafficReport] | None = None  # packet captures of the device (--traffic)
     ts103701: ConformanceView | None = None  # with scan --view ts103701
+    boot: dict | None = None  # what the image starts at boot (iotcop.boot.BootModel.report_view())
 
     model_config = ConfigDict(populate_by_name=True)
 

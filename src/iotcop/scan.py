@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator, Protocol
 
 from iotcop.assess import AssessmentInputs, build_assessment
+from iotcop.boot import BOOT_MODEL
 from iotcop.checks.base import Check, ContentCheck
 from iotcop.checks.discovery import all_checks
 from iotcop.checks.runner import run_checks
@@ -162,6 +163,10 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
                                     content=content_pass(checks, ctx, options.jobs))
             with timer("components"):
                 components = components_as_dicts(fw)  # in the parent, so every forked check shares them
+            boot = None
+            if fw.roots:
+                with timer("boot"):
+                    boot = BOOT_MODEL.of(fw).report_view()  # in the parent: the report and the checks share it
             with timer("shared"):
                 derive_shared_facts(fw, checks)
             runs = _run_checks(checks, fw, ctx, extraction, options, progress, timer)
@@ -209,6 +214,8 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
 
                     view = view_for_scan(assessment, inputs.runs, options.declaration, fw, inputs.declared_items)
                     assessment = assessment.model_copy(update={"ts103701": view})
+            if boot is not None:
+                assessment = assessment.model_copy(update={"boot": boot})
             assessment.timings["assess"] = timer.timings["assess"]  # the report was built inside this stage
             accepted = accept(assessment, options.baseline)
             record = triage_record(accepted, options.baseline, list(options.vex))

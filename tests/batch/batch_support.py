@@ -31,6 +31,10 @@ def make_rootfs(root: Path, serial: int = 0, *, empty_root_password: bool = True
     (root / "etc/os-release").write_text(f'NAME="Test OS"\nVERSION_ID="1.{serial}"\n')
     (root / "etc/init.d/rcS").write_text(RCS if telnet else "#!/bin/sh\nmount -a\n")
     (root / "etc/init.d/rcS").chmod(0o755)
+    if telnet:  # the program rcS starts ships in the image, as the boot model requires to count the start
+        (root / "usr/sbin").mkdir(parents=True, exist_ok=True)
+        (root / "usr/sbin/telnetd").write_bytes(b"\x7fELF telnetd " + serial.to_bytes(4, "little"))
+        (root / "usr/sbin/telnetd").chmod(0o755)
     (root / "bin/app.dat").write_bytes(bytes(range(256)) * 8 + serial.to_bytes(4, "little"))
     status = ""
     if dnsmasq:

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from boot_trees import APPLETS, busybox, manager
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -62,13 +63,16 @@ UHTTPD = ("config uhttpd 'main'\n\tlist listen_http '0.0.0.0:80'\n\tlist listen_
           "\toption home '/www'\n\toption cgi_prefix '/cgi-bin'\n\toption redirect_https '{r}'\n")
 NGINX = "server {{\n  listen {listen};\n  location / {{ fastcgi_pass unix:/var/run/fcgi.sock; auth_basic \"admin\"; }}\n{extra}}}\n"
 LIGHTTPD_BIN = {"usr/sbin/lighttpd": b"\x7fELF"}
+# BusyBox init that runs /etc/init.d/S* (servers the checks judge by their start must be started)
+BOOT = {"etc/inittab": "::sysinit:/etc/init.d/rcS\n", "etc/init.d/rcS": "#!/bin/sh\nfor s in /etc/init.d/S*; do $s start; done\n",
+        "usr/sbin/httpd": busybox(sorted([*APPLETS, "httpd"]))}
 
 HTTP_FIRE = {
     "lighttpd-auth-cgi": ({"etc/lighttpd/lighttpd.conf": LIGHTTPD_ADMIN, **LIGHTTPD_BIN}, "high"),
     "uhttpd-no-redirect": ({"etc/config/uhttpd": UHTTPD.format(r="0")}, "medium"),
     "nginx-plain": ({"etc/nginx/nginx.conf": NGINX.format(listen="80", extra="")}, "high"),
     "boa": ({"etc/boa/boa.conf": "Port 80\nDocumentRoot /www\nScriptAlias /cgi-bin/ /www/cgi-bin/\n", "usr/sbin/boa": b"\x7fELF"}, "medium"),
-    "busybox-httpd": ({"etc/init.d/S80httpd": "#!/bin/sh\nhttpd -p 80 -h /www\n", "www/cgi-bin/login.cgi": "#!/bin/sh\n",
+    "busybox-httpd": ({**BOOT, "etc/init.d/S80httpd": "#!/bin/sh\nhttpd -p 80 -h /www\n", "www/cgi-bin/login.cgi": "#!/bin/sh\n",
                        "etc/httpd.conf": "/cgi-bin:admin:admin\n"}, "high"),
 }
 HTTP_QUIET = {
@@ -79,7 +83,9 @@ HTTP_QUIET = {
     "uhttpd-redirect": {"etc/config/uhttpd": UHTTPD.format(r="1")},
     "nginx-ssl": {"etc/nginx/nginx.conf": NGINX.format(listen="443 ssl", extra="")},
     "nginx-redirect": {"etc/nginx/nginx.conf": "server {\n  listen 80;\n  return 301 https://$host$request_uri;\n}\n"},
-    "busybox-httpd-static": {"etc/init.d/S80httpd": "#!/bin/sh\nhttpd -p 80 -h /www\n", "www/index.html": "hi"},
+    "busybox-httpd-static": {**BOOT, "etc/init.d/S80httpd": "#!/bin/sh\nhttpd -p 80 -h /www\n", "www/index.html": "hi"},
+    "busybox-httpd-not-started": {"etc/init.d/httpd.off": "#!/bin/sh\nhttpd -p 80 -h /www\n", "www/cgi-bin/login.cgi": "#!/bin/sh\n",
+                                  "etc/httpd.conf": "/cgi-bin:admin:admin\n", **BOOT},
 }
 
 
@@ -146,7 +152,8 @@ SNMP_FIRE = {
     "rwcommunity-custom": ({"etc/snmp/snmpd.conf": "rwcommunity Xy7!kq 10.0.0.0/8\n"}, "high"),
     "com2sec": ({"etc/snmp/snmpd.conf": "com2sec readonly default s3cretcomm\n"}, "medium"),
     "uci": ({"etc/config/snmpd": "config com2sec public\n\toption secname ro\n\toption source default\n\toption community public\n"}, "high"),
-    "mini_snmpd": ({"etc/init.d/S90snmp": "#!/bin/sh\nmini_snmpd -c private -D router\n"}, "high"),
+    "mini_snmpd": ({**BOOT, "etc/init.d/S90snmp": "#!/bin/sh\nmini_snmpd -c private -D router\n",
+                    "usr/sbin/mini_snmpd": manager("mini_snmpd")}, "high"),
 }
 SNMP_QUIET = {
     "v3-only": {"etc/snmp/snmpd.conf": "createUser admin SHA authpass12 AES privpass12\nrouser admin priv\n"},
@@ -272,3 +279,26 @@ def test_self_signed_certificate_ignores_encrypted_key(tmp_path):
                                      serialization.BestAvailableEncryption(b"pw"))
     found = run(SelfSignedCertificate, tmp_path, {"etc/ssl/certs/s.crt": _cert(served, "x"), "etc/ssl/private/s.key": encrypted}).findings
     assert found == []
+
+
+def test_http_admin_reads_the_template_a_started_server_is_configured_from(tmp_path):
+    script = ("#!/bin/sh\nmkdir -p /var/web\nsed -e 's/@PORT@/8080/' /etc/web/lighttpd.conf.tpl > /var/web/lighttpd.conf\n"
+              "/usr/sbin/lighttpd -f /var/web/lighttpd.conf\n")
+    template = LIGHTTPD_ADMIN.replace("server.port = 80", "server.port = @PORT@")
+    files = {**BOOT, "etc/init.d/S70web": script, "etc/web/lighttpd.conf.tpl": template, **LIGHTTPD_BIN}
+    (found,) = run(HttpAdmin, tmp_path / "started", files).findings
+    assert found.evidence.path == "/etc/web/lighttpd.conf.tpl" and found.severity.value == "high"
+    assert "built at boot from /etc/web/lighttpd.conf.tpl" in found.evidence.detail
+    assert "/etc/init.d/S70web:4" in found.evidence.detail
+    # the same template with no server started from it is not judged
+    files["etc/init.d/S70web"] = "#!/bin/sh\nsed -e 's/@PORT@/8080/' /etc/web/lighttpd.conf.tpl > /var/web/lighttpd.conf\n"
+    assert run(HttpAdmin, tmp_path / "idle", files).findings == []
+
+
+def test_nginx_serving_its_https_site_also_on_plain_http_fires_at_the_listen_line(tmp_path):
+    conf = ("http {\n  server {\n    listen 80;\n    location / { root /srv/ui; }\n  }\n"
+            "  server {\n    listen 443 ssl;\n    ssl_certificate /c.pem;\n    location / { root /srv/ui; }\n  }\n"
+            "  server {\n    listen 8080;\n    location / { root /srv/other; }\n  }\n}\n")
+    (found,) = run(HttpAdmin, tmp_path, {"etc/nginx/nginx.conf": conf}).findings
+    assert (found.evidence.line, found.severity.value) == (3, "medium")
+    assert "the web root its HTTPS server serves (/srv/ui)" in found.evidence.detail

@@ -16,8 +16,9 @@ from iotcop.firmware.extract import extract
 from iotcop.firmware.inventory import build_firmware, inventory_tree
 
 FAMILIES = ("credentials", "crypto", "secrets", "comms")
-# Checks that existed before this set and have their own FACT_core tests.
-EARLIER = {"credentials.empty-password", "credentials.default-password", "credentials.weak-password-hash", "crypto.private-key"}
+# Checks that judge account files and key material, whose FACT_core fixtures hold real ones (their own tests cover them).
+EARLIER = {"credentials.empty-password", "credentials.default-password", "credentials.weak-password-hash", "crypto.private-key",
+           "credentials.stored-password", "credentials.root-equivalent-account"}
 
 
 def family_checks():
@@ -97,10 +98,17 @@ def test_vulnerable_demo_image_findings(vulnerable_runs):
         ("comms.http-admin", "/etc/lighttpd/lighttpd.conf"),
         ("comms.self-signed-cert", "/etc/ssl/certs/server.crt"),
         ("credentials.config-password", "/upper/etc/config/backup/wireless.bak"),
+        # vendor factory defaults: a base64 admin password, a fixed WPS PIN, a MAC-derived SSH password
+        ("credentials.config-password", "/etc/defaults/factory.xml"),
+        ("secrets.wifi-psk", "/etc/defaults/factory.xml"),
+        ("credentials.derived-password", "/etc/defaults/factory.xml"),
+        ("credentials.authorized-key", "/root/.ssh/authorized_keys"),
+        ("secrets.fixed-seed", "/etc/urandom.seed"),
         ("secrets.wifi-psk", "/upper/etc/config/backup/wireless.bak"),
         ("secrets.wifi-psk", "/upper/etc/config/wireless"),
         # The image's own modes (recorded before extraction) leave these secrets readable by every user.
         ("secrets.world-readable", "/etc/lighttpd/.htpasswd"),
+        ("secrets.world-readable", "/etc/defaults/factory.xml"),
         ("secrets.world-readable", "/upper/etc/config/backup/wireless.bak"),
         ("secrets.world-readable", "/upper/etc/config/wireless"),
         ("secrets.world-readable", "/usr/share/app/cloud.pem"),

@@ -9,6 +9,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from boot_trees import APPLETS, BASE_LINKS, busybox, manager
 from support import corpus_file, run_cli
 from surface_helpers import make_tree, run, titles
 
@@ -39,17 +40,19 @@ def test_debug_servers_and_netcat_shells_fire(tmp_path):
             "busybox nc -l -p 4444 -e /bin/sh &\n"
             "# nc -l -p 5555 -e /bin/sh   (commented out)\n"
         ),
-        "usr/bin/gdbserver": REAL_ELF,
+        "usr/bin/gdbserver": REAL_ELF, "sbin/adbd": manager("adbd"), "usr/sbin/tcpdump": manager("tcpdump"),
+        "bin/busybox": busybox(sorted([*APPLETS, "nc"])),
         "system/build.prop": "ro.build.type=userdebug\nro.debuggable=1\nro.adb.secure=0\n",
-    })
+    }, links=BASE_LINKS)
     result = run(DebugTools, tmp_path)
     got = {(f.title, f.evidence.line) for f in result.findings}
     assert ("GDB remote debugging server started at boot (gdbserver)", 2) in got
     assert ("Android debug bridge daemon started at boot (adbd)", 3) in got
     assert ("packet capture started at boot (tcpdump)", 4) in got
     netcat = [f for f in result.findings if f.title.startswith("Netcat")]
-    assert [(f.evidence.line, f.severity.value) for f in netcat] == [(5, "critical")]
-    assert any(f.title == "Debug tools shipped in the image (1)" and f.provisions == ["5.6-6"] for f in result.findings)
+    assert [(f.title, f.evidence.line, f.severity.value) for f in netcat] == [
+        ("Netcat started at boot hands a program to network peers (-e/-c)", 5, "critical")]
+    assert any(f.title == "Debug tools shipped in the image (3)" and f.provisions == ["5.6-6"] for f in result.findings)
     props = sorted(f.title for f in result.findings if f.title.startswith("Android debug setting"))
     assert props == ["Android debug setting ro.adb.secure=0", "Android debug setting ro.debuggable=1"]
 
@@ -67,15 +70,23 @@ def test_debug_tools_silent_on_ordinary_boot(tmp_path):
 # -- busybox applets ---------------------------------------------------------------------------
 
 
+# Harmless applets every build has: a table as long as a real one (a handful of names is not a table).
+COMMON_APPLETS = ["cat", "chmod", "cp", "echo", "mkdir", "mount", "rm", "sh", "sleep", "umount"]
+
+
 def _busybox(applets: list[str]) -> bytes:
-    table = b"\x00".join(a.encode() for a in ["[", "[[", *sorted(applets)]) + b"\x00\x00\x01\x02"
+    table = b"\x00".join(a.encode() for a in ["[", "[[", *sorted({*COMMON_APPLETS, *applets})]) + b"\x00\x00\x01\x02"
     return REAL_ELF + b"\x00junk\x00" + table
 
 
 def test_applet_table_is_read_in_order():
     data = _busybox(["ash", "ls", "nc", "telnetd", "zcat"])
-    assert applet_names(data) == ("[", "[[", "ash", "ls", "nc", "telnetd", "zcat")
-    assert applet_names(REAL_ELF) == ()
+    assert applet_names(data) == ("[", "[[", *sorted([*COMMON_APPLETS, "ash", "ls", "nc", "telnetd", "zcat"]))
+    # BusyBox 1.2x: packed applet bytes run straight into the table, with no NUL before '['
+    names = ["[", "[[", *sorted([*COMMON_APPLETS, "ash", "ls", "nc", "telnetd", "zcat"])]
+    packed = b"\x7fELF\x01\x02\xf1!3" + b"\x00".join(n.encode() for n in names) + b"\x00\x00"
+    assert applet_names(packed) == tuple(names)
+    assert applet_names(b"\x00zeta\x00alpha\x00beta\x00" + bytes(64)) == ()  # no sorted run of three names
 
 
 def test_busybox_with_server_applets_fires_and_names_links(tmp_path):
@@ -183,15 +194,17 @@ def test_root_daemons_fire_only_when_root_is_shown(tmp_path):
             "/usr/sbin/httpd -p 8080 -h /www\n"
             "/usr/sbin/dropbear -s\n"
             "chpst -u nobody /usr/sbin/mini_httpd -p 81\n"
+            "/etc/init.d/uhttpd start\n"
+            "/usr/sbin/mosquitto -c /etc/mosquitto/mosquitto.conf\n"
         ),
         "etc/lighttpd/lighttpd.conf": 'server.port = 80\nserver.username = "root"\n',
         "etc/dnsmasq.conf": "interface=br-lan\n",
-        "etc/init.d/uhttpd": "#!/bin/sh /etc/rc.common\nUSE_PROCD=1\nstart_service() {\n procd_open_instance\n procd_set_param command /usr/sbin/uhttpd -f -h /www\n procd_set_param user www\n}\n",
-        "lib/systemd/system/mosq.service": "[Service]\nExecStart=/usr/sbin/mosquitto -c /etc/mosquitto/mosquitto.conf\n",
+        "etc/rc.common": "#!/bin/sh\n",
+        "etc/init.d/uhttpd": "#!/bin/sh /etc/rc.common\nUSE_PROCD=1\nstart_service() {\n procd_open_instance\n procd_set_param command /usr/sbin/uhttpd -f -h /www\n procd_set_param user www\n procd_close_instance\n}\n",
         "etc/mosquitto/mosquitto.conf": "user root\nlistener 1883\n",
-    })
-    (tmp_path / "etc/rc.d").mkdir()
-    (tmp_path / "etc/rc.d/S50uhttpd").symlink_to("../init.d/uhttpd")
+        "bin/busybox": busybox(), "usr/bin/chpst": manager("chpst"),
+        **{f"usr/sbin/{d}": manager(d) for d in ("lighttpd", "dnsmasq", "httpd", "dropbear", "mini_httpd", "uhttpd", "mosquitto")},
+    }, links=BASE_LINKS)
     fw = inventory_tree(tmp_path)
     users = {d.command.program: d.user for d in started_daemons(fw)}
     assert users == {"lighttpd": "root", "dnsmasq": "nobody", "httpd": "root", "dropbear": "root", "mini_httpd": "nobody",
@@ -209,8 +222,9 @@ def test_root_daemons_silent_when_privileges_drop(tmp_path):
     make_tree(tmp_path, {
         "etc/inittab": "::sysinit:/etc/init.d/rcS\n",
         "etc/init.d/rcS": "#!/bin/sh\n/usr/sbin/lighttpd -f /etc/lighttpd.conf\n/usr/sbin/httpd -u www -h /www\n/usr/sbin/dropbear\n",
-        "etc/lighttpd.conf": 'server.username = "www-data"\n',
-    })
+        "etc/lighttpd.conf": 'server.username = "www-data"\n', "bin/busybox": busybox(),
+        **{f"usr/sbin/{d}": manager(d) for d in ("lighttpd", "httpd", "dropbear")},
+    }, links=BASE_LINKS)
     assert run(RootDaemons, tmp_path).findings == []
 
 
@@ -271,10 +285,10 @@ def _dtb_with_bootargs(bootargs: str) -> bytes:
 
 def test_bootloader_fires_on_open_autoboot_and_shell_bootargs(tmp_path):
     make_tree(tmp_path, {
-        "etc/inittab": "::sysinit:/etc/init.d/rcS\nttyS0::respawn:-/bin/sh\n",
+        "etc/inittab": "::sysinit:/etc/init.d/rcS\nttyS0::respawn:-/bin/sh\n", "bin/busybox": busybox(),
         "boot/uboot-env.bin": _uboot_env({"bootdelay": "3", "bootcmd": "bootm 0x9f050000", "bootargs": "console=ttyS0,115200 root=/dev/mtdblock2"}),
         "boot/board.dtb": _dtb_with_bootargs("console=ttyS1,115200 init=/bin/sh"),
-    })
+    }, links=BASE_LINKS)
     fw = inventory_tree(tmp_path)
     assert {(s.path, s.key, s.value) for s in boot_settings(fw) if s.key == "bootargs"} == {
         ("/boot/uboot-env.bin", "bootargs", "console=ttyS0,115200 root=/dev/mtdblock2"),

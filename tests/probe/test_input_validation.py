@@ -107,7 +107,8 @@ def test_a_handler_that_returns_a_file_outside_its_folder_fails_5_13_1(tmp_path)
     run = next(c for c in report["checks"] if c["id"] == "probe.input-validation")
     assert [(f["title"], f["confidence"]) for f in findings] == [
         ("/cgi-bin/docs.cgi mishandles a malformed 'page' (path traversal)", "confirmed")], (
-        run, report["device"]["services"], report["device"]["attempts"])
+        run["status"], run.get("error"), [f"{a['result']} {a['detail']}" for a in report["device"]["attempts"]
+                                          if a["detail"].startswith("GET /cgi-bin/")])
     assert findings[0]["related"][0]["path"] == "/www/cgi-bin/docs.cgi"
     assert findings[0]["evidence"]["excerpt"] is None  # the device's account file is not copied into the report
     # the firmware check sees no command sink here: the probe decides

@@ -61,8 +61,8 @@ def observed_services(ctx: Context) -> list[ObservedService]:
         from iotcop.checks.services.daemons import started_daemons
 
         for d in started_daemons(ctx.firmware):
-            if d.kind in ("super-server", "wifi-ap") or d.command.enabled is False:
-                continue
+            if d.kind in ("super-server", "wifi-ap") or d.command.confidence == "possible":
+                continue  # a start the image does not show (a string in a vendor program, a switch off by default)
             cmd = d.command
             kind = d.kind
             if cmd.service and cmd.service.lower() in SERVICE_ALIASES:

@@ -582,7 +582,11 @@ def _render(text: str, subst: dict[str, str]) -> bytes:
 def _write_files(root: Path, files: dict[str, Any], subst: dict[str, str]) -> None:
     for path in sorted(files):
         spec = files[path] or {}
-        _write(root, path, _render(spec.get("content", ""), subst), _mode(spec.get("mode"), 0o644))
+        if "content_base64" in spec:  # binary content (a seed file)
+            content = base64.b64decode(spec["content_base64"], validate=True)
+        else:
+            content = _render(spec.get("content", ""), subst)
+        _write(root, path, content, _mode(spec.get("mode"), 0o644))
 
 
 def _merge_tree(src: Path, dst: Path) -> None:
@@ -757,7 +761,7 @@ def build_image(variant: str = "vulnerable", *, arch: str = "mipsel", size: str 
     try:
         recipes.variant(variant)
         recipes.arch_info(arch)
-        names = recipes.package_names(size)
+        names = recipes.package_names(size, variant)
     except KeyError as exc:
         raise BuildError(str(exc.args[0])) from exc
     cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()

@@ -39,13 +39,15 @@ def arch_info(arch: str) -> dict[str, Any]:
     return arches[arch]
 
 
-def package_names(size: str) -> list[str]:
-    """Debian package names for a size profile: base list first, then the profile's extras."""
+def package_names(size: str, variant_name: str | None = None) -> list[str]:
+    """Debian package names for a size profile: base list first, then the profile's extras, then the
+    variant's own (servers only that variant starts)."""
     pk = load_recipes()["packages"]
     if size not in pk["sizes"]:
         raise KeyError(f"unknown size {size!r}; known: {', '.join(pk['sizes'])}")
+    extra = variant(variant_name).get("packages") or [] if variant_name is not None else []
     out: list[str] = []
-    for name in [*pk["base"], *pk["sizes"][size]]:
+    for name in [*pk["base"], *pk["sizes"][size], *extra]:
         if name not in out:
             out.append(name)
     return out

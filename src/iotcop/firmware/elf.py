@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import struct
+from typing import Callable
 
 from iotcop.firmware.model import ElfInfo
 
@@ -27,7 +28,9 @@ DT_NULL, DT_NEEDED, DT_HASH, DT_STRTAB, DT_SYMTAB, DT_STRSZ = 0, 1, 4, 5, 6, 10
 DT_RPATH, DT_BIND_NOW, DT_RUNPATH, DT_FLAGS = 15, 24, 29, 30
 DT_GNU_HASH, DT_FLAGS_1, DT_MIPS_SYMTABNO = 0x6FFFFEF5, 0x6FFFFFFB, 0x70000011
 DF_BIND_NOW, DF_1_NOW, DF_1_PIE = 0x8, 0x1, 0x08000000
-SHT_SYMTAB, SHT_DYNSYM = 2, 11
+SHT_PROGBITS, SHT_SYMTAB, SHT_NOBITS, SHT_DYNSYM = 1, 2, 8, 11
+SHF_ALLOC, SHF_EXECINSTR = 0x2, 0x4
+STT_OBJECT = 1
 SHN_UNDEF = 0
 STB_LOCAL, STB_WEAK = 0, 2
 
@@ -42,6 +45,29 @@ class ElfError(ValueError):
 
 def is_elf(head: bytes) -> bool:
     return head[:4] == b"\x7fELF"
+
+
+def data_symbols(data: bytes | memoryview, wanted: Callable[[str, int], bool]) -> list[tuple[str, int, int]]:
+    """(name, file offset, size) of the defined data objects in .symtab and .dynsym that `wanted(name, size)`
+    accepts; objects in .bss (no bytes in the file) are left out.  [] for a malformed file.
+
+    Kept here rather than asking LIEF: importing LIEF costs about 0.37 s in every inventory process that
+    needs it, while this reader already parses the symbol tables (measured on the demo image: the content
+    pass took 2.2 s with LIEF and the same as without the key scanner with this)."""
+    try:
+        return _Parser(memoryview(data)).data_symbols(wanted)
+    except (struct.error, IndexError, UnicodeDecodeError, OverflowError, ElfError):
+        return []
+
+
+def data_ranges(data: bytes | memoryview) -> list[tuple[int, int]] | None:
+    """(offset, size) of the loaded, non-executable sections with initialised data (.rodata, .data ...), where a
+    program's string literals are; None when the file has no section headers to tell (sstrip'ed) or is
+    not an ELF file."""
+    try:
+        return _Parser(memoryview(data)).data_sections() or None
+    except (ElfError, struct.error, IndexError, OverflowError):
+        return None
 
 
 def parse_elf(data: bytes | memoryview) -> ElfInfo:
@@ -87,8 +113,8 @@ class _Parser:
             out.append((p_type, p_flags, p_offset, p_vaddr, p_filesz))
         return out
 
-    def _section_headers(self) -> list[tuple[int, int, int, int, int]]:
-        """(type, offset, size, link, entsize) per section header."""
+    def _section_rows(self) -> list[tuple[int, ...]]:
+        """Each section header as unpacked: (name, type, flags, addr, offset, size, link, info, align, entsize)."""
         out = []
         if not self.shoff or not self.shnum or self.shoff >= len(self.data):
             return out
@@ -97,10 +123,18 @@ class _Parser:
             off = self.shoff + i * self.shentsize
             if off + struct.calcsize(fmt) > len(self.data):
                 break
-            _name, sh_type, _flags, _addr, sh_offset, sh_size, sh_link, _info, _align, sh_entsize = struct.unpack_from(
-                fmt, self.data, off)
-            out.append((sh_type, sh_offset, sh_size, sh_link, sh_entsize))
+            out.append(struct.unpack_from(fmt, self.data, off))
         return out
+
+    def _section_headers(self) -> list[tuple[int, int, int, int, int]]:
+        """(type, offset, size, link, entsize) per section header."""
+        return [(row[1], row[4], row[5], row[6], row[9]) for row in self._section_rows()]
+
+    def data_sections(self) -> list[tuple[int, int]]:
+        """(offset, size) of the loaded, non-executable sections with initialised data."""
+        return [(row[4], row[5]) for row in self._section_rows()
+                if row[1] == SHT_PROGBITS and row[2] & SHF_ALLOC and not row[2] & SHF_EXECINSTR and row[5]
+                and row[4] + row[5] <= len(self.data)]
 
     def _vaddr_to_offset(self, vaddr: int) -> int | None:
         for p_type, _f, p_offset, p_vaddr, p_filesz in self.phdrs:
@@ -256,6 +290,40 @@ class _Parser:
             stripped=not has_symtab,
             static=interpreter is None and not needed,
         )
+
+    def data_symbols(self, wanted: Callable[[str, int], bool]) -> list[tuple[str, int, int]]:
+        fmt = self.end + ("IBBHQQ" if self.is64 else "IIIBBH")
+        size = struct.calcsize(fmt)
+        out: list[tuple[str, int, int]] = []
+        seen: set[tuple[str, int]] = set()
+        for sh_type, s_off, s_size, s_link, s_entsize in self.sections:
+            if sh_type not in (SHT_SYMTAB, SHT_DYNSYM) or s_entsize < size or s_link >= len(self.sections):
+                continue
+            str_off, str_size = self.sections[s_link][1], self.sections[s_link][2]
+            strtab = bytes(self.data[str_off:str_off + str_size])
+            count = min(s_size // s_entsize, _MAX_SYMBOLS, max(0, (len(self.data) - s_off) // s_entsize))
+            for i in range(count):
+                fields = struct.unpack_from(fmt, self.data, s_off + i * s_entsize)
+                if self.is64:
+                    st_name, st_info, _other, st_shndx, value, sym_size = fields
+                else:
+                    st_name, value, sym_size, st_info, _other, st_shndx = fields
+                if st_info & 0xF != STT_OBJECT or not sym_size or not 0 < st_shndx < len(self.sections):
+                    continue
+                if self.sections[st_shndx][0] == SHT_NOBITS:
+                    continue
+                end = strtab.find(b"\0", st_name)
+                name = strtab[st_name:end if end >= 0 else len(strtab)].decode("utf-8", errors="replace")
+                if not name or not wanted(name, sym_size):
+                    continue
+                offset = self._vaddr_to_offset(value) if self.phdrs else None
+                if offset is None and self.e_type == 1:  # relocatable object: value is relative to its section
+                    offset = self.sections[st_shndx][1] + value
+                if offset is None or offset + sym_size > len(self.data) or (name, offset) in seen:
+                    continue
+                seen.add((name, offset))
+                out.append((name, offset, sym_size))
+        return out
 
     def _symtab_has(self, names: set[str]) -> bool:
         """Static binaries carry the canary symbols in .symtab, not as imports."""

@@ -176,9 +176,11 @@ PROBE_CHECKS: tuple[ProbeCheck, ...] = (
             why="Every exposed interface is attack surface; one the firmware does not start (or the manufacturer "
                 "does not declare) is unexplained, and an insecure one the firmware starts is confirmed reachable.",
             fix="Disable interfaces that are not needed, and declare the ones that are.",
-            limitations="Services are matched by kind (telnet, ssh, http ...), not by port: the boot files may set "
-                        "ports through variables the boot parser does not evaluate.",
+            limitations="Services are matched by kind (telnet, ssh, http ...), not by port: a port set at run time "
+                        "is not known from the image.  The firmware side is the boot model's starts, including "
+                        "those behind switches and command lines inside vendor programs (each row says how sure).",
         ),
+        VERSION="2.0.0",
         NEEDS_FIRMWARE=True,
     ),
     ProbeCheck(

@@ -1,4 +1,4 @@
-"""Join firmware and device evidence: which boot command starts each service seen on the device.
+"""Join firmware and device evidence: which start of the boot model explains each service seen on the device.
 
     device tcp/23 (telnet)  <->  /etc/init.d/rcS:10 `/usr/sbin/telnetd -l /bin/sh -p 23`  <->  5.6-1
 
@@ -14,7 +14,6 @@ Rules (check probe.service-correlation, provision 5.6-1):
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
 
 from iotcop.model import CheckRun, Compliance, DeviceReport, Evidence, ServiceObservation
@@ -46,31 +45,32 @@ PLAINTEXT = {"telnet", "ftp"}
 class Started:
     kind: str
     path: str
-    line: int
+    line: int | None
     program: str
     text: str
     port: str | None  # from the command line, when it says (-p 2323)
+    confidence: str = "confirmed"  # of the start in the boot model: confirmed, likely (behind a switch), possible
 
 
 def started_services(fw) -> list[Started]:
+    """Network services the firmware's boot model starts (iotcop.boot), each with the place that starts it."""
     from iotcop.checks.services.boot import boot_commands
 
     out = []
     for cmd in boot_commands(fw):
-        if cmd.enabled is False:
-            continue
         kind = None
         if cmd.mechanism in ("inetd", "xinetd") and cmd.service:
             kind = INETD_SERVICES.get(cmd.service)
-        if kind is None and cmd.program:
-            kind = (PROGRAMS.get(cmd.program) or PROGRAMS.get(posixpath.basename(cmd.program)) or (None,))[0]
+        if kind is None:
+            kind = (PROGRAMS.get(cmd.program) or (None,))[0]
         if kind is None:
             continue
         port = None
         args = list(cmd.args)
         if "-p" in args and args.index("-p") + 1 < len(args):
-            port = args[args.index("-p") + 1].rsplit(":", 1)[-1]
-        out.append(Started(kind, cmd.path, cmd.line, cmd.program or "", cmd.text[:200], port))
+            value = args[args.index("-p") + 1].rsplit(":", 1)[-1]
+            port = value if value.isdigit() else None
+        out.append(Started(kind, cmd.path, cmd.line, cmd.program, cmd.text[:200], port, cmd.confidence))
     return out
 
 
@@ -83,7 +83,8 @@ def correlate(fw, device: DeviceReport, declared: list[dict] | None = None, prob
     check = get_probe_check(CHECK_ID)
     started = started_services(fw) if fw is not None else []
     by_kind: dict[str, list[Started]] = {}
-    for s in started:
+    rank = {"confirmed": 0, "likely": 1, "possible": 2}
+    for s in sorted(started, key=lambda x: rank.get(x.confidence, 3)):
         by_kind.setdefault(s.kind, []).append(s)
     declared_kinds = None if declared is None else {str(d.get("name", "")).lower() for d in declared} | {
         KIND_ALIASES.get(str(d.get("name", "")).lower(), "") for d in declared}
@@ -97,7 +98,7 @@ def correlate(fw, device: DeviceReport, declared: list[dict] | None = None, prob
         starters = by_kind.get(kind, [])
         row = {"endpoint": obs.endpoint, "service": obs.service,
                "firmware": [{"path": s.path, "line": s.line, "program": s.program, "text": s.text,
-                             "port": s.port} for s in starters],
+                             "port": s.port, "confidence": s.confidence} for s in starters],
                "declared": None if declared_kinds is None else kind in declared_kinds}
         if not starters:
             row["status"] = "not started by the firmware"
@@ -122,7 +123,7 @@ def correlate(fw, device: DeviceReport, declared: list[dict] | None = None, prob
             s = starters[0]
             rows.append({"endpoint": None, "service": kind, "status": "started by the firmware, not seen on the device",
                          "firmware": [{"path": x.path, "line": x.line, "program": x.program, "text": x.text,
-                                       "port": x.port} for x in starters], "declared": None})
+                                       "port": x.port, "confidence": x.confidence} for x in starters], "declared": None})
     if declared is not None:
         for d in declared:
             name = str(d.get("name", "")).lower()

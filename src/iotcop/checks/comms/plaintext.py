@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from iotcop.boot import BOOT_MODEL
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.secrets.files import TEXT, logical_path, text_files
 from iotcop.checks.services.boot import BOOT_COMMANDS, boot_commands
@@ -72,21 +73,27 @@ def _uhttpd(path: str, text: str) -> list[dict]:
 def _nginx(path: str, text: str) -> list[dict]:
     out = []
     t = _uncommented(text)
+    blocks = []
     for m in re.finditer(r"\bserver\s*\{", t):
         depth, i = 1, m.end()
         while i < len(t) and depth:
             depth += {"{": 1, "}": -1}.get(t[i], 0)
             i += 1
         body = t[m.end():i]
-        listens = re.findall(r"^\s*listen\s+([^;]+);", body, re.M)
-        plain = [l for l in listens if not re.search(r"\bssl\b|\bquic\b", l)]
+        listens = [(x.group(1), m.end() + x.start(1)) for x in re.finditer(r"^\s*listen\s+([^;]+);", body, re.M)]
+        roots = set(re.findall(r"(?:^|[{;])\s*root\s+([^;\s]+)\s*;", body, re.M)) - {"html"}
+        blocks.append((m, body, listens, roots))
+    tls_roots = {r for _, _, listens, roots in blocks if any(re.search(r"\bssl\b", x) for x, _ in listens) for r in roots}
+    for m, body, listens, roots in blocks:
+        plain = [(x, at) for x, at in listens if not re.search(r"\bssl\b|\bquic\b", x)]
         if not plain or re.search(r"return\s+30[178]\s+https://|rewrite\s+\S+\s+https://", body):
             continue
         out.append({
-            "server": "nginx", "port": plain[0].split()[0],
+            "server": "nginx", "port": plain[0][0].split()[0],
             "auth": bool(re.search(r"auth_basic\s+(?!off)", body)),
             "dynamic": bool(re.search(r"fastcgi_pass|uwsgi_pass|scgi_pass|proxy_pass|cgi", body)),
-            "line": _line(t, m.start()),
+            "mirrors_tls": sorted(roots & tls_roots),  # the site it also serves over HTTPS, in clear text
+            "line": _line(t, plain[0][1]),  # the plain listen directive
         })
     return out
 
@@ -106,7 +113,7 @@ _SEVERITY = {True: Severity.high, False: Severity.medium}
 
 class HttpAdmin(Check):
     ID = "comms.http-admin"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     SEVERITY = Severity.medium
     TIMEOUT = 60.0
     USES = (BOOT_COMMANDS, TEXT)
@@ -124,34 +131,40 @@ class HttpAdmin(Check):
         limitations=(
             "Reads lighttpd (lighttpd.conf and included *.conf), OpenWrt uhttpd (/etc/config/uhttpd), nginx server "
             "blocks and boa.conf; GoAhead and BusyBox httpd (neither has TLS in the usual builds) when started at "
-            "boot with a web root that holds CGI programs. A plain-HTTP listener counts as an administration "
+            "boot with a web root that holds CGI programs.  A lighttpd, nginx or Boa the boot model starts is also "
+            "judged by the configuration its command line names, wherever it lies, or by the file the boot chain "
+            "builds it from (a template run through sed, a copy). A plain-HTTP listener counts as an administration "
             "interface only when the configuration shows authentication or dynamic handlers (CGI, FastCGI, Lua, "
             "ubus, proxy); a server of static pages is not reported. A redirect of all HTTP to HTTPS clears the "
-            "listener. Whether the port is reachable from outside (firewall) is not judged."
+            "listener. An nginx server that serves over plain HTTP the same web root as its HTTPS server counts too "
+            "(the site meant for TLS is reachable without it). Whether the port is reachable from outside "
+            "(firewall) is not judged."
         ),
     )
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         hits: list[tuple[str, dict]] = []
+        read: set[str] = set()  # configuration files judged (each once)
         for entry, text in text_files(fw):
             lp = logical_path(entry.path)
             name = entry.name
             if lp.startswith("/etc/lighttpd/") and name.endswith(".conf") and _program_present(fw, "lighttpd"):
                 if name == "lighttpd.conf" or "/conf-enabled/" in lp:
+                    read.add(entry.path)
                     h = _lighttpd(entry.path, text)
                     if h:
                         hits.append((entry.path, h))
             elif lp.endswith("/etc/config/uhttpd"):
                 hits.extend((entry.path, h) for h in _uhttpd(entry.path, text))
             elif lp.startswith("/etc/nginx/") and name.endswith(".conf") or lp.startswith("/etc/nginx/sites-enabled/"):
+                read.add(entry.path)
                 hits.extend((entry.path, h) for h in _nginx(entry.path, text))
             elif name == "boa.conf" and _program_present(fw, "boa"):
+                read.add(entry.path)
                 h = _boa(entry.path, text)
                 if h:
                     hits.append((entry.path, h))
         for cmd in boot_commands(fw):
-            if cmd.enabled is False:
-                continue
             if cmd.program in ("goahead", "webs") and not any("https://" in a for a in cmd.args):
                 hits.append((cmd.path, {"server": cmd.program, "port": next((a for a in cmd.args if a.startswith("http://")), "80"),
                                         "auth": any(fw.glob("*/goahead/auth.txt")), "dynamic": True, "line": cmd.line}))
@@ -163,18 +176,73 @@ class HttpAdmin(Check):
                 if cgi or auth:
                     port = cmd.args[cmd.args.index("-p") + 1] if "-p" in cmd.args and cmd.args.index("-p") + 1 < len(cmd.args) else "80"
                     hits.append((cmd.path, {"server": "BusyBox httpd", "port": port, "auth": auth, "dynamic": cgi, "line": cmd.line}))
+        hits.extend(_started_server_configs(fw, read))
         for path, h in hits:
-            if not (h["auth"] or h["dynamic"]):
+            mirrored = h.get("mirrors_tls")
+            if not (h["auth"] or h["dynamic"] or mirrored):
                 continue
-            what = " and ".join(x for x, y in (("a password login", h["auth"]), ("dynamic handlers (CGI/Lua/FastCGI)", h["dynamic"])) if y)
+            what = " and ".join(x for x, y in (("a password login", h["auth"]), ("dynamic handlers (CGI/Lua/FastCGI)", h["dynamic"]),
+                                               (f"the web root its HTTPS server serves ({', '.join(mirrored or ())})", mirrored)) if y)
             yield self.finding(
                 path,
                 title=f"{h['server']} serves its administration interface over plain HTTP (port {h['port']})",
                 line=h["line"],
-                detail=f"{h['server']} listens on {h['port']} without TLS and with no redirect to HTTPS; its configuration has {what}",
+                detail=f"{h['server']} listens on {h['port']} without TLS and with no redirect to HTTPS; its configuration has "
+                       f"{what}" + (f"; {h['started']}" if h.get("started") else ""),
                 severity=_SEVERITY[h["auth"]],
                 provisions=("5.5-1", "5.1-3") if h["auth"] else ("5.5-1",),
+                confidence=h.get("confidence", "confirmed"),
             )
+
+
+# Web servers started at boot -> (options naming their configuration file, the file they read without one, parser).
+_SERVER_CONFIG = {
+    "lighttpd": (("-f",), "/etc/lighttpd/lighttpd.conf", lambda p, t: [h for h in [_lighttpd(p, t)] if h]),
+    "nginx": (("-c",), "/etc/nginx/nginx.conf", _nginx),
+    "boa": (("-f",), "/etc/boa/boa.conf", lambda p, t: [h for h in [_boa(p, t)] if h]),
+}
+
+
+def _config_text(fw: Firmware, model, path: str) -> tuple[str, str] | None:
+    """(file to cite, text) of a configuration file: the file in the image, or what the boot chain builds it
+    from (a copy, or a template run through sed/awk), or the text a script writes into it."""
+    if fw.get(path) is not None:
+        text = fw.read_text(path, 1024 * 1024)
+        return (path, text) if text is not None else None
+    for write in model.writes_to(path):
+        if write.source and fw.get(write.source) is not None:
+            text = fw.read_text(write.source, 1024 * 1024)
+            if text is not None:
+                return write.source, text
+    written = [w for w in model.writes_to(path) if w.content]
+    if written and written[0].chain:
+        step = written[0].chain[-1]
+        return step.file, "\n".join(w.content for w in written)
+    return None
+
+
+def _started_server_configs(fw: Firmware, read: set[str]) -> list[tuple[str, dict]]:
+    """Configurations of the web servers the boot model starts, wherever they are and whatever their name,
+    that the pass over the usual places has not judged."""
+    model = BOOT_MODEL.of(fw)
+    out: list[tuple[str, dict]] = []
+    for cmd in boot_commands(fw):
+        spec = _SERVER_CONFIG.get(cmd.program)
+        if spec is None:
+            continue
+        options, default, parse = spec
+        conf = next((cmd.args[i + 1] for i, a in enumerate(cmd.args[:-1]) if a in options), default)
+        if not conf.startswith("/"):
+            continue
+        found = _config_text(fw, model, conf)
+        if found is None or found[0] in read:
+            continue
+        cite, text = found
+        read.add(cite)
+        started = f"{cmd.program} is started with {conf}" + (f" (built at boot from {cite})" if cite != conf else "") + \
+            f"; {cmd.describe()}"
+        out.extend((cite, {**h, "started": started, "confidence": cmd.confidence}) for h in parse(cite, text))
+    return out
 
 
 # -- MQTT ---------------------------------------------------------------------------------------
@@ -308,7 +376,7 @@ class SnmpCommunity(Check):
                 for m in re.finditer(r"option\s+(?:community|ro_community|rw_community)\s+['\"]?([^'\"\s]+)", text):
                     yield self._finding(entry.path, _line(text, m.start()), m.group(0).strip(), "community", m.group(1))
         for cmd in boot_commands(fw):
-            if cmd.program == "mini_snmpd" and cmd.enabled is not False:
+            if cmd.program == "mini_snmpd":
                 args = list(cmd.args)
                 community = args[args.index("-c") + 1] if "-c" in args and args.index("-c") + 1 < len(args) else "public"
                 yield self._finding(cmd.path, cmd.line, cmd.text, "mini_snmpd", community)

@@ -8,10 +8,18 @@ credential checks.  Sources:
 * web and broker password files: `.htpasswd`, `htpasswd`, `*.htpasswd`,
   `.htdigest`/`*.htdigest`, lighttpd `lighttpd.user` (plain text) and
   `lighttpd-htdigest.user`, Mosquitto password files;
+* the same formats recognised by their content wherever they lie and whatever
+  their name (`passwd_orig`, `shadow.sample`, `passwd.bak`, `/etc/pam/passwd`):
+  passwd, shadow and Samba `smbpasswd` (LM/NT hashes) lines;
+* web user lists that a web server's configuration names (Boa `UserFile`,
+  lighttpd `auth.backend.*.userfile`, Mosquitto `password_file`): the file at
+  that path, or, when the path is only filled at boot, a shipped file of the
+  same name (the defaults a start script copies there);
 * `user:hash` pairs embedded in any other file (a binary or script that
   writes /etc/shadow at first boot), matched only in the strict,
   self-identifying crypt formats so that loose `name:$...` text is not taken
-  for a hash.
+  for a hash, and whole passwd lines written by a program or script
+  (`echo "root::0:0:root:/:/bin/sh" > /var/passwd`).
 """
 
 from __future__ import annotations
@@ -28,7 +36,8 @@ from iotcop.firmware.content import ContentScanner
 from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import FileEntry, Firmware, looks_binary
 
-AccountSource = Literal["passwd", "shadow", "htpasswd", "htdigest", "plain", "mosquitto", "embedded"]
+AccountSource = Literal["passwd", "shadow", "htpasswd", "htdigest", "plain", "mosquitto", "smbpasswd", "userlist",
+                        "embedded", "embedded-passwd"]
 
 
 # Files bigger than this are not account files, nor scanned for embedded hashes.
@@ -78,12 +87,19 @@ class Account:
 
     @property
     def kind(self) -> str:
-        """unix, http or mosquitto: the service the password guards."""
+        """unix, http, mosquitto or smb: the service the password guards."""
         if self.scheme.startswith("mosquitto") or self.source == "mosquitto":
             return "mosquitto"
-        if self.source in ("htpasswd", "htdigest", "plain") or self.scheme in _WEB_ONLY_SCHEMES:
+        if self.source == "smbpasswd":
+            return "smb"
+        if self.source in ("htpasswd", "htdigest", "plain", "userlist") or self.scheme in _WEB_ONLY_SCHEMES:
             return "http"
         return "unix"
+
+    @property
+    def template(self) -> bool:
+        """The user name is filled in at run time (`%s`, `$user`): a line a program or script writes."""
+        return any(ch in self.user for ch in "%$")
 
     @property
     def has_password_hash(self) -> bool:
@@ -124,6 +140,24 @@ def _store_kind(entry: FileEntry) -> AccountSource | None:
     return None
 
 
+_PASSWD_LINE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}\$?:[^:\s]*:\d{1,10}:\d{1,10}:[^:\n]*:[^:\n]*:[^:\s]*$")
+_SHADOW_LINE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}\$?:[^:\s]*:\d*:\d*:\d*:\d*:\d*:\d*:[^:\s]*$")
+_SMBPASSWD_LINE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@$-]{0,63}:\d+:(?:[0-9A-Fa-f]{32}|X{32}|\*{32}|NO PASSWORDX+):"
+                             r"(?:[0-9A-Fa-f]{32}|X{32}|\*{32}|NO PASSWORDX+):\[[A-Z ]{1,11}\]:LCT-[0-9A-Fa-f]{8}:")
+MAX_SNIFF_BYTES = 256 * 1024
+
+
+def sniff_store(text: str) -> AccountSource | None:
+    """passwd, shadow or smbpasswd when every non-comment line of the text is in that format."""
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not lines or len(lines) > 5000:
+        return None
+    for kind, rx in (("passwd", _PASSWD_LINE), ("shadow", _SHADOW_LINE), ("smbpasswd", _SMBPASSWD_LINE)):
+        if all(rx.match(line) for line in lines):
+            return kind
+    return None
+
+
 def _parse_store(entry: FileEntry, kind: AccountSource, text: str) -> list[Account]:
     accounts: list[Account] = []
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -135,6 +169,11 @@ def _parse_store(entry: FileEntry, kind: AccountSource, text: str) -> list[Accou
         if not _USER.match(user):
             continue
         realm = None
+        if kind == "smbpasswd":
+            accounts.extend(_smbpasswd_accounts(entry, parts, number, line))
+            continue
+        if kind == "userlist" and len(parts) > 2:
+            continue
         if kind == "htdigest":
             if len(parts) != 3 or not re.fullmatch(r"[0-9a-fA-F]{32}", parts[2]):
                 continue
@@ -142,8 +181,9 @@ def _parse_store(entry: FileEntry, kind: AccountSource, text: str) -> list[Accou
             info = HashInfo("md5-digest", salted=False)
         else:
             field = parts[1]
-            if kind == "plain":
-                # lighttpd's plain back end stores the password itself; a colon may be part of it
+            if kind in ("plain", "userlist") and classify(field).scheme not in ("des", "md5", "apr1", "sha256", "sha512",
+                                                                                 "bcrypt", "yescrypt", "sha1", "ssha"):
+                # lighttpd's plain back end and Boa user lists store the password itself
                 field = line.split(":", 1)[1]
                 info = HashInfo("blank" if field == "" else "plaintext", salted=False)
             else:
@@ -152,6 +192,8 @@ def _parse_store(entry: FileEntry, kind: AccountSource, text: str) -> list[Accou
                     # Apache accepts only the recognised hash formats or the password itself
                     info = HashInfo("plaintext", salted=False)
         uid = shell = None
+        if kind == "passwd" and (len(parts) != 7 or not parts[2].isdigit()):
+            continue
         if kind == "passwd" and len(parts) >= 7:
             uid = int(parts[2]) if parts[2].isdigit() else None
             shell = parts[6]
@@ -171,6 +213,19 @@ def _parse_store(entry: FileEntry, kind: AccountSource, text: str) -> list[Accou
             )
         )
     return accounts
+
+
+def _smbpasswd_accounts(entry: FileEntry, parts: list[str], number: int, line: str) -> list[Account]:
+    """The LM and NT hashes of one smbpasswd line (X.../NO PASSWORD... fields hold none)."""
+    out = []
+    for scheme, field in (("nt", parts[3]), ("lm", parts[2])):
+        if not re.fullmatch(r"[0-9A-Fa-f]{32}", field):
+            continue
+        disabled = "D" in parts[4] if len(parts) > 4 else False
+        out.append(Account(user=parts[0], secret=field.upper(), info=HashInfo("locked" if disabled else scheme, salted=False),
+                           source="smbpasswd", path=entry.path, line=number, offset=None, excerpt=line,
+                           uid=int(parts[1]) if parts[1].isdigit() else None))
+    return out
 
 
 # Where a hash of a self-identifying scheme starts; the user name is then read backwards from it.
@@ -221,6 +276,50 @@ def _scan_embedded(entry: FileEntry, data: bytes) -> list[Account]:
     return accounts
 
 
+# A whole passwd line inside a program or script: what it writes to the account file at run time.
+_EMBEDDED_PASSWD = re.compile(
+    rb"(?<![\w%$:])((?:[A-Za-z_][A-Za-z0-9_.-]{0,31}|%s|\$\{?[A-Za-z_]\w*\}?)):([^:\s\x00\"'$%]*):(\d{1,6}):(\d{1,6}):"
+    rb"([^:\n\x00\"']{0,64}):([^:\n\x00\"' ]{0,64}):((?:/[\w.-]+)+|\$\{?[A-Za-z_]\w*\}?|%s)(?=[\s\"'\x00>;]|$)")
+
+
+_UID_GID = re.compile(rb":\d{1,6}:\d{1,6}:")  # a literal first: fast over whole programs
+
+
+def _scan_embedded_passwd(data: bytes, text_like: bool) -> list[Account]:
+    out = []
+    seen: set[int] = set()
+    for anchor in _UID_GID.finditer(data):
+        lo = max(0, anchor.start() - 110)
+        base = max(data.rfind(d, lo, anchor.start()) + 1 for d in (b"\x00", b"\n", b'"', b"'", b" ", b">"))
+        m = _EMBEDDED_PASSWD.search(data, max(lo, base), min(len(data), anchor.end() + 200))
+        if m is None or m.start() in seen or not m.start() <= anchor.start() <= m.end():
+            continue
+        seen.add(m.start())
+        user, secret = m.group(1).decode("ascii"), m.group(2).decode("ascii", "replace")
+        if secret in ("x", "*") and m.group(3) != b"0":
+            continue  # a system account pointing to shadow: nothing to judge unless it is a second root
+        info = classify(secret)
+        if info.scheme == "unknown":
+            continue
+        line_no = data.count(b"\n", 0, m.start()) + 1 if text_like else None
+        out.append(Account(user=user, secret=secret, info=info, source="embedded-passwd", path="", line=line_no,
+                           offset=m.start(), excerpt=m.group(0).decode("ascii", "replace"), uid=int(m.group(3)),
+                           shell=m.group(7).decode("ascii", "replace")))
+    return out
+
+
+# Web servers and brokers that name their user file in their configuration.
+_USERFILE_DIRECTIVE = re.compile(
+    r"""^\s*(?:UserFile|AuthUserFile|auth\.backend\.(?:plain|htpasswd|htdigest)\.userfile|password_file)\s*[= ]\s*["']?([^"'\s]+)""",
+    re.M)
+_USERLIST_LINE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}:[^:\s]*$")
+
+
+def _userlist_lines(text: str) -> bool:
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return 0 < len(lines) <= 1000 and all(_USERLIST_LINE.match(line) for line in lines)
+
+
 def _attach_login_shells(accounts: list[Account]) -> list[Account]:
     """Give shadow records the uid and shell of the passwd line beside them."""
     by_dir: dict[tuple[str, str], Account] = {}
@@ -242,7 +341,7 @@ class AccountRecords(ContentScanner):
 
     CONTENT_NAME = "accounts"
     CONTENT_BUDGET = 300.0
-    VERSION = "1"
+    VERSION = "2"
 
     def content_limit(self, entry: FileEntry, ctx: ScanContext) -> int:
         if entry.size > MAX_SCAN_BYTES or entry.size == 0:
@@ -256,12 +355,25 @@ class AccountRecords(ContentScanner):
 
     def scan_content(self, entry: FileEntry, data: bytes):
         kind = _store_kind(entry)
-        if kind is not None and not looks_binary(data):
+        binary = looks_binary(data)
+        found: list[Account] = []
+        extra: dict = {}
+        if not binary and len(data) <= MAX_SNIFF_BYTES:
+            text = data.decode("utf-8", errors="replace")
+            kind = sniff_store(text) or kind
+            refs = _USERFILE_DIRECTIVE.findall(text) if ("serFile" in text or "userfile" in text or "password_file" in text) else []
+            if refs:
+                extra["userfile_refs"] = refs
+            if kind is None and b":" in data and _userlist_lines(text):
+                extra["userlist"] = [_record(a) for a in _parse_store(entry, "userlist", text)]
+        if kind is not None and not binary:
             found = _parse_store(entry, kind, data.decode("utf-8", errors="replace"))
         else:
-            found = _scan_embedded(entry, data)
+            found = _scan_embedded(entry, data) + _scan_embedded_passwd(data, not binary)
         # Without the path (the same bytes elsewhere give the same records); run() puts it back.
-        return [_record(a) for a in found] or None
+        if not found and not extra:
+            return None
+        return {"accounts": [_record(a) for a in found], **extra}
 
 
 def _record(acc: Account) -> dict:
@@ -276,13 +388,30 @@ def _account(entry: FileEntry, row: dict) -> Account:
     return Account(path=entry.path, **fields)
 
 
+def _referenced_userlists(found: list[tuple[FileEntry, dict]]) -> list[Account]:
+    """Web user lists that a server configuration names: the file at that path, else a shipped file of that name."""
+    refs = {ref for _, result in found for ref in result.get("userfile_refs", ())}
+    if not refs:
+        return []
+    lists = {entry.path: (entry, result["userlist"]) for entry, result in found if result.get("userlist")}
+    out = []
+    for ref in sorted(refs):
+        chosen = [lists[ref]] if ref in lists else [v for p, v in lists.items() if posixpath.basename(p) == posixpath.basename(ref)]
+        for entry, rows in chosen:
+            out.extend(_account(entry, row) for row in rows)
+    return out
+
+
 def collect_accounts(fw: Firmware) -> tuple[Account, ...]:
     accounts: list[Account] = []
-    for entry, rows in fw.content_results(AccountRecords()):
-        accounts.extend(_account(entry, row) for row in rows)
+    found = fw.content_results(AccountRecords())
+    for entry, result in found:
+        accounts.extend(_account(entry, row) for row in result.get("accounts", ()))
+    seen = {(a.path, a.line, a.user) for a in accounts}
+    accounts.extend(a for a in _referenced_userlists(found) if (a.path, a.line, a.user) not in seen)
     linked = _attach_login_shells(accounts)
-    # passwd lines with "x" only point to shadow; they were kept for their login shells
-    return tuple(a for a in linked if not (a.source == "passwd" and a.secret == "x"))
+    # passwd lines with "x" only point to shadow; they were kept for their login shells (a second uid 0 stays)
+    return tuple(a for a in linked if not (a.source == "passwd" and a.secret == "x" and not (a.uid == 0 and a.user != "root")))
 
 
 ACCOUNTS = DerivedFact("credentials.accounts", collect_accounts, scanners=(AccountRecords,))

@@ -18,7 +18,8 @@ from typing import Iterator
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
 from iotcop.checks.credentials.accounts import accounts
 from iotcop.checks.credentials.hardcoded import script_credentials
-from iotcop.checks.credentials.stored import stored_secrets
+from iotcop.checks.credentials.settings import role_of
+from iotcop.checks.credentials.stored import STORED_SECRETS, derived_settings, stored_secrets
 from iotcop.checks.secrets.files import TEXT, is_shell_script, logical_path, text_files
 from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
@@ -33,6 +34,8 @@ _IDENTIFIER = re.compile(
     r"|\b(?:ifconfig|ip\s+link\s+show)\s+\S+[^\n]*(?:HWaddr|link/ether)"
     r"|\buci\s+(?:-q\s+)?get\s+wireless\.[\w@\[\]-]+\.(?:ssid|macaddr)"
     r"|\bmtd_get_mac\w*|\bget_mac_binary\b|\bmacaddr_\w+"
+    # any command substitution that asks a vendor tool for an identifier (`pzinfo serial`, $(getmib wanmac))
+    r"|(?:`|\$\()[^`)\n]{0,120}?[\s/-](?:serial(?:_?no|num(?:ber)?)?|sn|\w*mac(?:addr)?|hwaddr|ethaddr)\b"
 )
 _KEYED = re.compile(r"-hmac\b|\bhmac\b|-mac\s+HMAC|openssl\s+enc\b|\bopenssl\s+pkeyutl\b|-macopt\b", re.I)
 _SINK = re.compile(
@@ -53,8 +56,38 @@ def _what(text: str) -> str:
     return "device identifier"
 
 
-def derivations(text: str) -> list[tuple[int, str, bool, list[tuple[int, str]]]]:
-    """(sink line, identifier kind, keyed, chain of (line, text)) for passwords derived from identifiers."""
+_CREDENTIAL_SINK = re.compile(r"""([A-Za-z_][\w.\[\]@-]*)(?:\s+|=)["']?\$\{?([A-Za-z_]\w*)""")
+
+
+def _credential_sink(line: str, tainted: dict) -> bool:
+    """A setting named as a password, Wi-Fi key or PIN given a derived variable (`sset WPADefaultKey $KEY`)."""
+    for m in _CREDENTIAL_SINK.finditer(line):
+        name = re.split(r"[.\[]", m.group(1))[-1] or m.group(1)
+        if m.group(2) in tainted and role_of(name) in ("password", "wifi-psk", "wps-pin"):
+            return True
+    return False
+
+
+_DERIVED = ("5.1-1", "5.1-2")  # PSTI Schedule 1 paragraph 1(3): unique, but not from public identifiers
+# Settings of a description that UPnP/DLNA/SSDP/mDNS/SNMP hand out to anyone on the network.
+_PUBLISHED_NAME = re.compile(r"(?i)^(?:serial(?:_?number|no|num)?|sn|udn|sysdescr|friendly_?name)$")
+_PUBLISHING = re.compile(r"(?i)upnp|dlna|ssdp|description|mdns|avahi|bonjour|snmp|txt-record")
+
+
+def _publication_sink(line: str, tainted: dict) -> bool:
+    """A description setting that unauthenticated discovery protocols serve, given an identifier variable."""
+    if not _PUBLISHING.search(line):
+        return False
+    for m in _CREDENTIAL_SINK.finditer(line):
+        name = re.split(r"[.\[]", m.group(1))[-1] or m.group(1)
+        if m.group(2) in tainted and _PUBLISHED_NAME.match(name):
+            return True
+    return False
+
+
+def derivations(text: str, publishing: bool = False) -> list[tuple[int, str, bool, list[tuple[int, str]]]]:
+    """(sink line, identifier kind, keyed, chain of (line, text)) for passwords derived from identifiers; with
+    `publishing`, for identifiers handed to a description that discovery protocols serve instead."""
     tainted: dict[str, tuple[bool, list[tuple[int, str]], str]] = {}
     out = []
     for number, raw in enumerate(re.sub(r"\\\n", " ", text).splitlines(), 1):
@@ -72,18 +105,21 @@ def derivations(text: str) -> list[tuple[int, str, bool, list[tuple[int, str]]]]
         if m and not _SINK.search(m.group(2)):
             tainted[m.group(1)] = (keyed, chain, kind)
             continue
-        if _SINK.search(line):
+        if publishing:
+            if _publication_sink(line, tainted):
+                out.append((number, kind, keyed, chain))
+        elif _SINK.search(line) or _credential_sink(line, tainted):
             out.append((number, kind, keyed, chain))
     return out
 
 
 class DerivedPassword(Check):
     ID = "credentials.derived-password"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     SEVERITY = Severity.high
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False
-    USES = (TEXT,)
+    USES = (TEXT, STORED_SECRETS)
     DOC = CheckDoc(
         title="Password derived from a public device identifier",
         why=(
@@ -99,15 +135,59 @@ class DerivedPassword(Check):
         references=("UK PSTI Regulations 2023, Schedule 1 paragraph 1(3)(c)",
                     "CWE-1391: Use of Weak Credentials"),
         limitations=(
-            "Shell scripts only, read line by line: a value is followed through variable assignments in the same "
-            "file from an identifier source (/sys/class/net/*/address, nvram get *mac*/serial, fw_printenv ethaddr, "
-            "the CPU serial, the SSID) to a password sink (chpasswd, passwd, uci/nvram set of a key or password, "
-            "htpasswd). Derivations in compiled programs, or across files, are not seen. A chain that passes "
-            "through an HMAC or openssl enc is treated as keyed and not reported, without judging where the key is."
+            "Configuration defaults whose password, Wi-Fi key or WPS PIN is a template the device fills from its "
+            "MAC address, serial number or SSID (%{mac1}, ${SERIAL}, $(cat .../address)) are reported from the "
+            "configuration readers.  Shell scripts are read line by line: a value is followed through variable "
+            "assignments in the same file from an identifier source (/sys/class/net/*/address, nvram get "
+            "*mac*/serial, fw_printenv ethaddr, the CPU serial, the SSID, a command substitution that asks a vendor "
+            "tool for a serial or MAC) to a password sink (chpasswd, passwd, uci/nvram set of a key or password, "
+            "htpasswd, any setting named as a password or key given the derived variable). Derivations in "
+            "compiled programs, or across files, are not seen. A chain that passes through an HMAC or openssl enc "
+            "is treated as keyed and not reported, without judging where the key is."
         ),
     )
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        sources: set[str] = set()
+        for finding in self._derived(fw):
+            sources.add(finding.title.rsplit(" from the ", 1)[-1].lower())
+            yield finding
+        if not sources:
+            return
+        for entry, text in text_files(fw):
+            if not is_shell_script(entry, text) or not _PUBLISHING.search(text) or not _IDENTIFIER.search(text):
+                continue
+            for number, kind, _keyed, chain in derivations(text, publishing=True):
+                if kind.lower() not in sources:
+                    continue
+                steps = "; ".join(f"line {n}: {t[:80]}" for n, t in chain)
+                yield self.finding(
+                    entry,
+                    title=f"The {kind}, from which a credential is derived, is published on the network",
+                    line=number,
+                    excerpt=chain[-1][1],
+                    detail=(f"the {kind} goes into a description that discovery protocols (UPnP/DLNA/SSDP/mDNS/SNMP) "
+                            f"hand out without authentication ({steps}); the image derives a password or key from "
+                            f"the same {kind}, so anyone on the network reads its source"),
+                    provisions=("5.6-2",),
+                    severity=Severity.medium,
+                )
+
+    def _derived(self, fw: Firmware) -> Iterator[CheckOutput]:
+        for s in derived_settings(fw):
+            what = {"password": "password", "wifi-psk": "Wi-Fi key", "wps-pin": "WPS PIN"}[s.kind]
+            yield self.finding(
+                s.path,
+                title=f"{what[0].upper() + what[1:]} derived from the {s.derived_from}",
+                line=s.line,
+                excerpt=s.excerpt,
+                detail=(f"{s.fmt} setting '{s.key}'" + (f" in '{s.section}'" if s.section else "")
+                        + (f" for user '{s.user}'" if s.user else "")
+                        + f" is the template '{s.value}', which the device fills with its {s.derived_from}. Unique "
+                        f"per device, but the {s.derived_from} is public (on the label or on the network), so anyone "
+                        "computes the credential; no keyed secret is involved"),
+                provisions=_DERIVED,
+            )
         for entry, text in text_files(fw):
             if not is_shell_script(entry, text) or not _IDENTIFIER.search(text):
                 continue
@@ -126,6 +206,7 @@ class DerivedPassword(Check):
                         f"({'through an unkeyed hash' if hashed else 'directly'}): {steps}. Unique per device, but "
                         "anyone who reads the identifier computes it; no keyed hash or encryption is used."
                     ),
+                    provisions=_DERIVED,
                 )
 
 

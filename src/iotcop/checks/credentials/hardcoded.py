@@ -22,6 +22,8 @@ from iotcop.checks.credentials.accounts import ACCOUNTS, accounts
 from iotcop.checks.credentials.crypt import classify
 from iotcop.checks.credentials.passwords import default_credentials
 from iotcop.checks.credentials.stored import STORED_SECRETS, stored_secrets
+from iotcop.checks.secrets.ciphers import decode, decrypt_value, printable
+from iotcop.checks.secrets.keys import SYMMETRIC_KEYS, image_keys
 from iotcop.checks.secrets.files import (
     TEXT,
     is_placeholder,
@@ -51,13 +53,37 @@ def _severity_for(value: str) -> tuple[Severity, str]:
     return Severity.high, ""
 
 
+_DECRYPTER_TEST = re.compile(r"""\[\s+-[fxe]\s+["']?(/[\w./-]*(?:decrypt|decod|unscrambl|deobfusc)[\w.-]*)["']?\s+\]""", re.I)
+_ECHO_VAR = re.compile(r"""\b(?:echo|printf\s+['"]?%s['"]?)\s+["']?\$\{?\w+""")
+
+
+def missing_decrypters(fw: Firmware, text: str) -> list[tuple[int, int, str]]:
+    """(test line, fallback line, program) where a script decrypts with a program the image lacks and else
+    passes the stored value on as it is."""
+    out = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        m = _DECRYPTER_TEST.search(line)
+        if not m or line.lstrip().startswith("#") or fw.get(m.group(1)) is not None:
+            continue
+        for j in range(i + 1, min(len(lines), i + 10)):
+            if re.match(r"\s*(?:fi|})\b", lines[j]):
+                break
+            if re.match(r"\s*else\b", lines[j]):
+                fallback = next((k for k in range(j, min(len(lines), j + 4)) if _ECHO_VAR.search(lines[k])), None)
+                if fallback is not None:
+                    out.append((i + 1, fallback + 1, m.group(1)))
+                break
+    return out
+
+
 class ConfigPassword(Check):
     ID = "credentials.config-password"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     SEVERITY = Severity.high
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False
-    USES = (STORED_SECRETS,)
+    USES = (STORED_SECRETS, TEXT)
     DOC = CheckDoc(
         title="Password stored in a configuration file",
         why=(
@@ -73,8 +99,11 @@ class ConfigPassword(Check):
             "Reads UCI, nvram default files, and key/value, JSON and XML settings whose key names a password "
             "(password, passwd, pwd, pass, passphrase, admin_password ...). Values that are variables, templates, "
             "paths, booleans, crypt hashes or placeholder words (including the word 'password') are ignored. A "
-            "password under another key name, or encoded (base64, obfuscated), is not found. Wi-Fi passphrases "
-            "are reported by secrets.wifi-psk instead."
+            "password under another key name is not found.  Values in base64 or hex are decoded; values encrypted "
+            "with a key the image ships are decrypted (schemes in config-ciphers.yaml).  Wi-Fi passphrases and WPS "
+            "PINs are reported by secrets.wifi-psk instead.  Also reports shell scripts that decrypt stored "
+            "passwords with a program the image does not hold and otherwise pass the stored value on (the stored "
+            "value is then the password in clear)."
         ),
     )
 
@@ -82,21 +111,60 @@ class ConfigPassword(Check):
         for s in stored_secrets(fw):
             if s.kind != "password":
                 continue
+            where = f"{s.fmt} setting '{s.key}'" + (f" in '{s.section}'" if s.section else "")
+            account = f" for user '{s.user}'" if s.user else ""
+            provisions = ["5.1-1", "5.4-1"] + (["5.4-3"] if s.service or s.decrypted_with else [])
+            service = (f" It logs the device in to a remote {s.service} service, so the vendor's or operator's "
+                       "account is hard-coded in every unit.") if s.service else ""
+            if s.value == "":
+                yield self.finding(
+                    s.path,
+                    title=f"Account '{s.user}' with an empty password in the defaults",
+                    line=s.line,
+                    excerpt=s.excerpt,
+                    detail=f"{where} stores an empty password{account}: anyone logs in as '{s.user}' without one. "
+                           f"{_UNIVERSAL}",
+                    severity=Severity.critical,
+                    provisions=provisions,
+                )
+                continue
             severity, known = _severity_for(s.value)
+            stored = ""
+            if s.stored_as:
+                stored = (f" It is stored as '{s.raw}' ({s.stored_as}), which anyone with the image reverses: "
+                          "encoding or encryption with a key every unit shares is not secure storage.")
+            title = f"Password in configuration ({s.key})" if not s.stored_as else \
+                f"Password in configuration ({s.key}, {s.stored_as.split(' ', 1)[0]})"
             yield self.finding(
                 s.path,
-                title=f"Password in configuration ({s.key})",
+                title=title,
                 line=s.line,
-                excerpt=s.excerpt.replace(s.value, s.masked),
-                detail=f"{s.fmt} setting '{s.key}'" + (f" in section '{s.section}'" if s.section else "")
-                + f" holds the literal password '{s.value}'. {_UNIVERSAL}{known}",
+                excerpt=s.excerpt.replace(s.raw or s.value, s.masked) if (s.raw or s.value) else s.excerpt,
+                detail=f"{where} holds the literal password '{s.value}'{account}.{stored} {_UNIVERSAL}{known}{service}",
                 severity=severity,
+                provisions=provisions,
             )
+        for entry, text in text_files(fw):
+            if "crypt" not in text and "decod" not in text or not is_shell_script(entry, text):
+                continue
+            for line, fallback, program in missing_decrypters(fw, text):
+                yield self.finding(
+                    entry,
+                    title="Stored passwords are used as written: their decrypter is not in the image",
+                    line=line,
+                    excerpt=text.splitlines()[line - 1].strip(),
+                    detail=(f"line {line} decrypts stored passwords with {program}, which the image does not hold, "
+                            f"and line {fallback} otherwise hands on the stored value as it is: the 'encrypted' "
+                            "values of the configuration are the passwords themselves, in clear"),
+                    provisions=("5.4-1",),
+                )
 
 
 # -- scripts ------------------------------------------------------------------------------
 
 _LOGICAL_LINE = re.compile(r"\\\n")
+# Shell history left in the image: commands someone typed, passwords included.
+_HISTORY = re.compile(r"^\.?(?:\w+_)?history$")
 _ASSIGN = re.compile(r"""^\s*(?:export\s+|local\s+|readonly\s+)?([A-Za-z_]\w*)=(?:'([^']*)'|"([^"$`]*)"|([^\s;&|$`'"()]+))\s*(?:;|$|#)""")
 _CHPASSWD = re.compile(r"""(?:echo|printf)\s+(?:-[ne]+\s+)?(['"]?)([A-Za-z_][\w.-]*):([^\s'"|]+)\1\s*\|\s*(?:\S*/)?chpasswd\b(?P<e>\s+-e)?""")
 _PASSWD_PIPE = re.compile(r"""(?:echo|printf)\s+(?:-[ne]+\s+)?(['"])([^'"\\]+)\\n(?:\2(?:\\n)?)?\1\s*\|\s*(?:\S*/)?passwd\b\s*([A-Za-z_][\w.-]*)?""")
@@ -231,7 +299,8 @@ class ScriptPassword(Check):
         ),
         references=_REFS,
         limitations=(
-            "Shell scripts only, read line by line (not executed). A password held in a variable is resolved only "
+            "Shell scripts and shell history files (.ash_history, .bash_history) only, read line by line (not "
+            "executed). A password held in a variable is resolved only "
             "when the same script assigns it a literal; values built at run time are left to "
             "credentials.derived-password. Lua, PHP and compiled programs are not covered here."
         ),
@@ -239,7 +308,7 @@ class ScriptPassword(Check):
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for entry, text in text_files(fw):
-            if not is_shell_script(entry, text):
+            if not is_shell_script(entry, text) and not _HISTORY.match(entry.name):
                 continue
             if not re.search(r"passwd|chpasswd|sshpass|curl|wget|mysql|useradd|usermod|password|pass", text):
                 continue
@@ -282,6 +351,11 @@ def _pairs() -> dict[str, set[str]]:
 _PAIRS = _pairs()
 _KNOWN = frozenset(p for _, p in default_credentials() if p)
 _USER_STRING = re.compile(rb"\x00(" + b"|".join(re.escape(u.encode()) for u in sorted(_PAIRS, key=len, reverse=True)) + rb")\x00")
+
+
+# A NUL-delimited base64 string of whole 8-byte blocks: ciphertext that the image's keys may open.
+_BLOB = re.compile(rb"\x00((?:[A-Za-z0-9+/]{4}){2,21}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)\x00")
+_MIXED = (re.compile(rb"[A-Z]"), re.compile(rb"[a-z]"), re.compile(rb"[0-9]"))
 
 
 def _marker_windows(data: bytes) -> list[tuple[int, int]]:
@@ -339,6 +413,15 @@ def binary_credentials(data: bytes) -> list[tuple[int, str, str | None, str]]:
                 if pw in _PAIRS[user] and (user, pw) not in seen:
                     seen.add((user, pw))
                     out.append((min(off, m.start(1)), "pair", user, pw))
+    for start, end in windows:
+        for m in _BLOB.finditer(data, max(0, start - 1), end):
+            if not all(rx.search(m.group(1)) for rx in _MIXED):
+                continue  # words and numbers, not base64 of random bytes
+            value = m.group(1).decode()
+            raw = decode(value, "base64")
+            if raw and len(raw) % 8 == 0 and printable(raw) is None and (None, value) not in seen:
+                seen.add((None, value))
+                out.append((m.start(1), "blob", None, value))
     return out
 
 
@@ -361,9 +444,13 @@ class BinaryPassword(ContentCheck):
             "it reports (a) a user name and password that appear side by side and form a pair of the public IoT "
             "default-credential list (passwords of letters only are not used, they are ordinary words), and "
             "(b) a NUL-terminated string that starts with 'password=' / 'passwd=' / 'pwd=' (or follows a space, & or ?) and whose value has a digit or symbol or is a known default. A password compared in code "
-            "without such context, or stored encoded, is not found; no disassembly is done."
+            "without such context, or stored encoded, is not found; no disassembly is done.  (c) Base64 strings of "
+            "whole cipher blocks near a login marker are decrypted with the keys the image ships "
+            "(secrets.symmetric-key, config-ciphers.yaml) and reported, with confidence likely, when they open "
+            "to printable text."
         ),
     )
+    USES = (SYMMETRIC_KEYS,)
 
     def content_limit(self, entry: FileEntry, ctx: ScanContext) -> int:
         largest = ctx.option(self.ID, "max_binary_bytes", MAX_BINARY_BYTES)  # label: smaller, deep: larger
@@ -375,8 +462,27 @@ class BinaryPassword(ContentCheck):
         return [list(hit) for hit in binary_credentials(data)] or None
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        keys = None
         for entry, hits in self.results(fw, ctx):
             for offset, kind, user, pw in hits:
+                if kind == "blob":
+                    keys = list(image_keys(fw)) if keys is None else keys
+                    opened = decrypt_value(pw, keys) if keys else None
+                    if opened is None:
+                        continue
+                    yield self.finding(
+                        entry,
+                        title="Encrypted password compiled into a binary",
+                        offset=offset,
+                        excerpt=pw,
+                        detail=(f"the string '{pw}' at offset {offset}, next to a login marker, decrypts to "
+                                f"'{opened.plaintext}' ({opened.describe()}). The key ships in the image, so the "
+                                f"hidden value is readable by anyone: {_UNIVERSAL}"),
+                        severity=Severity.critical,
+                        confidence="likely",
+                        provisions=("5.1-1", "5.4-3"),
+                    )
+                    continue
                 if kind == "pair":
                     title = f"Default credential pair {user}:{pw} compiled into a binary"
                     detail = (f"the strings '{user}' and '{pw}' sit side by side next to a login marker; together "

@@ -10,7 +10,9 @@ from importlib import resources
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
+from iotcop.boot import BOOT_MODEL
 from iotcop.checks.credentials.accounts import ACCOUNTS, Account, accounts
+from iotcop.checks.credentials.installed import AccountFileUse, account_file_use
 from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
 from iotcop.model import Evidence, Severity
@@ -28,11 +30,11 @@ def _where(acc: Account) -> str:
 
 class EmptyPassword(Check):
     ID = "credentials.empty-password"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     SEVERITY = Severity.critical
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False
-    USES = (ACCOUNTS,)
+    USES = (ACCOUNTS, BOOT_MODEL)
     DOC = CheckDoc(
         title="Account without a password",
         why=(
@@ -52,19 +54,161 @@ class EmptyPassword(Check):
     )
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        use = account_file_use(fw)
         for acc in accounts(fw):
-            if acc.scheme != "blank" or acc.source == "embedded":
+            if acc.scheme != "blank" or acc.source == "embedded" or acc.template:
                 continue
             if acc.kind == "unix" and acc.login_disabled:
                 continue
             where = "web" if acc.kind == "http" else acc.kind
+            written = acc.source == "embedded-passwd"
             yield self.finding(
                 acc.path,
-                title=f"Account '{acc.user}' has an empty password",
+                title=f"Account '{acc.user}' has an empty password" + (" in an account file written at run time" if written else ""),
                 line=acc.line,
+                offset=acc.offset if acc.line is None else None,
                 excerpt=_excerpt(acc),
-                detail=f"{where} account '{acc.user}' in {acc.source} file: the password field is empty"
-                + (f"; login shell {acc.shell}" if acc.shell else ""),
+                detail=(f"{where} account '{acc.user}': the program or script writes the account line '{acc.excerpt}' "
+                        "with an empty password field; until something sets a password, logging in needs none"
+                        if written else
+                        f"{where} account '{acc.user}' in {acc.source} file: the password field is empty")
+                + (f"; login shell {acc.shell}" if acc.shell else "") + ("" if written else _boot_note(acc, use)),
+                confidence="likely" if written else _boot_confidence(acc, use),
+            )
+
+
+# -- stored hashes ---------------------------------------------------------------
+
+# Account stores whose use at boot the boot model tells (web and broker files are read by their servers).
+_SYSTEM_STORES = ("passwd", "shadow", "smbpasswd")
+
+
+def _boot_confidence(acc: Account, use: AccountFileUse) -> str:
+    return use.confidence(acc.path) if acc.source in _SYSTEM_STORES else "confirmed"
+
+
+def _boot_note(acc: Account, use: AccountFileUse) -> str:
+    return use.note(acc.path) if acc.source in _SYSTEM_STORES else ""
+
+
+_STORED_SCHEMES_EXCLUDED = ("blank", "locked", "unknown", "plaintext")
+
+
+def can_log_in(acc: Account) -> bool:
+    """The stored password opens a login: a unix account with a login shell, or a web, broker or SMB user."""
+    if acc.scheme in _STORED_SCHEMES_EXCLUDED or acc.template:
+        return False
+    return not (acc.kind == "unix" and acc.login_disabled)
+
+
+class StoredPassword(Check):
+    ID = "credentials.stored-password"
+    VERSION = "1.1.0"
+    SEVERITY = Severity.critical
+    TIMEOUT = 60.0
+    NEEDS_ROOTFS = False
+    USES = (ACCOUNTS, BOOT_MODEL)
+    DOC = CheckDoc(
+        title="Password hash shipped in the image",
+        why=(
+            "A usable password hash in the image's account files is the same on every unit built from it: whoever "
+            "cracks it once, or recovers it from any unit, logs in to all of them.  It is a universal default "
+            "password whether or not a word list cracks it."
+        ),
+        fix=(
+            "Ship every login account locked ('*' or '!') and set a unique password per device at manufacture, or "
+            "make the user choose one at first use; never ship a hash in the image."
+        ),
+        references=("ETSI TR 103 621", "UK PSTI Regulations 2023, Schedule 1 paragraph 1"),
+        limitations=(
+            "Judges the account stores that credentials.accounts reads (passwd, shadow, their backups and "
+            "templates, smbpasswd, htpasswd/htdigest, Mosquitto files, web user lists named by a server "
+            "configuration, and user:hash strings in programs, confidence likely).  Unix accounts whose shell "
+            "is /bin/false or nologin, locked accounts and fields in an unknown format are not reported.  "
+            "credentials.default-password adds the cleartext when its word lists crack the hash."
+        ),
+    )
+
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        seen: set[tuple[str, str, int | None, int | None]] = set()
+        use = account_file_use(fw)
+        all_accounts = accounts(fw)
+        # A hash found loose in a program or stream is the same credential as the account file holding it.
+        in_stores = {(a.user, a.secret) for a in all_accounts if a.source not in ("embedded", "embedded-passwd")}
+        for acc in all_accounts:
+            if not can_log_in(acc) or (acc.path, acc.user, acc.line, acc.offset) in seen:
+                continue
+            if acc.source in ("embedded", "embedded-passwd") and (acc.user, acc.secret) in in_stores:
+                continue
+            seen.add((acc.path, acc.user, acc.line, acc.offset))
+            second_root = acc.uid == 0 and acc.user != "root"
+            embedded = acc.source in ("embedded", "embedded-passwd")
+            where = {"unix": "login", "http": "web", "mosquitto": "MQTT broker", "smb": "Samba (SMB)"}[acc.kind]
+            yield self.finding(
+                acc.path,
+                title=f"Password hash of '{acc.user}' ships in the image"
+                + (" (uid 0: a second root account)" if second_root else ""),
+                line=acc.line,
+                offset=acc.offset if acc.line is None else None,
+                excerpt=_excerpt(acc),
+                detail=(
+                    f"{where} account '{acc.user}' has a stored {acc.scheme} password hash in {acc.source} data at "
+                    f"{_where(acc)}"
+                    + (f" (uid 0: a root account under another name)" if second_root else "")
+                    + ". Every unit built from this image ships the same hash, so the password is a universal "
+                    "default, whether or not it is cracked here"
+                    + ("; the hash is written by a program or script at run time" if embedded else _boot_note(acc, use))
+                ),
+                severity=Severity.critical if acc.uid == 0 or acc.user == "root" else Severity.high,
+                confidence="likely" if embedded else _boot_confidence(acc, use),
+            )
+
+
+class RootEquivalentAccount(Check):
+    ID = "credentials.root-equivalent-account"
+    VERSION = "1.0.0"
+    SEVERITY = Severity.medium
+    TIMEOUT = 60.0
+    NEEDS_ROOTFS = False
+    USES = (ACCOUNTS,)
+    DOC = CheckDoc(
+        title="Account other than root with uid 0",
+        why=(
+            "An account with user id 0 has every right root has, whatever its name: a service or diagnostic "
+            "account created this way runs with full privileges, and a restricted shell or chroot does not "
+            "confine a process running as root."
+        ),
+        fix="Give every account except root its own unprivileged user id, and grant only the rights it needs.",
+        references=("CWE-250: Execution with Unnecessary Privileges",),
+        limitations=(
+            "Reads shipped passwd files (wherever they lie) and passwd lines that programs and scripts write at "
+            "run time, with a user name filled in at run time ('%s', '$user') named as such.  An account created "
+            "through useradd/adduser options is not seen."
+        ),
+    )
+
+    def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        seen: set[tuple[str, str, int | None, int | None]] = set()
+        for acc in accounts(fw):
+            if acc.uid != 0 or acc.user == "root" or acc.source not in ("passwd", "embedded-passwd"):
+                continue
+            if (acc.path, acc.user, acc.line, acc.offset) in seen:
+                continue
+            seen.add((acc.path, acc.user, acc.line, acc.offset))
+            who = "an account whose name is filled in at run time" if acc.template else f"account '{acc.user}'"
+            written = acc.source == "embedded-passwd"
+            login = "no login shell" if acc.login_disabled else f"login shell {acc.shell}" if acc.shell else "a login"
+            yield self.finding(
+                acc.path,
+                title=(f"Account '{acc.user}' has uid 0" if not acc.template else
+                       "A uid 0 account is created at run time") + " (a second root)",
+                line=acc.line,
+                offset=acc.offset if acc.line is None else None,
+                excerpt=_excerpt(acc),
+                detail=(f"{who} is {'written' if written else 'defined'} with user id 0 and {login}: it is root under "
+                        f"another name ({acc.path}" + (f":{acc.line}" if acc.line else f" at offset {acc.offset}") + ")"),
+                severity=Severity.medium if acc.login_disabled or acc.scheme == "locked" else Severity.high,
+                provisions=("5.6-7",),
             )
 
 
@@ -233,6 +377,8 @@ _WEAK_SCHEMES: dict[str, tuple[Severity, str]] = {
     "md5-digest": (Severity.high, "HTTP digest: unsalted MD5 of user:realm:password"),
     "ssha": (Severity.medium, "one round of salted SHA-1 ({SSHA})"),
     "mosquitto-sha512": (Severity.medium, "one round of salted SHA-512 (Mosquitto $6$)"),
+    "nt": (Severity.high, "NT hash (unsalted MD4)"),
+    "lm": (Severity.high, "LM hash (DES of the upper-cased password in two 7-character halves)"),
 }
 
 # Minimum work factors below which a modern scheme is still weak.

@@ -418,6 +418,38 @@ def _putty_key(data: bytes) -> KeyFound | None:
     return KeyFound(f"PuTTY PPK v{m.group(1).decode()}", algo, bits, encrypted, 0, 1, m.group(0).decode().strip())
 
 
+# Starts of DER private keys inside a program: PKCS#1 RSA (version 0, then the modulus), PKCS#8 (version 0, then
+# an AlgorithmIdentifier) and SEC1 EC (version 1, then a 32-66 byte private scalar).
+_EMBEDDED_DER = re.compile(rb"\x30\x82(..)\x02\x01\x00(?:\x02\x82|\x02\x81|\x30[\x0d-\x14]\x06)|\x30\x81?([\x74-\xdf])\x02\x01\x01\x04[\x20-\x42]", re.S)
+MAX_EMBEDDED_DER = 64
+
+
+def _embedded_der_keys(data: bytes) -> Iterator[KeyFound]:
+    """DER private keys compiled into an ELF file, each loaded and checked for consistency."""
+    if serialization is None:
+        return
+    count = 0
+    for m in _EMBEDDED_DER.finditer(data):
+        if count >= MAX_EMBEDDED_DER:
+            return
+        if m.group(1) is not None:
+            length = 4 + int.from_bytes(m.group(1), "big")
+        else:
+            length = (3 if data[m.start() + 1] == 0x81 else 2) + m.group(2)[0]
+        der = data[m.start(): m.start() + length]
+        if len(der) < length:
+            continue
+        loaded = _load_der_key(der)
+        if loaded is None or loaded[1]:
+            continue
+        key = loaded[0]
+        if not _consistent(key):
+            continue
+        count += 1
+        algo, bits, fingerprint = _describe_key(key)
+        yield KeyFound("DER in a program", algo, bits, False, m.start(), None, der[:16].hex(), fingerprint)
+
+
 def keys_in(data: bytes) -> list[KeyFound]:
     """Private keys in one file's bytes."""
     if not data:
@@ -426,6 +458,8 @@ def keys_in(data: bytes) -> list[KeyFound]:
         ppk = _putty_key(data)
         return [ppk] if ppk else []
     found = list(_pem_keys(data))
+    if data.startswith(b"\x7fELF"):
+        found.extend(_embedded_der_keys(data))
     if not found:
         found.extend(_der_keys(data))
     if not found:
@@ -470,19 +504,25 @@ def ssh_host_key_references(fw: Firmware) -> dict[str, str]:
         if cmd.program in ("dropbear", "sshd"):
             args = list(cmd.args)
             for i, arg in enumerate(args):
-                if arg in ("-r", "-h") and i + 1 < len(args):
-                    refs.setdefault(args[i + 1], f"{cmd.program} {arg} in {cmd.path}:{cmd.line}")
+                if arg in ("-r", "-h") and i + 1 < len(args) and "%" not in args[i + 1]:
+                    refs.setdefault(args[i + 1], f"{cmd.program} {arg} in {cmd.site}")
     return refs
 
 
 def is_self_test_set(entry: FileEntry, keys: list[KeyFound]) -> bool:
-    """Known-answer test keys compiled into a crypto library: three or more keys of two or more algorithms in one ELF."""
-    return entry.magic == "elf" and len(keys) >= 3 and len({(k.algorithm or "?").split()[0] for k in keys}) >= 2
+    """Known-answer and benchmark test keys compiled into a crypto library or tool: three or more keys of two or
+    more algorithms in one ELF, or three or more DER keys of different sizes (openssl speed's RSA 512 ... 15360)."""
+    if entry.magic != "elf" or len(keys) < 3:
+        return False
+    if len({(k.algorithm or "?").split()[0] for k in keys}) >= 2:
+        return True
+    embedded = [k for k in keys if k.format == "DER in a program"]
+    return len(embedded) >= 3 and len({k.bits for k in embedded}) >= 3
 
 
 class PrivateKey(ContentCheck):
     ID = "crypto.private-key"
-    VERSION = "1.1.0"
+    VERSION = "1.2.0"
     SEVERITY = Severity.high
     TIMEOUT = 180.0
     NEEDS_ROOTFS = False
@@ -502,8 +542,9 @@ class PrivateKey(ContentCheck):
             "CWE-321: Use of Hard-coded Cryptographic Key",
         ),
         limitations=(
-            "PEM blocks are found anywhere in any file up to 16 MB; DER keys and PKCS#12 bundles only when "
-            "they make up a whole file (up to 64 KB); PuTTY .ppk and dropbear keys when they are a whole file; "
+            "PEM blocks are found anywhere in any file up to 16 MB; DER keys and PKCS#12 bundles when they make "
+            "up a whole file (up to 64 KB), and DER PKCS#1, PKCS#8 and SEC1 keys compiled into ELF programs (each "
+            "loaded and checked); keys inside programs are reported with confidence likely and their offset; PuTTY .ppk and dropbear keys when they are a whole file; "
             "raw key bytes without any container are not found.  An ELF file holding three or more keys of two or "
             "more algorithms (the self-test vectors of libraries such as GnuTLS) is not reported.  "
             "Keys under test, example and documentation directories are not reported.  A password-protected "
@@ -552,6 +593,10 @@ class PrivateKey(ContentCheck):
                     title = f"SSH host key baked into the image ({key.describe()}, shared by every unit)"
                 else:
                     title = f"{'Encrypted' if key.encrypted else 'Unencrypted'} {key.describe()} key in the image"
+                in_program = entry.magic == "elf"
+                if in_program:
+                    detail += (f"; compiled into a program at offset {key.offset}: the same on every unit, though "
+                               "whether the program uses it is not traced")
                 yield self.finding(
                     entry,
                     title=title,
@@ -559,6 +604,7 @@ class PrivateKey(ContentCheck):
                     offset=key.offset,
                     excerpt=key.excerpt,
                     detail=detail,
+                    confidence="likely" if in_program else "confirmed",
                     severity=Severity.medium if key.encrypted else Severity.high,
                     provisions=("5.4-3", "5.4-4") if service or host_key or certs else ("5.4-3",),
                 )

@@ -74,7 +74,7 @@ def declared_service(cmd, decl) -> bool | None:
 
 class UndeclaredBootService(Check):
     ID = "declared.undeclared-service"
-    VERSION = "1.0.0"
+    VERSION = "2.0.0"
     SEVERITY = Severity.high
     TIMEOUT = 60.0
     REQUIRES_DECLARATION = True
@@ -90,7 +90,8 @@ class UndeclaredBootService(Check):
         references=("ETSI TS 103 701 5.6-1-2 (IXIT 15-Intf completeness)",),
         limitations=(
             "Knows the common embedded servers by program name; a vendor's own server binary is not recognised. "
-            "Reads what starts at boot, not what listens at run time."
+            "Reads what the boot model finds started (a start behind a switch is likely, one found as a string "
+            "inside a program possible), not what listens at run time."
         ),
     )
 
@@ -103,7 +104,7 @@ class UndeclaredBootService(Check):
         side = Evidence(path=decl.source, line=decl.line("network_services"), excerpt=listed[:200],
                         detail="declared network services")
         for cmd in boot_commands(fw):
-            if cmd.enabled is False or declared_service(cmd, decl) is not False:
+            if declared_service(cmd, decl) is not False:
                 continue
             program = cmd.program
             known, usual = SERVERS.get(program, ((), ()))
@@ -114,5 +115,6 @@ class UndeclaredBootService(Check):
                 cmd.path, line=cmd.line, excerpt=cmd.text,
                 title=f"{what} is started at boot but is not a declared network service",
                 detail=f"started: {what} ({'/'.join(services)}, port {', '.join(map(str, sorted(on_ports))) or '?'}); "
-                       f"declared ({decl.where('network_services')}): {listed}",
+                       f"declared ({decl.where('network_services')}): {listed}; {cmd.describe()}",
+                confidence=cmd.confidence,
             ).model_copy(update={"related": [side]})

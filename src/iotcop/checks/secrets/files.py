@@ -102,7 +102,8 @@ def line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
-def shannon_entropy(value: str) -> float:
+def shannon_entropy(value: str | bytes) -> float:
+    """Bits per character (per byte for bytes)."""
     import math
     from collections import Counter
 

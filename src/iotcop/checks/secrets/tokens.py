@@ -213,6 +213,20 @@ class WifiPsk(Check):
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for s in stored_secrets(fw):
+            stored = f" (stored as '{s.raw}', {s.stored_as})" if s.stored_as else ""
+            if s.kind == "wps-pin":
+                yield self.finding(
+                    s.path,
+                    title="Fixed WPS PIN in the defaults",
+                    line=s.line,
+                    excerpt=s.excerpt.replace(s.raw or s.value, s.masked),
+                    detail=(f"{s.fmt} setting '{s.key}'" + (f" in '{s.section}'" if s.section else "")
+                            + f" sets the WPS PIN '{s.value}'{stored}: the same PIN on every unit lets anyone in "
+                            "radio range join the network (a universal credential)"),
+                    severity=Severity.high,
+                    provisions=("5.1-1",),
+                )
+                continue
             if s.kind != "wifi-psk":
                 continue
             client = s.fmt == "wpa_supplicant"
@@ -221,10 +235,10 @@ class WifiPsk(Check):
                 s.path,
                 title="Wi-Fi passphrase in the image" + (" (client network)" if client else ""),
                 line=s.line,
-                excerpt=s.excerpt.replace(s.value, s.masked),
+                excerpt=s.excerpt.replace(s.raw or s.value, s.masked),
                 detail=(
                     f"{s.fmt} setting '{s.key}'" + (f" for '{s.section}'" if s.section else "")
-                    + f" holds the {'raw 256-bit PSK' if raw_psk else 'passphrase'} '{s.masked}' in clear text; "
+                    + f" holds the {'raw 256-bit PSK' if raw_psk else 'passphrase'} '{s.masked}'{stored}; "
                     "it is written literally in the image, so every unit has the same one"
                 ),
                 severity=Severity.medium if client else Severity.high,

@@ -1,19 +1,15 @@
 """Network daemons started at boot and the account each runs as.
 
-Built on `boot_commands`: every started command whose program is a known
-network server becomes a StartedDaemon with the user it runs as, read from
-(in order) the init system (systemd User=, procd `procd_set_param user`),
-wrappers on the command line (chpst -u, start-stop-daemon -c, su -c,
-setuidgid, s6-setuidgid, -u options of daemons that take one) and the
-daemon's own configuration file for daemons that drop privileges themselves
-(lighttpd server.username, dnsmasq user=, mosquitto user).  `user` is None
-when the image does not tell; "root" only when it shows root.
+A function of the boot model (through BOOT_COMMANDS): every start whose program is a known network
+server becomes a StartedDaemon.  The model gives the account it starts as (systemd User=, procd's user
+parameter, chpst -u, start-stop-daemon -c, su, setuidgid, inetd/xinetd user fields, tcpsvd -u, and root
+for init and its scripts); the daemon's own settings then say whether it drops root itself (-u options,
+lighttpd server.username, dnsmasq user=, mosquitto user).
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass
 
 from iotcop.checks.services.boot import BOOT_COMMANDS, BootCommand, boot_commands
@@ -39,12 +35,12 @@ NETWORK_DAEMONS: dict[str, str] = {
     **dict.fromkeys(("gdbserver",), "debugger"),
     **dict.fromkeys(("rtspd", "live555MediaServer", "mediamtx"), "rtsp"),
     **dict.fromkeys(("ntpd", "chronyd"), "ntp"),
-    **dict.fromkeys(("xinetd", "inetd"), "super-server"),
+    **dict.fromkeys(("xinetd", "inetd", "inetutils-inetd"), "super-server"),
     **dict.fromkeys(("rpcbind", "portmap"), "rpc"),
 }
 
 # Daemons that must start as root to do their job (user switching after login).
-NEEDS_ROOT = frozenset({"dropbear", "sshd", "telnetd", "utelnetd", "in.telnetd", "ftpd", "in.ftpd", "vsftpd", "proftpd", "pure-ftpd", "bftpd", "uftpd", "xinetd", "inetd", "hostapd", "odhcpd", "udhcpd", "dhcpd", "ntpd", "chronyd", "miniupnpd"})
+NEEDS_ROOT = frozenset({"dropbear", "sshd", "telnetd", "utelnetd", "in.telnetd", "ftpd", "in.ftpd", "vsftpd", "proftpd", "pure-ftpd", "bftpd", "uftpd", "xinetd", "inetd", "inetutils-inetd", "hostapd", "odhcpd", "udhcpd", "dhcpd", "ntpd", "chronyd", "miniupnpd"})
 
 _USER_OPTION = {"httpd": "-u", "mini_httpd": "-u", "thttpd": "-u", "boa": None, "dnsmasq": "-u", "mosquitto": None, "uhttpd": None}
 
@@ -65,43 +61,6 @@ def _arg_after(args: tuple[str, ...], *options: str) -> str | None:
             if opt.startswith("--") and arg.startswith(opt + "="):
                 return arg.split("=", 1)[1]
     return None
-
-
-def _wrapper_user(cmd: BootCommand) -> str | None:
-    try:
-        words = shlex.split(cmd.text)
-    except ValueError:
-        words = cmd.text.split()
-    for i, word in enumerate(words):
-        base = word.rsplit("/", 1)[-1]
-        nxt = words[i + 1] if i + 1 < len(words) else None
-        if base == "chpst":
-            user = _arg_after(tuple(words[i:]), "-u", "-U")
-            if user:
-                return user.split(":", 1)[0]
-        elif base == "start-stop-daemon":
-            user = _arg_after(tuple(words[i:]), "-c", "--chuid", "-u", "--user")
-            if user:
-                return user.split(":", 1)[0]
-        elif base in ("setuidgid", "s6-setuidgid", "envuidgid") and nxt:
-            return nxt
-        elif base in ("su", "runuser") and "-c" in words[i:]:
-            rest = [w for w in words[i + 1 :] if not w.startswith("-")]
-            if rest:
-                return rest[0]
-    return None
-
-
-def _systemd_user(fw: Firmware, cmd: BootCommand) -> str | None:
-    text = fw.read_text(cmd.path, 256 * 1024) or ""
-    m = re.search(r"^\s*User\s*=\s*(\S+)", text, re.M)
-    return m.group(1) if m else None
-
-
-def _procd_user(fw: Firmware, cmd: BootCommand) -> str | None:
-    text = fw.read_text(cmd.path, 256 * 1024) or ""
-    m = re.search(r"procd_set_param\s+user\s+(\S+)", text)
-    return m.group(1).strip("'\"") if m else None
 
 
 def _config_value(fw: Firmware, path: str, pattern: str) -> tuple[bool, str | None]:
@@ -147,29 +106,13 @@ def _own_config_user(fw: Firmware, cmd: BootCommand) -> tuple[str | None, str]:
 def _collect(fw: Firmware) -> tuple[StartedDaemon, ...]:
     out = []
     for cmd in boot_commands(fw):
-        if cmd.enabled is False or cmd.program not in NETWORK_DAEMONS:
+        if cmd.program not in NETWORK_DAEMONS:
             continue
-        user, source = None, ""
-        if cmd.mechanism == "systemd":
-            user = _systemd_user(fw, cmd)
-            source = "systemd User=" if user else ""
-            if user is None:
-                user, source = "root", "systemd unit without User="
-        elif cmd.mechanism == "procd":
-            user = _procd_user(fw, cmd)
-            source = "procd user parameter" if user else ""
-        elif cmd.mechanism == "inetd" and len(cmd.text.split()) > 4:
-            user, source = cmd.text.split()[4].split(".", 1)[0], "inetd.conf user field"
-        if user is None or (source == "systemd unit without User=" and cmd.program not in NEEDS_ROOT):
-            wrapped = _wrapper_user(cmd)
-            if wrapped:
-                user, source = wrapped, "wrapper on the command line"
-        if (user is None or user == "root") and not source.startswith(("procd user", "wrapper")):
+        user, source = cmd.user, cmd.user_source or f"started by {cmd.mechanism} with no user switch"
+        if user == "root":
             own, own_source = _own_config_user(fw, cmd)
             if own is not None:
                 user, source = own, own_source
-        if user is None and cmd.mechanism in ("inittab", "sysv", "rc", "procd", "runit", "upstart", "inetd", "xinetd"):
-            user, source = "root", f"started by {cmd.mechanism} as root with no user switch"
         out.append(StartedDaemon(cmd, NETWORK_DAEMONS[cmd.program], user, source))
     return tuple(out)
 

@@ -6,12 +6,7 @@ import posixpath
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.checks.services.boot import (
-    BOOT_COMMANDS,
-    SHELLS,
-    BootCommand,
-    boot_commands,
-)
+from iotcop.checks.services.boot import BOOT_COMMANDS, SHELLS, BootCommand, boot_commands
 from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
 from iotcop.model import Severity
@@ -23,40 +18,28 @@ FTP_SERVERS = frozenset(
 GETTYS = frozenset({"getty", "agetty", "mingetty", "mgetty", "fgetty", "uugetty", "serial-getty"})
 
 _LIMITS_BOOT = (
-    "Start-up files are read, not executed: a command inside a branch that never runs is still "
-    "reported (the evidence line shows the condition's context), and services started by a "
-    "vendor's own binary or a generated script are not seen.  An /etc/init.d script is skipped "
-    "when the image enables scripts through rc.d links and has none for it."
+    "Reads the boot model: init's table, the scripts it runs (transitively, with their branches and "
+    "switches recorded as conditions), procd, systemd, inetd/xinetd only when an inetd is started, cron, "
+    "and command lines inside programs that run at boot.  A start behind a switch the image does not "
+    "settle is reported as likely (possible when the image's default turns it off); a command line found "
+    "inside a binary is reported as possible, with the string as evidence.  What a program decides at run "
+    "time from its own configuration is not seen."
 )
 
 
-def _started(cmd: BootCommand) -> bool:
-    return cmd.enabled is not False
-
-
-def _where(cmd: BootCommand) -> str:
-    how = {
-        "inittab": "inittab",
-        "sysv": "SysV init script",
-        "rc": "rc start-up script",
-        "procd": "OpenWrt procd service",
-        "inetd": f"inetd service '{cmd.service}'",
-        "xinetd": f"xinetd service '{cmd.service}'",
-        "systemd": "systemd unit",
-        "runit": "runit service",
-        "upstart": "upstart job",
-    }.get(cmd.mechanism, cmd.mechanism)
-    state = "" if cmd.enabled else " (could not tell from the image whether it is enabled)"
-    return f"{how}{state}"
-
-
 def _command(cmd: BootCommand) -> str:
-    return " ".join((cmd.program or "?",) + cmd.args)
+    return " ".join((cmd.program, *cmd.args))
+
+
+def _title_suffix(cmd: BootCommand) -> str:
+    if cmd.mechanism == "binary-strings":
+        return f" (command line in {cmd.path})"
+    return ""
 
 
 class TelnetAtBoot(Check):
     ID = "services.telnet-at-boot"
-    VERSION = "1.0.0"
+    VERSION = "2.0.0"
     SEVERITY = Severity.high
     TIMEOUT = 60.0
     USES = (BOOT_COMMANDS,)
@@ -73,20 +56,21 @@ class TelnetAtBoot(Check):
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for cmd in boot_commands(fw):
             telnet_service = cmd.mechanism in ("inetd", "xinetd") and cmd.service == "telnet"
-            if not _started(cmd) or not (cmd.program in TELNET_SERVERS or telnet_service):
+            if not (cmd.program in TELNET_SERVERS or telnet_service):
                 continue
             yield self.finding(
                 cmd.path,
-                title=f"Telnet server started at boot ({cmd.program})",
+                title=f"Telnet server started at boot ({cmd.program}){_title_suffix(cmd)}",
                 line=cmd.line,
                 excerpt=cmd.text,
-                detail=f"{_where(cmd)} starts: {_command(cmd)}",
+                detail=cmd.describe(),
+                confidence=cmd.confidence,
             )
 
 
 class FtpAtBoot(Check):
     ID = "services.ftp-at-boot"
-    VERSION = "1.0.0"
+    VERSION = "2.0.0"
     SEVERITY = Severity.medium
     TIMEOUT = 60.0
     USES = (BOOT_COMMANDS,)
@@ -103,14 +87,16 @@ class FtpAtBoot(Check):
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
         for cmd in boot_commands(fw):
             ftp_service = cmd.mechanism in ("inetd", "xinetd") and cmd.service in ("ftp", "tftp")
-            if not _started(cmd) or not (cmd.program in FTP_SERVERS or ftp_service):
+            if not (cmd.program in FTP_SERVERS or ftp_service):
                 continue
+            kind = "TFTP" if "tftp" in cmd.program or cmd.service == "tftp" else "FTP"
             yield self.finding(
                 cmd.path,
-                title=f"{'TFTP' if 'tftp' in (cmd.program or '') or cmd.service == 'tftp' else 'FTP'} server started at boot ({cmd.program})",
+                title=f"{kind} server started at boot ({cmd.program}){_title_suffix(cmd)}",
                 line=cmd.line,
                 excerpt=cmd.text,
-                detail=f"{_where(cmd)} starts: {_command(cmd)}",
+                detail=cmd.describe(),
+                confidence=cmd.confidence,
             )
 
 
@@ -149,7 +135,7 @@ def _getty_without_login(args: tuple[str, ...]) -> str | None:
 
 class DebugShell(Check):
     ID = "services.debug-shell"
-    VERSION = "1.0.0"
+    VERSION = "2.0.0"
     SEVERITY = Severity.high
     TIMEOUT = 60.0
     USES = (BOOT_COMMANDS,)
@@ -173,41 +159,51 @@ class DebugShell(Check):
     )
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
-        for cmd in boot_commands(fw):
-            if not _started(cmd):
+        reported: set[tuple[str, int | None]] = set()
+        commands = boot_commands(fw)
+        # the starts a rule below names by its own line first (getty -l, telnetd -l), then the shells
+        # those and other login programs end in
+        for cmd in sorted(commands, key=lambda c: c.mechanism == "login-program"):
+            found = self._judge(cmd)
+            if found is None or (cmd.path, cmd.line) in reported:
                 continue
-            if cmd.program in TELNET_SERVERS:
-                login = _option_value(cmd.args, "-l")
-                if login is not None and posixpath.basename(login) in SHELLS:
-                    yield self.finding(
-                        cmd.path,
-                        title=f"Telnet server gives a shell without login ({cmd.program} -l {login})",
-                        line=cmd.line,
-                        excerpt=cmd.text,
-                        detail=f"{_where(cmd)} starts {_command(cmd)}: a network shell with no password",
-                        severity=Severity.critical,
-                        provisions=("5.5-5",),
-                    )
-                continue
-            if cmd.mechanism != "inittab" or cmd.action in ("sysinit", "shutdown", "ctrlaltdel", "restart"):
-                continue
-            console = cmd.tty or "the console"
-            if _interactive_shell(cmd.program, cmd.args):
-                reason = f"starts {'a login shell' if cmd.login_shell else 'a shell'} ({_command(cmd)}) without asking for a password"
-            elif cmd.program in GETTYS:
-                why = _getty_without_login(cmd.args)
-                if why is None:
-                    continue
-                reason = f"{cmd.program} {why}"
-            elif cmd.program == "login" and "-f" in cmd.args:
-                reason = "runs login -f (pre-authenticated)"
-            else:
-                continue
+            reported.add((cmd.path, cmd.line))
+            title, detail, network = found
             yield self.finding(
-                cmd.path,
-                title=f"Shell without login on {console}",
-                line=cmd.line,
-                excerpt=cmd.text,
-                detail=f"inittab {cmd.action} entry for {console} {reason}",
-                provisions=("5.6-4",),
+                cmd.path, title=title + _title_suffix(cmd), line=cmd.line, excerpt=cmd.text,
+                detail=f"{detail}; {cmd.describe()}", confidence=cmd.confidence,
+                severity=Severity.critical if network else None, provisions=("5.5-5",) if network else ("5.6-4",),
             )
+
+    @staticmethod
+    def _judge(cmd: BootCommand) -> tuple[str, str, bool] | None:
+        """(title, why, over the network) when this start gives a shell without a password."""
+        start = cmd.start
+        if cmd.program in TELNET_SERVERS:
+            login = _option_value(cmd.args, "-l")
+            if login is not None and posixpath.basename(login) in SHELLS:
+                return (f"Telnet server gives a shell without login ({cmd.program} -l {login})",
+                        "a network shell with no password", True)
+            return None
+        launcher = start.launched_by if cmd.mechanism == "login-program" else None
+        if launcher in TELNET_SERVERS:
+            if _interactive_shell(cmd.program, cmd.args) or cmd.program == "login" and "-f" in cmd.args:
+                return (f"Telnet login program ends in a shell without a password ({cmd.program})",
+                        f"{launcher}'s login program runs {_command(cmd)} without asking for a password", True)
+            return None
+        on_console = start.action is not None and start.tty not in ("/dev/null", "null")
+        if not on_console:
+            return None
+        console = start.tty or "the console"
+        if _interactive_shell(cmd.program, cmd.args):
+            reason = f"starts {'a login shell' if start.login_shell else 'a shell'} ({_command(cmd)}) without asking for a password"
+        elif cmd.program in GETTYS:
+            why = _getty_without_login(cmd.args)
+            if why is None:
+                return None
+            reason = f"{cmd.program} {why}"
+        elif cmd.program == "login" and "-f" in cmd.args:
+            reason = "runs login -f (pre-authenticated)"
+        else:
+            return None
+        return f"Shell without login on {console}", f"{start.action} entry for {console} {reason}", False

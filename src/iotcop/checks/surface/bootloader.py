@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
-from iotcop.checks.services.boot import SHELLS, boot_commands
+from iotcop.checks.services.boot import BOOT_COMMANDS, SHELLS, boot_commands
 from iotcop.checks.updates.fdt import find_fdts
 from iotcop.context import ScanContext
 from iotcop.firmware.derived import DerivedFact
@@ -83,9 +83,10 @@ def boot_settings(fw: Firmware) -> tuple[BootSetting, ...]:
 
 
 def _console_shell(fw: Firmware, tty: str):
-    """An inittab entry that starts an interactive shell on the kernel console or on `tty`."""
+    """A start that runs an interactive shell on the kernel console or on `tty` (from init's table, or from
+    a console program that is a script ending in a shell)."""
     for cmd in boot_commands(fw):
-        if cmd.mechanism != "inittab" or cmd.program not in SHELLS or cmd.action in ("sysinit", "shutdown", "ctrlaltdel", "restart", "wait", "once"):
+        if cmd.program not in SHELLS or cmd.action is None or cmd.action in ("wait", "once"):
             continue
         if any(not a.startswith("-") or a == "-c" for a in cmd.args):
             continue
@@ -103,11 +104,11 @@ def _delay(value: str) -> int | None:
 
 class BootloaderConsole(Check):
     ID = "surface.bootloader-console"
-    VERSION = "1.0.1"
+    VERSION = "1.1.0"
     SEVERITY = Severity.medium
     TIMEOUT = 90.0
     NEEDS_ROOTFS = True  # the console judgement reads inittab
-    USES = (BOOT_SETTINGS,)
+    USES = (BOOT_SETTINGS, BOOT_COMMANDS)
     DOC = CheckDoc(
         title="Bootloader or kernel console open for debugging",
         why=(
@@ -163,6 +164,6 @@ class BootloaderConsole(Check):
                 yield self.finding(
                     s.path, title=f"Kernel console on serial port {m.group(1)} runs a shell without login", offset=s.offset,
                     excerpt=f"bootargs={s.value}",
-                    detail=f"{s.source}: the console is {m.group(1)}, and {shell.path}:{shell.line} starts '{shell.text}' on it",
+                    detail=f"{s.source}: the console is {m.group(1)}, and {shell.site} starts '{shell.text}' on it",
                     severity=Severity.high,
                 )

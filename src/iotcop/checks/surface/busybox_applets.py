@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import posixpath
-import re
 from typing import Iterator
 
 from iotcop.checks.base import Check, CheckDoc, CheckOutput
@@ -12,6 +11,7 @@ from iotcop.context import ScanContext
 from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import Firmware
 from iotcop.model import Severity
+from iotcop.sbom.busybox import applet_table
 
 # Applets that open a service to the network, move files in clear text, or poke hardware.
 RISKY_APPLETS = {
@@ -28,23 +28,12 @@ RISKY_APPLETS = {
     "tcpsvd": "TCP super-server",
     "udpsvd": "UDP super-server",
 }
-_NAME = re.compile(rb"^[a-z0-9][a-z0-9_.+-]{0,31}$|^\[\[?$")
 
 
 def applet_names(data: bytes) -> tuple[str, ...]:
-    """The applet name table of a BusyBox binary: a sorted NUL-separated list starting with '[' and '[['."""
-    start = data.find(b"\x00[\x00[[\x00")
-    if start < 0:
-        return ()
-    names: list[str] = []
-    for raw in data[start + 1 : start + 1 + 64 * 1024].split(b"\x00"):
-        if not raw or not _NAME.match(raw):
-            break
-        name = raw.decode()
-        if names and name < names[-1]:
-            break  # past the sorted table
-        names.append(name)
-    return tuple(names)
+    """The applet name table of a BusyBox binary (sbom.busybox.applet_table: the longest sorted run of
+    applet names, also where no NUL precedes the table)."""
+    return tuple(applet_table(data))
 
 
 def _busybox_binaries(fw: Firmware) -> dict[str, tuple[str, ...]]:
@@ -79,7 +68,7 @@ def _links_to(fw: Firmware, binary: str) -> dict[str, str]:
 
 class BusyBoxApplets(Check):
     ID = "surface.busybox-applets"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     SEVERITY = Severity.low
     TIMEOUT = 60.0
     NEEDS_ROOTFS = False

@@ -31,9 +31,14 @@ _ANDROID_PROPS = {
 }
 
 
+def _netcat_runs_program(args: tuple[str, ...]) -> bool:
+    """-e PROG or -c CMD (also bundled, as in -le or -lpe): netcat runs a program for its peer."""
+    return any(re.fullmatch(r"-[a-zA-Z]*e|-c", a) for a in args[:-1])
+
+
 class DebugTools(Check):
     ID = "surface.debug-tools"
-    VERSION = "1.0.0"
+    VERSION = "2.0.0"
     SEVERITY = Severity.high
     TIMEOUT = 90.0
     NEEDS_ROOTFS = True
@@ -48,29 +53,36 @@ class DebugTools(Check):
         fix="Build production images without adbd, gdbserver, strace, ltrace, tcpdump and netcat's -e option; never start them at boot.",
         references=("CWE-489", "CWE-1244"),
         limitations=(
-            "Start-up files are read, not executed, so a debug service started by a vendor binary is not seen. "
-            "Netcat commands are recognised in shell scripts only, with -e or -c followed by a program. "
+            "What starts at boot comes from the boot model (a start behind a switch is likely, a command line "
+            "inside a vendor program possible).  Netcat with -e or -c is also reported in any shell script, "
+            "started or not. "
             "Shipped-but-not-started tools are reported by file name."
         ),
     )
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
+        started: set[tuple[str, int | None]] = set()  # netcat shells the boot model starts
         for cmd in boot_commands(fw):
-            if cmd.enabled is False:
-                continue
             if cmd.program in DEBUG_SERVERS:
                 yield self.finding(
                     cmd.path, title=f"{DEBUG_SERVERS[cmd.program]} started at boot ({cmd.program})", line=cmd.line,
-                    excerpt=cmd.text, detail=f"{cmd.mechanism} starts {cmd.program} {' '.join(cmd.args)}".strip(),
-                    provisions=("5.6-1", "5.6-4"),
+                    excerpt=cmd.text, detail=cmd.describe(), provisions=("5.6-1", "5.6-4"), confidence=cmd.confidence,
                 )
             elif cmd.program in TRACERS:
                 yield self.finding(
                     cmd.path, title=f"{TRACERS[cmd.program]} started at boot ({cmd.program})", line=cmd.line,
-                    excerpt=cmd.text, detail=f"{cmd.mechanism} starts {cmd.program} {' '.join(cmd.args)}".strip(),
-                    severity=Severity.medium, provisions=("5.6-1", "5.6-4"),
+                    excerpt=cmd.text, detail=cmd.describe(), severity=Severity.medium, provisions=("5.6-1", "5.6-4"),
+                    confidence=cmd.confidence,
                 )
-        yield from self._netcat_shells(fw)
+            elif cmd.program in NETCATS and _netcat_runs_program(cmd.args):
+                started.add((cmd.path, cmd.line))
+                yield self.finding(
+                    cmd.path, title="Netcat started at boot hands a program to network peers (-e/-c)", line=cmd.line,
+                    excerpt=cmd.text, detail=f"netcat with -e or -c runs a program for whoever connects; {cmd.describe()}",
+                    severity=Severity.critical if any(a.startswith("-") and "l" in a for a in cmd.args) else Severity.high,
+                    provisions=("5.6-1", "5.6-4"), confidence=cmd.confidence,
+                )
+        yield from self._netcat_shells(fw, started)
         yield from self._android_props(fw)
         shipped = sorted(e.path for e in fw.files() if e.name in SHIPPED and e.elf is not None)
         if shipped:
@@ -79,7 +91,8 @@ class DebugTools(Check):
                 detail=f"not needed to run the device: {listing(shipped)}", severity=Severity.low, provisions=("5.6-6",),
             )
 
-    def _netcat_shells(self, fw: Firmware) -> Iterator[CheckOutput]:
+    def _netcat_shells(self, fw: Firmware, started: set[tuple[str, int | None]]) -> Iterator[CheckOutput]:
+        """Netcat shells written in any script, started at boot or not (those started are reported above)."""
         for entry in fw.files():
             if entry.magic not in ("script", "text") or entry.size > 512 * 1024 or not entry.path.startswith("/"):
                 continue
@@ -87,7 +100,7 @@ class DebugTools(Check):
             if not text or not _NC_EXEC_ANYWHERE.search(text):
                 continue
             for number, line in enumerate(text.splitlines(), start=1):
-                if line.lstrip().startswith("#") or not _NC_EXEC.search(line):
+                if line.lstrip().startswith("#") or not _NC_EXEC.search(line) or (entry.path, number) in started:
                     continue
                 yield self.finding(
                     entry, title="Netcat hands a program to network peers (-e/-c)", line=number, excerpt=line.strip(),

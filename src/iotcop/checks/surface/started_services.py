@@ -15,7 +15,7 @@ from iotcop.model import Severity
 
 class StartedServices(Check):
     ID = "surface.started-services"
-    VERSION = "1.0.0"
+    VERSION = "2.0.0"
     SEVERITY = Severity.info
     TIMEOUT = 60.0
     USES = (STARTED_DAEMONS,)
@@ -28,8 +28,8 @@ class StartedServices(Check):
         fix="Confirm each listed service is needed for the intended use; remove or disable the others.",
         limitations=(
             "An inventory for review, not a weakness: the finding is 'possible', so it leaves 5.6-1 "
-            "INCONCLUSIVE instead of failing it.  Services are recognised by program name from every init "
-            "system's start-up files; a service started by a vendor binary is not listed.  With a declaration, "
+            "INCONCLUSIVE instead of failing it.  Services are recognised by program name among the starts of "
+            "the boot model; one whose command line is only a string inside a vendor program is marked so.  With a declaration, "
             "the services it lists are accounted for (the manufacturer states their purpose) and are left out; "
             "declared.undeclared-service fails 5.6-1 for the others."
         ),
@@ -41,7 +41,9 @@ class StartedServices(Check):
             return
         first = daemons[0].command
         items = [
-            f"{d.command.program} [{d.kind}] ({d.command.path}:{d.command.line}, {d.command.mechanism}, runs as {d.user or 'unknown'})"
+            f"{d.command.program} [{d.kind}] ({d.command.site}, {d.command.mechanism}, runs as {d.user or 'unknown'}"
+            + (", command line inside that program" if d.command.mechanism == "binary-strings" else
+               ", behind a switch" if d.command.confidence != "confirmed" else "") + ")"
             for d in daemons
         ]
         yield self.finding(

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from iotcop.checks.secrets.files import TEXT, stored_text
+from iotcop.checks.services.boot import BOOT_COMMANDS, boot_commands
 from iotcop.firmware.derived import DerivedFact
 from iotcop.firmware.model import FileEntry, Firmware, looks_binary
 from iotcop.model import Evidence
@@ -155,10 +156,8 @@ def _swupdate(fw: Firmware) -> list[UpdateClient]:
             client.sources.append(Step(cfg.path, number, line))
         if _ROLLBACK.search(line):
             client.rollback.append(Step(cfg.path, number, line))
-    from iotcop.checks.services.boot import boot_commands
-
     for cmd in boot_commands(fw):
-        if cmd.program == "swupdate" and cmd.enabled is not False:
+        if cmd.program == "swupdate":
             key = _arg(cmd.args, "-k", "--key")
             if key:
                 client.verification.append(Step(cmd.path, cmd.line, cmd.text))
@@ -339,7 +338,7 @@ def _collect(fw: Firmware) -> tuple[UpdateClient, ...]:
     return tuple(clients)
 
 
-UPDATE_CLIENTS = DerivedFact("updates.clients", _collect, uses=(TEXT,))
+UPDATE_CLIENTS = DerivedFact("updates.clients", _collect, uses=(TEXT, BOOT_COMMANDS))
 
 
 def update_clients(fw: Firmware) -> tuple[UpdateClient, ...]:
