@@ -166,8 +166,10 @@ def test_demo_report_links_filters_and_contrast(browser, demo_scans, tmp_path, w
 
     # Provision -> findings: "Show its N findings" narrows the list to that provision.
     page.click("#p-5\\.1-1 a[data-filter-prov]")
-    visible = page.evaluate(VISIBLE_CARDS)
     expected = {f.id for f in report.findings if "5.1-1" in f.provisions}
+    page.wait_for_function("n => document.getElementById('fstatus').textContent.startsWith(n + ' of ')",
+                           arg=len(expected))
+    visible = page.evaluate(VISIBLE_CARDS)
     assert set(visible) == expected
     assert all(page.locator(f"#f-{fid}").is_visible() for fid in visible)
     # Finding -> provision: the card's link goes to the provision's row.
