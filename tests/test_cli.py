@@ -103,19 +103,29 @@ def test_bad_option_value(cli, tmp_path):
     assert result.code == 2 and "Traceback" not in result.stderr
 
 
-def test_directory_without_root_filesystem(cli, tmp_path):
+def test_directory_without_root_filesystem_exits_2_with_a_failed_report(cli, tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "readme.txt").write_text("hello\n")
     out = tmp_path / "out"
-    result = cli("scan", tmp_path / "docs", "--out", out, "--format", "json")
-    assert result.code == 0, result.stderr
-    report = result.json()
-    assert report["extraction"]["status"] == "partial"
-    assert any("no root filesystem" in e for e in report["extraction"]["errors"])
-    assert "PASS" not in {v["verdict"] for v in report["provisions"]}
-    by_id = {v["id"]: v for v in report["provisions"]}
-    # services checks need a root filesystem: provisions only they inform are not tested
-    assert by_id["5.6-4"]["verdict"] == "NOT_TESTED"
+    result = cli("scan", tmp_path / "docs", "--out", out)
+    assert result.code == 2, result.stderr
+    assert "not a root filesystem" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    report = json.loads((out / "report.json").read_text())
+    assert report["extraction"]["status"] == "failed"
+    assert {v["verdict"] for v in report["provisions"]} == {"NOT_TESTED"}
+
+
+def test_empty_file_exits_2_and_writes_the_failed_report(cli, tmp_path):
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    out = tmp_path / "out"
+    result = cli("scan", empty, "--out", out)
+    assert result.code == 2
+    assert result.stderr.strip() == f"iotcop: error: {empty}: the file is empty; nothing was assessed"
+    report = json.loads((out / "report.json").read_text())
+    assert report["extraction"]["status"] == "failed" and report["extraction"]["errors"] == ["the file is empty"]
+    assert {v["verdict"] for v in report["provisions"]} == {"NOT_TESTED"}
+    assert all(c["status"] == "skipped" for c in report["checks"])
 
 
 def test_corpus_tar_of_files_scans(cli, tmp_path):

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import click
 from rich.console import Console
 
 from iotcop import __version__
-from iotcop.errors import EXIT_INPUT, EXIT_INTERNAL, IotcopError
+from iotcop.errors import EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL, IotcopError
 from iotcop.firmware.limits import Limits
 from iotcop.profiles import default_profile, profiles
 
@@ -24,8 +25,9 @@ stdout = Console(highlight=False, soft_wrap=False)
 stderr = Console(stderr=True, highlight=False)
 
 HELP_EXIT = """
-Exit codes: 0 = no mandatory provision fails; 1 = at least one mandatory provision fails;
-2 = usage or input error; 3 = internal error.
+Exit codes: 0 = no mandatory provision fails (or what --fail-on names does not hold); 1 = at least one
+mandatory provision fails (or a --fail-on condition holds); 2 = usage or input error (also: the input is
+not a firmware image or root filesystem); 3 = internal error.
 """
 
 
@@ -83,17 +85,34 @@ def cli() -> None:
                    "'iotcop traffic').")
 @click.option("--view", "view", type=click.Choice(["ts103701"]),
               help="Also assess as ETSI TS 103 701 test cases: print them and add 'ts103701' to the report.")
+@click.option("--fail-on", "fail_on", metavar="CONDITIONS",
+              help="When to exit 1, comma-separated: mandatory (default: a mandatory provision FAILs), fail (any "
+                   "provision FAILs), SEVERITY[:CONFIDENCE] (a finding at or above it, e.g. high or medium:possible; "
+                   "confidence defaults to likely), kev (an actively exploited vulnerability), never.")
+@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Accepted risks (YAML: fingerprint or vulnerability, reason, expires); accepted findings do not "
+                   "count for the exit code. See 'iotcop baseline'.")
+@click.option("--vex", "vex_files", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="CycloneDX VEX document: vulnerabilities it states not_affected, false_positive or resolved are "
+                   "no longer reported for that component; repeatable.")
 def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs, work_dir, keep_work, extract_timeout,
          max_extract_bytes, max_files, max_depth, declaration_file=None, no_fetch=False, ca_file=None, device=None, device_budget=60.0,
-         device_ports="common", view=None, profile="standard", traffic=(), device_credentials=None) -> None:
+         device_ports="common", view=None, profile="standard", traffic=(), device_credentials=None, fail_on=None,
+         baseline_file=None, vex_files=()) -> None:
     """Scan a firmware image, an extracted root filesystem, or a .tar/.zip of one.
 
     Prints provision verdicts and the most important findings; with --out, writes report.json.
     """
-    from iotcop.scan import ScanOptions, exit_code_for
+    from iotcop.scan import ScanOptions
     from iotcop.scan import scan as run_scan
+    from iotcop.triage.baseline import load_baseline
+    from iotcop.triage.gate import FailOn, gate
+    from iotcop.triage.vex import load_vex
     from iotcop.ui import ProgressUI, print_summary, print_timings
 
+    gate_on = FailOn.parse(fail_on)  # every input is checked before any extraction
+    baseline = load_baseline(baseline_file) if baseline_file is not None else None
+    vex = tuple(load_vex(path) for path in vex_files)
     declaration = None
     if declaration_file is not None:
         from iotcop.declaration import load_declaration
@@ -130,6 +149,8 @@ def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs,
         outputs=tuple(o.strip() for o in (outputs or "").split(",") if o.strip()),
         views=(view,) if view else (),
         traffic=tuple(traffic),
+        baseline=baseline,
+        vex=vex,
     )
     show_progress = not quiet and stderr.is_terminal
     with ProgressUI(stderr, enabled=show_progress) as ui:
@@ -140,7 +161,7 @@ def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs,
 
         sys.stdout.write(render(assessment))
     elif not quiet:
-        print_summary(stdout, assessment, out_dir)
+        print_summary(stdout, assessment, out_dir, result.accepted.reasons())
         if assessment.ts103701 is not None:
             from iotcop.conformance.terminal import print_view
 
@@ -157,7 +178,14 @@ def scan(target: Path, out_dir, outputs, fmt, quiet, timings, only_checks, jobs,
         reason = assessment.extraction.errors[0] if assessment.extraction.errors else "extraction failed"
         print(f"iotcop: error: {target}: {reason}; nothing was assessed", file=sys.stderr)
         sys.exit(EXIT_INPUT)
-    sys.exit(exit_code_for(assessment))
+    for entry in result.accepted.expired:
+        print(f"iotcop: baseline: {entry.source} ({entry.target()}) expired on {entry.expires}; it no longer applies",
+              file=sys.stderr)
+    reasons = gate(assessment, gate_on, result.accepted)
+    if reasons and not quiet and (fail_on or baseline is not None):
+        for reason in reasons[:5]:
+            print(f"iotcop: fail-on: {reason}", file=sys.stderr)
+    sys.exit(EXIT_FAIL if reasons else 0)
 
 
 @cli.group()
@@ -219,6 +247,10 @@ def main() -> None:
     from iotcop.commands import register_all
 
     register_all(cli)
+    if not sys.warnoptions and not os.environ.get("IOTCOP_DEBUG"):
+        # Library notices (a certificate in the image with a negative serial number ...) would land in the
+        # user's terminal between the summary lines; IOTCOP_DEBUG=1 or python -W shows them.
+        warnings.simplefilter("ignore")
     try:
         cli.main(standalone_mode=False, prog_name="iotcop")
     except click.exceptions.Exit as exc:

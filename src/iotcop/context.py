@@ -16,6 +16,7 @@ from iotcop.profiles import Profile, get_profile
 
 if TYPE_CHECKING:
     from iotcop.declaration.schema import Declaration
+    from iotcop.triage.vex import VexStatement
 
 
 class ResultCache(Protocol):
@@ -33,6 +34,7 @@ class ScanContext:
     profile: Profile
     declaration: Declaration | None = None
     cache: ResultCache | None = None  # read by the check runner and the content pass only
+    vex: tuple[VexStatement, ...] = ()  # the user's VEX statements (scan --vex), settling known vulnerabilities
 
     @classmethod
     def default(cls) -> ScanContext:
@@ -47,4 +49,6 @@ class ScanContext:
         """Everything in this context a check's result can depend on: its profile options and the declaration."""
         declaration = self.declaration.model_dump_json() if self.declaration is not None else None
         parts = [self.profile.name, self.profile.options.get(check_id, {}), declaration]
+        if self.vex:  # kept out when absent, so cached results from before VEX input stay valid
+            parts.append(sorted(repr(s) for s in self.vex))
         return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]

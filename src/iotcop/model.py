@@ -385,6 +385,7 @@ class Assessment(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)
     profile: str | None = None  # scan profile that ran (label, standard, deep); None in reports made before profiles
     notes: list[str] = Field(default_factory=list)  # warnings about the scan itself (a stale vulnerability database)
+    triage: dict | None = None  # baseline and VEX input: accepted findings, expired entries (iotcop.triage)
     claims: list[Claim] = Field(default_factory=list)  # from the manufacturer declaration, when given
     declaration: dict | None = None  # summary of the declaration: file, sha256, product, support period ...
     device: DeviceReport | None = None  # present when a live device was probed

@@ -21,15 +21,16 @@ from iotcop.errors import InputError
 from iotcop.files import file_sha256
 from iotcop.firmware.content import ContentPass
 from iotcop.firmware.derived import DerivedFact
-from iotcop.firmware.extract import Extraction, Limits, extract
+from iotcop.firmware.extract import EmptyInput, Extraction, Limits, extract
 from iotcop.firmware.inventory import build_firmware
 from iotcop.firmware.model import Firmware
-from iotcop.model import Assessment, CheckRun, Target
+from iotcop.model import Assessment, CheckRun, ExtractionReport, Target
 from iotcop.profiles import get_profile, split_checks
 from iotcop.profiles import validate as profiles_validate
 from iotcop.report.writers import OutputContext, write_outputs
 from iotcop.sbom.identify import COMPONENTS, components_as_dicts
 from iotcop.standards.catalogue import load_catalogue
+from iotcop.triage.gate import accept, triage_record
 
 
 class Progress(Protocol):
@@ -69,6 +70,8 @@ class ScanOptions:
     views: tuple[str, ...] = ()  # extra views put into the report: "ts103701" (ETSI TS 103 701 test cases)
     traffic: tuple[Path, ...] = ()  # scan --traffic CAPTURE: packet captures of the device's traffic
     cache: Any = None  # iotcop.cache.store.AnalysisCache: reuse check runs and per-file results (batch, diff)
+    baseline: Any = None  # iotcop.triage.baseline.Baseline: findings accepted on purpose (reason, expiry)
+    vex: tuple = ()  # iotcop.triage.vex.VexDocument: the user's VEX statements about known vulnerabilities
 
 
 @dataclass
@@ -76,6 +79,7 @@ class ScanResult:
     assessment: Assessment
     work_dir: Path | None
     firmware: Firmware | None = None
+    accepted: Any = None  # iotcop.triage.gate.Accepted: what the baseline accepted
 
 
 @contextmanager
@@ -123,7 +127,9 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
     progress = progress or _Silent()
     catalogue = load_catalogue()
     profiles_validate([c.ID for c in all_checks()])  # discovery stops here if the mapping data is inconsistent
-    ctx = ScanContext(profile=get_profile(options.profile), declaration=options.declaration, cache=options.cache)
+    statements = tuple(s for doc in options.vex for s in doc.statements)
+    ctx = ScanContext(profile=get_profile(options.profile), declaration=options.declaration, cache=options.cache,
+                      vex=statements)
     checks = select_checks(options.only_checks)
     if ctx.declaration is None:
         # Checks that compare the firmware with a declaration have nothing to compare without one.
@@ -146,7 +152,11 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
             target = _target(source)
             progress.stage("Extracting")
             with timer("extract"):
-                extraction = extract(source, work_dir, options.limits, progress=progress.extracting)
+                try:
+                    extraction = extract(source, work_dir, options.limits, progress=progress.extracting)
+                except EmptyInput:
+                    extraction = Extraction(report=ExtractionReport(status="failed", errors=["the file is empty"]),
+                                            extract_dir=None)
             progress.stage("Inventory")
             with timer("inventory"):
                 fw = build_firmware(work_dir, extraction.roots, extraction.extract_dir, extraction.partitions,
@@ -207,18 +217,23 @@ def scan(source: Path, options: ScanOptions | None = None, progress: Progress | 
             if boot is not None:
                 assessment = assessment.model_copy(update={"boot": boot})
             assessment.timings["assess"] = timer.timings["assess"]  # the report was built inside this stage
+            accepted = accept(assessment, options.baseline)
+            record = triage_record(accepted, options.baseline, list(options.vex))
+            if record is not None:
+                assessment = assessment.model_copy(update={"triage": record})
             if options.out_dir is not None:
                 with timer("outputs"):
                     try:
                         write_outputs(assessment, options.out_dir, options.outputs,
-                                      OutputContext(firmware=fw, declaration=options.declaration))
+                                      OutputContext(firmware=fw, declaration=options.declaration, vex=statements))
                     except OSError as exc:
                         if exc.errno == errno.ENOSPC:
                             raise InputError(f"no space left on the device holding {options.out_dir}; "
                                              "not every output was written (those present are complete)") from None
                         raise
                 assessment.timings["outputs"] = timer.timings["outputs"]  # for --timings; written files lack it
-            return ScanResult(assessment=assessment, work_dir=work_dir if options.keep_work else None, firmware=fw)
+            return ScanResult(assessment=assessment, work_dir=work_dir if options.keep_work else None, firmware=fw,
+                              accepted=accepted)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise InputError("no space left on the device holding the work directory (use --work-dir)") from None

@@ -12,6 +12,14 @@ from rich.table import Table
 
 from iotcop.errors import InputError
 from iotcop.model import Assessment, VerdictValue
+from iotcop.report.findings import (
+    SEVERITY_ORDER,
+    detail_text,
+    is_known_exploited,
+    known_exploited_ids,
+    printable,
+    triage_key,
+)
 
 VERDICT_STYLE = {
     "PASS": "bold green",
@@ -66,24 +74,50 @@ class ProgressUI:
             self.progress.update(self.task, detail=f"{files} files, {size / 1e6:.1f} MB")
 
 
-def print_summary(console: Console, a: Assessment, out_dir: Path | None) -> None:
+def _t(value) -> str:
+    """Text from the image or the report, safe for the terminal: control characters escaped, no markup."""
+    return escape(printable(value))
+
+
+def finding_counts(a: Assessment) -> str:
+    by_severity = {s: 0 for s in SEVERITY_ORDER}
+    for f in a.findings:
+        by_severity[f.severity.value] += 1
+    parts = [f"[{SEVERITY_STYLE[s]}]{n} {s}[/]" for s, n in by_severity.items() if n]
+    return f"{len(a.findings)} finding(s)" + (": " + ", ".join(parts) if parts else "")
+
+
+def print_summary(console: Console, a: Assessment, out_dir: Path | None, accepted: dict[str, str] | None = None) -> None:
+    """The scan in a screenful.  `accepted` maps finding ids a baseline accepts to the reason."""
+    accepted = accepted or {}
     t, x = a.target, a.extraction
-    console.print(f"[bold]iotcop {a.tool.version}[/] - {t.kind} {t.path}")
+    console.print(f"[bold]iotcop {_t(a.tool.version)}[/] - {t.kind} {_t(t.path)}")
     if t.sha256:
         console.print(f"  sha256 {t.sha256}  ({t.size:,} bytes)")
     console.print(
         f"  extraction: [bold]{x.status}[/], {x.files:,} files, unidentified {x.unknown_ratio:.1%}"
-        + (f", root filesystem(s): {', '.join(x.roots)}" if x.roots else "")
+        + (f", root filesystem(s): {_t(', '.join(x.roots))}" if x.roots else "")
     )
     for err in x.errors[:5]:
-        console.print(f"    [yellow]- {err}[/]")
+        console.print(f"    [yellow]- {_t(err)}[/]")
+    kev = known_exploited_ids(a.findings)
+    line = f"  {finding_counts(a)}"
+    if kev:
+        line += f"; [bold red]{len(kev)} actively exploited vulnerabilit{'y' if len(kev) == 1 else 'ies'} (CISA KEV)[/]"
+    else:
+        line += "; 0 actively exploited vulnerabilities (CISA KEV)"
+    if accepted:
+        line += f"; {len(accepted)} accepted by the baseline"
+    console.print(line)
+    for note in a.notes:
+        console.print(f"  [yellow]note: {_t(note)}[/]")
 
     psti = Table(title="UK PSTI security requirements", title_justify="left", show_edge=False)
     psti.add_column("Requirement")
     psti.add_column("Provisions")
     psti.add_column("Verdict")
     for g in a.psti:
-        psti.add_row(g.title, ", ".join(g.provisions), _v(g.verdict))
+        psti.add_row(_t(g.title), _t(", ".join(g.provisions)), _v(g.verdict))
     console.print(psti)
 
     cop = Table(title="UK Code of Practice guidelines", title_justify="left", show_edge=False)
@@ -92,7 +126,7 @@ def print_summary(console: Console, a: Assessment, out_dir: Path | None) -> None
     cop.add_column("Verdict")
     cop.add_column("Note", style="dim")
     for g in a.guidelines:
-        cop.add_row(g.id, g.title, _v(g.verdict), g.note)
+        cop.add_row(_t(g.id), _t(g.title), _v(g.verdict), _t(g.note))
     console.print(cop)
 
     counts: dict[str, int] = {}
@@ -101,32 +135,48 @@ def print_summary(console: Console, a: Assessment, out_dir: Path | None) -> None
     console.print("EN 303 645 provisions: " + ", ".join(f"{_v(k)} {n}" for k, n in sorted(counts.items())))
     failing = [v for v in a.provisions if v.verdict == VerdictValue.FAIL]
     if failing:
-        console.print("Failing: " + ", ".join(f"{v.id} ({v.status})" for v in failing))
+        console.print("Failing: " + ", ".join(f"{_t(v.id)} ({_t(v.status)})" for v in failing))
 
     if a.findings:
         console.print(f"[bold]Top findings[/] ({len(a.findings)} in all; every one is in the report)")
-        # Confirmed and likely findings first: a possible one still needs someone to review it.
-        top = sorted(a.findings, key=lambda f: f.confidence == "possible")[:10]
-        for f in top:
+        # Actively exploited first; then confirmed and likely before possible (those still need a review).
+        ordered = sorted(a.findings, key=lambda f: (f.id in accepted,) + triage_key(f))
+        for f in ordered[:10]:
             where = f.evidence.path or ""
             if f.evidence.line:
                 where += f":{f.evidence.line}"
             sev = f"[{SEVERITY_STYLE[f.severity.value]}]{f.severity.value:<8}[/]"
-            maybe = " [magenta](possible, to review)[/]" if f.confidence == "possible" else ""
-            console.print(f"  {sev} {f.title}{maybe}  [dim]{', '.join(f.provisions)}[/]", overflow="fold")
-            console.print(f"           [cyan]{where}[/]", overflow="fold")
-            if f.evidence.detail:
-                detail = f.evidence.detail
+            marks = ""
+            if is_known_exploited(f) and "actively exploited" not in f.title:  # the KEV finding's title says it
+                marks += " [bold red](actively exploited)[/]"
+            if f.confidence == "possible":
+                marks += " [magenta](possible, to review)[/]"
+            if f.id in accepted:
+                marks += f" [green](accepted: {_t(accepted[f.id])})[/]"
+            console.print(f"  {sev} {_t(f.title)}{marks}  [dim]{_t(', '.join(f.provisions))}[/]", overflow="fold")
+            if where:
+                console.print(f"           [cyan]{_t(where)}[/]", overflow="fold")
+            detail = detail_text(f)
+            if detail:
                 if len(detail) > 300:  # a component's vulnerability list can be long: the report has it whole
                     detail = detail[:297] + "..."
-                console.print(f"           [dim]{escape(detail)}[/]", overflow="fold")
+                console.print(f"           [dim]{_t(detail)}[/]", overflow="fold")
     else:
         console.print("No findings.")
-    problems = [c for c in a.checks if c.status != "ran"]
-    for c in problems:
-        console.print(f"[yellow]check {c.id}: {c.status}{': ' + c.error if c.error else ''}[/]")
+    # Checks that did not run, one line per reason: a failed extraction skips every check for one reason.
+    problems: dict[tuple[str, str], list[str]] = {}
+    for c in a.checks:
+        if c.status != "ran":
+            problems.setdefault((c.status, c.error or ""), []).append(c.id)
+    for (status, error), ids in problems.items():
+        reason = f": {_t(error)}" if error else ""
+        if len(ids) <= 3:
+            console.print(f"[yellow]check {_t(', '.join(ids))}: {status}{reason}[/]")
+        else:
+            console.print(f"[yellow]{len(ids)} checks {status}{reason} ({_t(', '.join(ids[:3]))} "
+                          f"and {len(ids) - 3} more)[/]")
     if out_dir is not None:
-        console.print(f"Report: {out_dir / 'report.json'}")
+        console.print(f"Report: {_t(out_dir / 'report.json')}")
 
 
 def print_timings(console: Console, a: Assessment) -> None:

@@ -18,14 +18,14 @@ SRC = Path(iotcop.__file__).parent
 # Lowest first.  Names are module prefixes under iotcop.
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "yamlload", "files", "model", "formats"),
-    ("standards", "profiles", "context", "declaration.paths"),
+    ("standards", "profiles", "context", "declaration.paths", "triage.vex"),
     ("assess",),
     ("firmware", "cache"),
     ("sbom", "vulns", "boot"),
     ("checks",),
     ("declaration", "probe", "traffic"),
     ("conformance",),
-    ("report", "label", "statement", "demo"),
+    ("report", "label", "statement", "demo", "triage"),
     ("scan",),
     ("batch", "ui", "evaluation"),
     ("registry",),

@@ -106,28 +106,46 @@ def test_levels(demo_scans):
     psti = {"5.1-1", "5.1-2", "5.2-1", "5.3-13"}
     clean = load_report(demo_scans["clean"])
     vulnerable = load_report(demo_scans["vulnerable"])
-    assert label_level(clean).value == 0 and "not tested" in label_level(clean).reasons[0]
+    # The two demo images no longer share a level: critical findings keep the vulnerable one at 0.
     assert label_level(vulnerable).value == 0
-    untested = {v.id for v in clean.provisions if v.verdict == V.NOT_TESTED}
-    # level 1: PSTI met, other mandatory provisions only INCONCLUSIVE
-    one = _rolled(_declared(clean, psti | (untested & mandatory)))
-    one = one.model_copy(update={"provisions": [v if v.id not in mandatory - psti - untested else
-                                                v.model_copy(update={"verdict": V.INCONCLUSIVE})
-                                                for v in one.provisions]})
-    assert label_level(_rolled(one)).value == 1
+    assert any(r.startswith("critical: ") for r in label_level(vulnerable).reasons)
+    assert label_level(clean).value == 1 and label_level(clean).reasons[0].startswith("UK PSTI requirement")
+    # level 2: the PSTI requirements declared, the rest as scanned
+    two = _rolled(_declared(clean, psti))
+    assert label_level(two).value == 2
     full = _rolled(_declared(clean, mandatory))
-    serious = [f for f in full.findings if f.severity.value in ("high", "critical")]
+    serious = [f for f in full.findings if f.severity.value in ("high", "critical") and f.confidence != "possible"]
     assert label_level(full).value == (2 if serious else 3)
     calm = full.model_copy(update={"findings": [f for f in full.findings if f not in serious]})
     assert label_level(calm).value == 3  # no high or critical finding, no live probe
     assert label_level(calm).reasons == ["the live device was not probed"]
     with_findings = _rolled(_declared(vulnerable, mandatory))
-    assert label_level(with_findings).value == 2  # the vulnerable image has critical findings
+    assert label_level(with_findings).value == 0  # a declaration cannot outweigh critical findings
     partial = calm.model_copy(update={"extraction": ExtractionReport(status="partial", files=10)})
     assert label_level(partial).value == 0
-    one_untested = calm.model_copy(update={"provisions": [v.model_copy(update={"verdict": V.NOT_TESTED})
-                                                          if v.id == "5.3-13" else v for v in calm.provisions]})
-    assert label_level(one_untested).value == 0
+    one_untested = _rolled(calm.model_copy(update={"provisions": [
+        v.model_copy(update={"verdict": V.NOT_TESTED}) if v.id == "5.3-13" else v for v in calm.provisions]}))
+    assert label_level(one_untested).value == 1
+
+
+def test_level_sentences_and_actively_exploited():
+    """Every level has one sentence; an actively exploited vulnerability alone keeps a product at 0."""
+    import json as _json
+
+    from iotcop.label.level import LEVELS
+    from iotcop.model import Evidence, Finding, Severity
+
+    assert sorted(LEVELS) == [0, 1, 2, 3, 4] and all(t.count(". ") == 0 for t in LEVELS.values())
+    report = _synthetic_report()
+    detail = {"group": "likely", "component": "webd", "version": "1.0", "files": ["/usr/sbin/webd"], "count": 1,
+              "known_exploited": 1, "vulnerabilities": [{"id": "CVE-2021-2222", "known_exploited": True,
+                                                         "severity": "medium", "confidence": "likely"}]}
+    kev = Finding(check="vulns.known-vulnerability", severity=Severity.medium, provisions=["5.3-8"], title="webd",
+                  evidence=Evidence(path="/usr/sbin/webd", detail=_json.dumps(detail))).with_id()
+    level = label_level(report.model_copy(update={"findings": [kev]}))
+    assert level.value == 0 and level.reasons == ["actively exploited vulnerability in webd 1.0: CVE-2021-2222"]
+    possible = kev.model_copy(update={"confidence": "possible"})
+    assert label_level(report.model_copy(update={"findings": [possible]})).value == 1
 
 
 @pytest.mark.slow
@@ -154,9 +172,10 @@ def test_label_make_and_verify_cli(demo_scans, cli, tmp_path):
     label = json.loads((out / "label.json").read_text())["label"]
     assert label["level"] == 0 and label["registry_url"].startswith("https://registry.example.invalid/p/")
     # what a shopper sees: the PDF text and a Chromium rendering of the SVG
-    text = pdf_text(out / "label.pdf")
+    text = " ".join(pdf_text(out / "label.pdf").split())
     for words in ("Connected product security", "Security updates: end date not stated", "Level 0 of 4",
-                  "Default or guessable passwords were found", "registry.example.invalid"):
+                  "Default or guessable passwords were found", "registry.example.invalid",
+                  "Product not named by the manufacturer", "known vulnerabilities", "actively exploited"):
         assert words in text
     png = screenshot((out / "label.svg").as_uri(), tmp_path / "label-shot.png", "420,600", tmp_path)
     assert len(png) > 10_000
@@ -178,6 +197,10 @@ def test_label_with_declaration_dict(tmp_path):
     pdf.write_bytes(render_pdf(render_svg(label, "0123456789abcdef")))
     text = pdf_text(pdf)
     assert "Security updates until 2030-12-31" in text and "HomeRouter HR-100" in text and "firmware 1.4.2" in text
+    # the model is not repeated when the product name already holds it
+    named = build_label(report, b"{}", {**decl, "product": {"name": "HomeRouter HR-100"}}, None)
+    pdf.write_bytes(render_pdf(render_svg(named, "0123456789abcdef")))
+    assert "HR-100 HR-100" not in pdf_text(pdf) and "HomeRouter HR-100" in pdf_text(pdf)
 
 
 def _synthetic_report():
@@ -188,3 +211,17 @@ def _synthetic_report():
                       target=Target(kind="rootfs", path="/x"), extraction=ExtractionReport(status="complete"),
                       findings=[], provisions=[Verdict(id=p, status="M", verdict=V.NOT_TESTED) for p in cat.provisions],
                       components=[])
+
+
+@pytest.mark.slow
+def test_one_row_per_promise_never_contradicts_the_psti_rows(demo_scans):
+    from iotcop.report.view import DeclarationView, promise_results, shown_assessment
+
+    for variant in ("clean", "vulnerable"):
+        shown = shown_assessment(load_report(demo_scans[variant]))
+        rows = promise_results(shown, DeclarationView())
+        assert [r.id for r in rows] == ["psti-1", "psti-2", "psti-3"] + [f"cop-{g.id}" for g in shown.guidelines]
+        texts = {r.id: r.text.lower() for r in rows}
+        # passwords and reporting are spoken of once, in the PSTI rows
+        assert "default password" not in texts["cop-1"] and "password" in texts["psti-1"]
+        assert "report" in texts["psti-2"] and "reported problems" in texts["cop-2"]

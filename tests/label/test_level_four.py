@@ -194,7 +194,7 @@ def test_a_probe_finding_keeps_the_label_below_four(cli, tmp_path, firmware):
     verdicts = {v["id"]: v["verdict"] for v in report["provisions"]}
     assert verdicts["5.6-1"] == "FAIL"  # an undeclared service on the device fails a mandatory provision
     label, _ = make_label(cli, tmp_path, tmp_path / "scan", firmware[1])
-    assert label["level"] == 1  # the PSTI requirements are still met
+    assert label["level"] == 2  # the PSTI requirements are still met; the failing mandatory provision stops it there
     assert "5.6-1 is FAIL" in label["level_limits"]
 
 

@@ -83,6 +83,25 @@ def test_search_product_qr_target_and_verify(tmp_path, real_reports, key_dirs):
                              "mailto:security@example.com", "Firmware versions", "What changed from the previous version"):
                     assert text in body, text
 
+                # The label the shopper scanned is drawn on the page.
+                image = page.locator("img.label-img")
+                assert image.evaluate("img => img.complete && img.naturalWidth") > 0
+
+                # "Full report" is a readable page: its inline style and script run under the page's CSP.
+                report_url = page.get_by_role("link", name="Full report").get_attribute("href")
+                with_js = browser.new_page(viewport={"width": 1000, "height": 900})  # the report page has a script
+                violations: list[str] = []
+                with_js.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text
+                           else None)
+                with_js.goto(base + report_url)
+                with_js.screenshot(path=shots / "2b-full-report.png")
+                assert "Security assessment" in with_js.inner_text("h1")
+                assert with_js.evaluate("document.body.classList.contains('js')")  # the script ran
+                assert with_js.evaluate("getComputedStyle(document.querySelector('.badge')).backgroundColor") \
+                    not in ("rgba(0, 0, 0, 0)", "transparent")  # the style applied
+                assert violations == []
+                with_js.close()
+
                 page.goto(qr_target)
                 page.screenshot(path=shots / "3-qr-target.png", full_page=True)
                 body = page.inner_text("body")
@@ -109,5 +128,5 @@ def test_search_product_qr_target_and_verify(tmp_path, real_reports, key_dirs):
                 assert "is not what that key signed" in body and "Signer:" not in body
             finally:
                 browser.close()
-    for name in ("1-search", "2-product", "3-qr-target", "4-verify-valid", "5-verify-invalid"):
+    for name in ("1-search", "2-product", "2b-full-report", "3-qr-target", "4-verify-valid", "5-verify-invalid"):
         assert (shots / f"{name}.png").stat().st_size > 5000

@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from render_tools import chromium, load_report, pdf_text, screenshot
+from sarif_rules import github_problems
 
 from iotcop.report.writers.consumer import render_consumer
 
@@ -44,14 +45,20 @@ def test_sarif_validates_against_the_official_schema(demo_scans, variant):
     run = doc["runs"][0]
     fails = [r for r in run["results"] if r["kind"] == "fail"]
     assert len(fails) == len(report.findings)
+    assert github_problems(doc) == []
     rule_ids = {r["id"] for r in run["tool"]["driver"]["rules"]}
-    assert rule_ids == {c.id for c in report.checks}
+    names = {c["name"] for c in report.components}
+    components = {r["id"] for r in run["tool"]["driver"]["rules"]
+                  if r["id"] == f"vulns.known-vulnerability/{r['properties'].get('component')}@"
+                                f"{r['properties'].get('version')}" and r["properties"]["component"] in names}
+    assert {c.id for c in report.checks} <= rule_ids <= {c.id for c in report.checks} | components
     for rule in run["tool"]["driver"]["rules"]:
         assert any(t.startswith("EN303645:") for t in rule["properties"]["tags"])
     for r in fails:
-        for loc in r.get("locations", []):
+        for loc in r["locations"]:
             uri = loc["physicalLocation"]["artifactLocation"]["uri"]
-            assert not uri.startswith("/") and loc["physicalLocation"]["artifactLocation"]["uriBaseId"] == "DEVICE_ROOT"
+            assert not uri.startswith("/")
+            assert loc["physicalLocation"]["artifactLocation"].get("uriBaseId", "DEVICE_ROOT") == "DEVICE_ROOT"
     if variant == "vulnerable":
         uris = {loc["physicalLocation"]["artifactLocation"]["uri"] for r in fails for loc in r.get("locations", [])}
         assert "etc/shadow" in uris
@@ -92,7 +99,7 @@ def test_provision_filter_works_without_javascript(demo_scans, tmp_path):
     no_js.write_text(text[:start] + text[end:])
     pdf = tmp_path / "filtered.pdf"
     chromium([f"--print-to-pdf={pdf}", "--no-pdf-header-footer", no_js.as_uri() + "#only-FAIL"], tmp_path)
-    section = pdf_text(pdf).split("Evidence and note", 1)[1].split("Findings (", 1)[0]
+    section = re.split(r"What starts at boot|Components \(", pdf_text(pdf).split("Evidence and note", 1)[1], maxsplit=1)[0]
     rows = set(re.findall(r"^\s*((?:4|6|5\.\d{1,2})-\d{1,2})\s", section, re.M))
     assert rows == set(failing)
 
@@ -131,3 +138,11 @@ def test_consumer_page_uses_the_declaration(demo_scans, tmp_path):
     assert "signed images over HTTPS" in page
     assert "not said where to report" not in page and 'id="no-declaration"' not in page
     assert "Unknown: the manufacturer has not said whether two-step login" in page  # not in this declaration
+    # the level scale, each level in one sentence, this product's level marked; the known-vulnerabilities line
+    from iotcop.label.level import LEVELS, label_level
+
+    level = label_level(report).value
+    assert f"Security label: level {level} of 4" in page and page.count('aria-current="true"') == 1
+    assert all(f"Level {n}: {text}." in page for n, text in LEVELS.items())
+    assert re.search(r'id="vulnerabilities">(\d+ known vulnerabilit|No known vulnerability)', page)
+    assert "Using HomeRouter HR-100 safely" in page  # the product's name, not the file's

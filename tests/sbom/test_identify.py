@@ -115,3 +115,15 @@ def test_kernel_and_components_from_the_image_scan(vulnerable_image, tmp_path):
     expected = expected_from_manifest(vulnerable_image.manifest)
     for name, version in expected.items():
         assert comps[name]["version"] == version
+
+
+def test_control_stanzas_keep_their_first_line_and_field_case():
+    """dpkg/opkg databases are read by python-debian's Deb822; each stanza keeps the line it starts on."""
+    from iotcop.sbom.packages import parse_control_stanzas
+
+    text = ("\n\nPackage: libc6\nStatus: install ok installed\nVersion: 2.36-9+deb12u4\nDescription: GNU C\n"
+            " Library: shared libraries\n .\n more\n\n\n\npackage: busybox\nversion: 1:1.35.0-4\n")
+    stanzas = list(parse_control_stanzas(text))
+    assert [line for line, _ in stanzas] == [3, 13]
+    assert stanzas[0][1]["Description"].splitlines()[0] == "GNU C"
+    assert stanzas[1][1]["Package"] == "busybox" and stanzas[1][1]["Version"] == "1:1.35.0-4"  # any field case

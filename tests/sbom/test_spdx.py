@@ -13,7 +13,7 @@ from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
 from iotcop.report.writers import writers
-from iotcop.report.writers.spdx import build_document
+from iotcop.report.writers.spdx import build_document, render
 
 
 def _validated(path: Path):
@@ -103,10 +103,10 @@ def test_rootfs_folder_gives_a_valid_deterministic_document(vulnerable_image, tm
     assert doc["packages"][0]["primaryPackagePurpose"] == "OPERATING_SYSTEM" and "checksums" not in doc["packages"][0]
     # Same tree, same tool version: same namespace, whatever the time of the scan.
     later = first.assessment.model_copy(update={"generated_at": "2030-01-01T00:00:00+00:00"})
-    assert build_document(later)["documentNamespace"] == doc["documentNamespace"]
-    assert build_document(later)["creationInfo"]["created"] == "2030-01-01T00:00:00Z"
+    assert json.loads(render(build_document(later)))["documentNamespace"] == doc["documentNamespace"]
+    assert json.loads(render(build_document(later)))["creationInfo"]["created"] == "2030-01-01T00:00:00Z"
     other = first.assessment.model_copy(update={"components": []})
-    assert build_document(other)["documentNamespace"] != doc["documentNamespace"]
+    assert build_document(other).creation_info.document_namespace != doc["documentNamespace"]
 
 
 def test_validator_reports_a_broken_document(vulnerable_image, tmp_path):
@@ -116,7 +116,7 @@ def test_validator_reports_a_broken_document(vulnerable_image, tmp_path):
     (root / "bin").mkdir(parents=True)
     shutil.copy2(vulnerable_image.rootfs / "bin" / "busybox", root / "bin" / "busybox")
     res = scan(root, ScanOptions(out_dir=tmp_path / "a", only_checks=("vulns",), outputs=("spdx",)))
-    doc = build_document(res.assessment)
+    doc = json.loads(render(build_document(res.assessment)))
     doc["documentNamespace"] += "#fragment"
     doc["relationships"].append({"spdxElementId": "SPDXRef-Firmware", "relationshipType": "CONTAINS",
                                  "relatedSpdxElement": "SPDXRef-Package-missing"})

@@ -264,3 +264,13 @@ def test_age_is_the_data_date_not_the_import_time(db):
         conn.execute("UPDATE vulns SET modified = ? WHERE rowid = 1", (now_iso()[:10],))
     assert age_warning(db) is None
     assert "no vulnerability database" in age_warning(db.parent / "absent.sqlite")
+
+
+def test_cvss_scores_come_from_the_cvss_library_for_every_version():
+    from iotcop.vulns.cvss import base_score
+
+    assert base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H") == 9.8
+    assert base_score("CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H") == 7.8
+    assert base_score("AV:N/AC:L/Au:N/C:P/I:P/A:P") == 7.5  # CVSS v2, as older NVD and OSV records give it
+    assert base_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N") == 9.3
+    assert base_score("CVSS:3.1/AV:X/nonsense") is None and base_score("") is None

@@ -186,15 +186,17 @@ def diff_assessments(old: Assessment, new: Assessment) -> dict:
 
 
 def render_text(d: dict) -> str:
+    from iotcop.report.findings import printable as t  # names from the images: no line or escape code of their own
+
     f, c = d["findings"], d["components"]
-    lines = [f"{d['old']['path']} -> {d['new']['path']}",
+    lines = [f"{t(d['old']['path'])} -> {t(d['new']['path'])}",
              f"Findings: {len(f['fixed'])} fixed, {len(f['new'])} new, {len(f['changed'])} changed, "
              f"{len(f['unchanged'])} unchanged"
              + (f"; {len(f['not_compared'])} from checks that ran on one side only" if f["not_compared"] else ""),
              f"Components: {len(c['upgraded'])} upgraded, {len(c['downgraded'])} downgraded, {len(c['added'])} added, "
              f"{len(c['removed'])} removed"]
     for row in c["upgraded"] + c["downgraded"] + c["changed"]:
-        lines.append(f"  {row['name']}: {row['old']} -> {row['new']}")
+        lines.append(f"  {t(row['name'])}: {t(row['old'])} -> {t(row['new'])}")
     if d["provisions"]:
         lines.append("Provision verdicts:")
         lines += [f"  {p['id']}: {p['old']} -> {p['new']} ({p['direction']})" for p in d["provisions"]]
@@ -203,11 +205,11 @@ def render_text(d: dict) -> str:
         lines += [f"  {p['id']}: {p['old']} -> {p['new']} ({p['direction']})" for p in d["psti"]]
     if f["changed"]:
         lines.append("Changed findings (same check and place):")
-        lines += [f"  {c['old']['title']} -> {c['new']['title']}  {c['new']['path'] or ''}" for c in f["changed"]]
+        lines += [f"  {t(c['old']['title'])} -> {t(c['new']['title'])}  {t(c['new']['path'] or '')}" for c in f["changed"]]
     for label, key in (("New", "new"), ("Fixed", "fixed")):
         if f[key]:
             lines.append(f"{label} findings:")
-            lines += [f"  {r['severity']:<8} {r['title']}  {r['path'] or ''}" for r in f[key][:50]]
+            lines += [f"  {r['severity']:<8} {t(r['title'])}  {t(r['path'] or '')}" for r in f[key][:50]]
             if len(f[key]) > 50:
                 lines.append(f"  ... {len(f[key]) - 50} more (see diff.json)")
     return "\n".join(lines)

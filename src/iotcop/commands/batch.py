@@ -128,10 +128,12 @@ def rematch(reports, db_path, write, fmt) -> None:
     for c in changes:
         click.echo(f"{c.report}: {len(c.matched)} vulnerability finding(s); {len(c.new)} new, {len(c.gone)} no longer "
                    f"matched{' (report updated)' if c.written else ''}")
+        from iotcop.report.findings import printable
+
         for f in c.new:
-            click.echo(f"  + {f}")
+            click.echo(f"  + {printable(f)}")
         for f in c.gone:
-            click.echo(f"  - {f}")
+            click.echo(f"  - {printable(f)}")
 
 
 @click.command()

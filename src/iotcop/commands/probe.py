@@ -122,17 +122,24 @@ def _outage_steps(plans, result):
 
 def print_device(assessment) -> None:
     from rich.console import Console
+    from rich.markup import escape
+
+    from iotcop.report.findings import printable
+
+    def t(value) -> str:  # what a device sent (banners, paths) can neither style nor escape the terminal
+        return escape(printable(value))
 
     out = Console(highlight=False, soft_wrap=False)
     dev = assessment.device
-    out.print(f"[bold]{dev.address}[/]: {len(dev.services)} service(s), {len(dev.attempts)} attempt(s), "
+    out.print(f"[bold]{t(dev.address)}[/]: {len(dev.services)} service(s), {len(dev.attempts)} attempt(s), "
               f"{dev.seconds:.1f} s of a {dev.budget_seconds:g} s budget" + ("" if dev.complete else " (stopped by the budget)"))
     for s in dev.services:
-        out.print(f"  {s.endpoint:<10} {s.service:<7} {s.banner[:70]}")
+        out.print(f"  {s.endpoint:<10} {t(s.service):<7} {t(s.banner[:70])}")
     if assessment.findings:
         out.print("[bold]Findings[/]")
         for f in assessment.findings:
-            out.print(f"  [{f.severity.value}] {f.evidence.path}  {f.title}: {f.evidence.detail or ''}")
+            out.print(f"  {escape('[' + f.severity.value + ']')} {t(f.evidence.path)}  {t(f.title)}: "
+                      f"{t(f.evidence.detail or '')}")
     decided = [v for v in assessment.provisions if v.verdict.value in ("FAIL", "PASS")]
     for v in decided:
         out.print(f"  {v.id:<7} {v.verdict.value:<5} {v.note}")

@@ -35,6 +35,8 @@ from iotcop.model import ExtractionReport
 ROOT_MARKERS = {"etc", "bin", "sbin", "lib", "usr", "var", "dev", "proc", "www", "root", "tmp", "mnt", "sys"}
 KEY_MARKERS = {"etc", "bin", "sbin"}
 NO_ROOTFS = "no root filesystem (a tree with etc/, bin/ ...) found; only checks that read loose files ran"
+NOT_A_ROOTFS = ("not a root filesystem: no tree with etc/, bin/ ... was found in the folder; give the firmware image, "
+                "an extracted root filesystem, or a .tar/.zip of one")
 # An image where more than this share of bytes was not identified is reported partial.
 UNKNOWN_PARTIAL_RATIO = 0.5
 
@@ -222,6 +224,10 @@ def find_partitions(extract_root: Path, readers: list[dict], roots: set[Path]) -
     return found
 
 
+class EmptyInput(InputError):
+    """The input file has no bytes: the scan writes a `failed` report and exits 2."""
+
+
 def _check_readable(source: Path) -> None:
     try:
         st = source.stat()
@@ -232,7 +238,7 @@ def _check_readable(source: Path) -> None:
     if not source.is_file():
         raise InputError(f"{source}: not a regular file or directory")
     if st.st_size == 0:
-        raise InputError(f"{source}: the file is empty")
+        raise EmptyInput(f"{source}: the file is empty")
     try:
         with open(source, "rb") as fh:
             fh.read(1)
@@ -248,11 +254,17 @@ def _from_directory(source: Path, started: float) -> Extraction:
         raise InputError(f"{source}: cannot read directory ({exc.strerror})") from None
     roots = [source] if looks_like_rootfs(source) else find_roots(source)
     files, total = _tree_size(source)
-    errors = [] if roots else [NO_ROOTFS]
     labels = [(printable_name(r.relative_to(source).as_posix()) if r != source else ".", r) for r in roots]
-    status = "complete" if roots else "partial" if files else "failed"
-    if not files:
-        errors = ["the directory is empty"]
+    # A folder is taken as an extracted image.  One with no root filesystem and not even a part of one at its
+    # top (bin/, etc/, lib/ ...) is not something iotcop can assess: a folder of documents would otherwise
+    # "pass" with a few loose-file checks.  A partial tree (only bin/) keeps its loose-file checks.
+    try:
+        part_of_one = any(e.is_dir() and e.name in ROOT_MARKERS for e in os.scandir(source))
+    except OSError:
+        part_of_one = False
+    status = "complete" if roots else "partial" if files and part_of_one else "failed"
+    errors = ([] if roots else ["the directory is empty"] if not files else [NO_ROOTFS] if part_of_one
+              else [NOT_A_ROOTFS])
     report = ExtractionReport(
         status=status,
         files=files,

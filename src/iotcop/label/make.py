@@ -8,19 +8,22 @@ import hashlib
 import textwrap
 from pathlib import Path
 
-from iotcop.label.level import label_level
+from iotcop.label.level import LEVELS, label_level
 from iotcop.model import Assessment
 from iotcop.report.view import (
     DeclarationView,
-    guideline_results,
     jinja_env,
-    psti_results,
+    product_title,
+    promise_results,
     shown_assessment,
+    vulnerability_summary,
 )
 
 LABEL_SCHEMA = "iotcop.label/1"
-# Guidelines shown on the label besides the three PSTI lines (space is short).
+# Promises shown on the label besides the three PSTI ones (space is short).
 LABEL_GUIDELINES = ("cop-4", "cop-5", "cop-6", "cop-11")
+UNNAMED = "Product not named by the manufacturer"
+LEVEL_COLOURS = {0: "#5f6368", 1: "#8a5300", 2: "#2f5fb3", 3: "#1b7f3b", 4: "#1b7f3b"}
 
 
 def product_id(assessment: Assessment, decl: DeclarationView) -> str:
@@ -45,13 +48,14 @@ def build_label(assessment: Assessment, report_bytes: bytes, declaration=None, r
     level = label_level(assessment)
     end = decl.support_end_date()
     pid = product_id(shown, decl)
-    results = psti_results(shown, decl) + [r for r in guideline_results(shown) if r.id in LABEL_GUIDELINES]
+    results = [r for r in promise_results(shown, decl) if r.id.startswith("psti-") or r.id in LABEL_GUIDELINES]
     now = now or dt.datetime.now(dt.timezone.utc)
     return {
         "schema": LABEL_SCHEMA,
         "product": {
             "id": pid,
-            "name": decl.product_name or Path(shown.target.path).name,
+            # Without a declaration nobody has named the product: the firmware file is named as the firmware's.
+            "name": decl.product_name or UNNAMED,
             "type": decl.product_type,
             "model": decl.model,
             "manufacturer": decl.manufacturer_name,
@@ -62,6 +66,8 @@ def build_label(assessment: Assessment, report_bytes: bytes, declaration=None, r
         "level": level.value,
         "level_meaning": level.meaning,
         "level_limits": level.reasons[:12],
+        "levels": {str(n): text for n, text in LEVELS.items()},
+        "known_vulnerabilities": vulnerability_summary(shown).as_dict(),
         "results": [{"id": r.id, "text": r.text, "verdict": r.verdict, "state": r.state} for r in results],
         "registry_url": registry_page(registry_url, pid),
         "report": {"sha256": hashlib.sha256(report_bytes).hexdigest(), "generated_at": shown.generated_at,
@@ -74,7 +80,7 @@ def build_label(assessment: Assessment, report_bytes: bytes, declaration=None, r
 
 # --- rendering -------------------------------------------------------------------
 
-WIDTH, HEIGHT = 420, 600
+WIDTH, HEIGHT = 420, 620
 _MARK = {"checked": "\u2713", "declared": "\u25cb", "problem": "\u2717", "not confirmed": "?", "not applicable": "\u2013"}
 _MARK_COLOUR = {"checked": "#1b7f3b", "declared": "#2f5fb3", "problem": "#b3261e", "not confirmed": "#6b6b6b",
                 "not applicable": "#6b6b6b"}
@@ -102,11 +108,13 @@ def render_svg(label: dict, key_id: str) -> str:
     url = label.get("registry_url")
     qr = _qr(url, 112) if url else None
     product = label["product"]
-    title = " ".join(x for x in (product.get("name"), product.get("model")) if x)
+    title = product_title(product.get("name"), product.get("model")) or UNNAMED
     return jinja_env().get_template("label.svg.j2").render(
         label=label, width=WIDTH, height=HEIGHT, title=textwrap.wrap(title, 34)[:2] or ["Unnamed product"],
         lines=lines, qr=qr, url_lines=textwrap.wrap(url, 40, break_on_hyphens=False)[:3] if url else [],
-        key_id=key_id, level=label["level"],
+        level_colour=LEVEL_COLOURS.get(label["level"], "#5f6368"),
+        meaning_lines=textwrap.wrap(label.get("level_meaning") or "", 54)[:2],
+        key_id=key_id, level=label["level"], vulns=(label.get("known_vulnerabilities") or {}).get("short"),
     )
 
 

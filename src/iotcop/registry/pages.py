@@ -1,14 +1,20 @@
-"""Server-rendered pages: search, product pages (the label's QR code lands here), label verification, feed.
+"""Server-rendered pages: search, product pages (the label's QR code lands here), the label image, the full
+report as a page, label verification, JSON Feed and Atom feed.
 
-No page needs JavaScript; the only form that is posted (verification) carries a CSRF token.
+No page needs JavaScript; the only form that is posted (verification) carries a CSRF token.  The full report
+page is the self-contained report.html: its own CSP allows exactly its inline style and script by hash.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
+import hashlib
+import json
 import re
 import secrets
+from xml.etree import ElementTree as ET
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -19,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from iotcop.registry import service
 from iotcop.registry.api import cached, in_session, label_out, product_detail
-from iotcop.registry.models import Product
+from iotcop.registry.models import Label, LabelReport, Product
 from iotcop.registry.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -43,8 +49,10 @@ def templates():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              autoescape=jinja2.select_autoescape(("html",), default=True),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    from iotcop.label.level import LEVELS
+
     env.globals.update(STATE_MARKS=STATE_MARKS, STATE_WORDS=STATE_WORDS, revocation=service.revocation,
-                       web_link=web_link)
+                       web_link=web_link, LEVELS=LEVELS)
     return env
 
 
@@ -231,6 +239,82 @@ def _verify_bytes(session: Session, data: bytes):
 # --- feed -------------------------------------------------------------------------------------
 
 
+# --- the label image and the full report ---------------------------------------------------
+
+
+def _stored_label(session: Session, label_id: int, *columns) -> Label:
+    from sqlalchemy.orm import undefer
+
+    label = session.get(Label, label_id, options=[undefer(c) for c in columns]) if 0 < label_id < 2**31 else None
+    if label is None:
+        raise RegistryError(404, "There is no label with that id in this registry.")
+    return label
+
+
+@router.get("/labels/{label_id}/label.svg")
+async def label_image(request: Request, label_id: int):
+    return await in_session(request, _label_image, request, label_id)
+
+
+def _label_image(session: Session, request: Request, label_id: int) -> Response:
+    key = ("label.svg", label_id, service.generation(session))
+
+    def render() -> bytes:
+        from iotcop.label.make import render_svg
+
+        label = _stored_label(session, label_id, Label.label_json)
+        content = json.loads(label.label_json).get("label") or {}
+        return render_svg(_renderable(content), label.key_id).encode()
+
+    return Response(cached(request.app.state.render_cache, key, render), media_type="image/svg+xml")
+
+
+def _renderable(content: dict) -> dict:
+    """The signed label's content with every field the drawing reads (older or minimal labels lack some)."""
+    product = {"name": None, "model": None, "manufacturer": None, **(content.get("product") or {})}
+    firmware = {"version": None, "file": None, **(content.get("firmware") or {})}
+    report = {"tool": "iotcop", **(content.get("report") or {})}
+    return {"results": [], "level": 0, "level_meaning": "", "registry_url": None, "security_updates_until": None,
+            "issued_at": "", **content, "product": product, "firmware": firmware, "report": report}
+
+
+@router.get("/labels/{label_id}/report", response_class=HTMLResponse)
+async def report_page(request: Request, label_id: int):
+    return await in_session(request, _report_page, request, label_id)
+
+
+def _inline_hashes(html: str, tag: str) -> list[str]:
+    bodies = re.findall(rf"<{tag}>(.*?)</{tag}>", html, re.S)
+    return [f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'" for b in bodies]
+
+
+def _report_page(session: Session, request: Request, label_id: int) -> Response:
+    key = ("report-page", label_id, service.generation(session))
+
+    def render() -> bytes:
+        from iotcop.model import Assessment
+        from iotcop.report.writers.html import render_html
+
+        label = _stored_label(session, label_id)
+        stored = session.get(LabelReport, label.id)
+        if stored is None:
+            raise RegistryError(404, "No report is stored for this label.")
+        html = render_html(Assessment.model_validate(json.loads(stored.body)))
+        # The page comes back to the product page it belongs to.
+        back = f'<p><a href="/products/{label.product_id}?label={label.id}">Back to the product page</a></p>'
+        return html.replace("<header>", back + "<header>", 1).encode()
+
+    body = cached(request.app.state.render_cache, key, render)
+    text = body.decode()
+    csp = ("default-src 'none'; img-src 'self' data:; style-src " + " ".join(_inline_hashes(text, "style"))
+           + "; script-src " + " ".join(_inline_hashes(text, "script"))
+           + "; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
+    return HTMLResponse(body, headers={"Content-Security-Policy": csp})
+
+
+# --- feeds -------------------------------------------------------------------------------------
+
+
 @router.get("/feed.json")
 async def feed(request: Request):
     return await in_session(request, _feed, request)
@@ -242,8 +326,21 @@ def _feed(session: Session, request: Request) -> Response:
                     media_type="application/feed+json")
 
 
+FEED_TITLE = "iotcop label registry"
+FEED_DESCRIPTION = ("Labels published or revoked in the last 30 days, and labels whose security updates end in the "
+                    "next 90 days.")
+
+
 def _render_feed(session: Session, request: Request) -> JSONResponse:
     base = request.app.state.settings.public_base
+    return JSONResponse({"version": "https://jsonfeed.org/version/1.1", "title": FEED_TITLE,
+                         "home_page_url": base + "/", "feed_url": base + "/feed.json",
+                         "description": FEED_DESCRIPTION, "items": feed_items(session, base)},
+                        media_type="application/feed+json")
+
+
+def feed_items(session: Session, base: str) -> list[dict]:
+    """The feed's entries (JSON Feed 1.1 items), shared by /feed.json and /feed.atom."""
     items = []
     for kind, label in service.feed_labels(session):
         p = label.product
@@ -270,11 +367,63 @@ def _render_feed(session: Session, request: Request) -> JSONResponse:
                                   "revoked_at": revoked.at.isoformat() if revoked else None,
                                   "revoked_by": revoked.by if revoked else None,
                                   "revoked_reason": revoked.reason if revoked else None}})
-    return JSONResponse({"version": "https://jsonfeed.org/version/1.1", "title": "iotcop label registry",
-                         "home_page_url": base + "/", "feed_url": base + "/feed.json",
-                         "description": "Labels published or revoked in the last 30 days, and labels whose "
-                                        "security updates end in the next 90 days.", "items": items},
-                        media_type="application/feed+json")
+    return items
+
+
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+@router.get("/feed.atom")
+async def atom_feed(request: Request):
+    return await in_session(request, _atom, request)
+
+
+def _atom(session: Session, request: Request) -> Response:
+    key = ("feed.atom", dt.date.today(), service.generation(session))
+    return Response(cached(request.app.state.render_cache, key, lambda: _render_atom(session, request)),
+                    media_type="application/atom+xml")
+
+
+def _render_atom(session: Session, request: Request) -> bytes:
+    """Atom 1.0 (RFC 4287) of the same entries as the JSON Feed, built with the standard library's ElementTree."""
+    base = request.app.state.settings.public_base
+    items = feed_items(session, base)
+    ET.register_namespace("", ATOM)
+
+    def sub(parent, tag: str, text: str | None = None, **attrs) -> ET.Element:
+        el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        if text is not None:
+            el.text = text
+        return el
+
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    sub(feed, "id", base + "/feed.atom")
+    sub(feed, "title", FEED_TITLE)
+    sub(feed, "subtitle", FEED_DESCRIPTION)
+    updated = max((i["date_published"] for i in items), default=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+                  .isoformat())
+    sub(feed, "updated", _rfc3339(updated))
+    sub(feed, "link", href=base + "/feed.atom", rel="self", type="application/atom+xml")
+    sub(feed, "link", href=base + "/", rel="alternate", type="text/html")
+    sub(sub(feed, "author"), "name", FEED_TITLE)
+    for item in items:
+        entry = sub(feed, "entry")
+        sub(entry, "id", item["id"])
+        sub(entry, "title", item["title"])
+        sub(entry, "updated", _rfc3339(item["date_published"]))
+        sub(entry, "published", _rfc3339(item["date_published"]))
+        sub(entry, "link", href=item["url"], rel="alternate", type="text/html")
+        for tag in item["tags"]:
+            sub(entry, "category", term=tag)
+        sub(entry, "summary", item["content_text"])
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="utf-8")
+
+
+def _rfc3339(stamp: str) -> str:
+    when = dt.datetime.fromisoformat(stamp)
+    if when.tzinfo is None:  # SQLite hands back naive UTC times
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 @router.get("/healthz")

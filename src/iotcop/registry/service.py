@@ -311,9 +311,9 @@ def summarise(assessment: Assessment, label: LabelContent) -> dict:
     """What the pages and the version history read, derived once at publication."""
     from iotcop.report.view import (
         DeclarationView,
-        guideline_results,
-        psti_results,
+        promise_results,
         shown_assessment,
+        vulnerability_summary,
     )
 
     shown = shown_assessment(assessment)
@@ -321,7 +321,7 @@ def summarise(assessment: Assessment, label: LabelContent) -> dict:
     findings = [{"id": f.id, "check": f.check, "severity": f.severity.value, "title": f.title,
                  "path": _shown_path(f.check, f.evidence.path), "provisions": list(f.provisions)}
                 for f in shown.findings]
-    results = psti_results(shown, decl) + guideline_results(shown)
+    results = promise_results(shown, decl)
     contact = {k: decl.get(k) for k in ("vdp_contact", "vdp_policy_url", "security_txt", "vdp_ack_days",
                                         "vdp_status_days", "support_url", "update_url")}
     return {
@@ -334,6 +334,7 @@ def summarise(assessment: Assessment, label: LabelContent) -> dict:
         "level_meaning": label.level_meaning,
         "level_limits": label.level_limits[:12],
         "manufacturer_declared": label.product.manufacturer,
+        "known_vulnerabilities": vulnerability_summary(shown).as_dict(),
     }
 
 

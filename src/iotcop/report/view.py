@@ -21,6 +21,7 @@ from typing import Any
 
 from iotcop.declaration.paths import value_at
 from iotcop.model import Assessment, Finding, Verdict, VerdictValue
+from iotcop.report.findings import vulnerability_detail
 from iotcop.standards.catalogue import Catalogue, load_catalogue
 
 V = VerdictValue
@@ -39,7 +40,7 @@ VERDICT_COLOURS = {
     "PASS": "#1b7f3b",
     "FAIL": "#b3261e",
     "DECLARED": "#2f5fb3",
-    "INCONCLUSIVE": "#b26a00",
+    "INCONCLUSIVE": "#8a5300",
     "NOT_TESTED": "#6b6b6b",
     "NOT_APPLICABLE": "#a9a9a9",
 }
@@ -200,6 +201,7 @@ class EvidenceItem:
     line: int | None = None
     excerpt: str | None = None
     severity: str | None = None
+    finding: str | None = None  # the finding's id, for a link to it
 
 
 @dataclass
@@ -249,8 +251,12 @@ def provision_rows(shown: Assessment) -> list[ProvisionRow]:
 
 def _finding_item(f: Finding) -> EvidenceItem:
     ev = f.evidence
-    text = f.title + (f": {ev.detail}" if ev.detail else "")
-    return EvidenceItem("finding", text, path=ev.path, line=ev.line, excerpt=ev.excerpt, severity=f.severity.value)
+    # A vulnerability finding's title already names its component, count and first ids: its JSON detail
+    # is shown as facts with the finding itself, never here.
+    detail = None if vulnerability_detail(f) is not None else ev.detail
+    text = f.title + (f": {detail}" if detail else "")
+    return EvidenceItem("finding", text, path=ev.path, line=ev.line, excerpt=ev.excerpt, severity=f.severity.value,
+                        finding=f.id)
 
 
 def verdict_counts(verdicts) -> dict[str, int]:
@@ -365,3 +371,96 @@ def guideline_results(shown: Assessment) -> list[PlainResult]:
             text = f"{subject}: not confirmed"
         out.append(PlainResult(f"cop-{g.id}", text, v, _state(v)))
     return out
+
+
+# --- one row per promise -------------------------------------------------------------
+
+# What a guideline promises beyond the PSTI requirement it contains: its row speaks of that part only, so the
+# passwords and reporting rows of PSTI are never contradicted by a guideline row about the same provisions.
+_BEYOND_PSTI = {
+    "1": ("Logins are protected (sound authentication, limits on guessing)", "Login protection"),
+    "2": ("Reported security problems are acted on in time", "Handling reported problems"),
+}
+
+
+def promise_results(shown: Assessment, decl: DeclarationView) -> list[PlainResult]:
+    """Each promise to the shopper once, in plain words: the three PSTI requirements, then each guideline for
+    what it asks beyond them (a guideline's verdict rolled up over its provisions outside the PSTI ones)."""
+    from iotcop.assess import roll_up
+
+    cat = catalogue()
+    by_id = {v.id: v for v in shown.provisions}
+    in_psti = {p for g in shown.psti for p in g.provisions}
+    out = psti_results(shown, decl)
+    for r, g in zip(guideline_results(shown), shown.guidelines):
+        rest = [p for p in g.provisions if p not in in_psti]
+        if len(rest) == len(g.provisions) or not rest or not all(p in by_id and p in cat.provisions for p in rest):
+            out.append(r)
+            continue
+        part = roll_up(g.model_copy(update={"provisions": rest}), cat, by_id)
+        met, subject = _BEYOND_PSTI.get(str(g.id), _GUIDELINE_WORDS.get(str(g.id), (g.title, g.title)))
+        v = part.verdict.value
+        text = met if v in MET else f"{subject}: problem found" if v == "FAIL" else \
+            f"{subject}: does not apply" if v == "NOT_APPLICABLE" else f"{subject}: not confirmed"
+        out.append(PlainResult(r.id, text, v, _state(v)))
+    return out
+
+
+@dataclass
+class VulnerabilitySummary:
+    checked: bool  # the known-vulnerability check ran
+    components: int = 0  # components with at least one known vulnerability
+    known: int = 0  # distinct vulnerabilities precise records place in the installed versions
+    possible: int = 0  # further ones only approximate records suggest (to be reviewed)
+    known_exploited: int = 0  # of all those, actively exploited (CISA KEV)
+
+    def sentence(self) -> str:
+        if not self.checked:
+            return "Known vulnerabilities: not checked"
+        if not (self.known or self.possible):
+            return "No known vulnerability found in the identified software"
+        text = f"{self.known} known vulnerabilit{'y' if self.known == 1 else 'ies'} in {self.components} component" \
+               f"{'' if self.components == 1 else 's'}"
+        text += f", {self.known_exploited} actively exploited"
+        if self.possible:
+            text += f" ({self.possible} more possible)"
+        return text
+
+    def short(self) -> str:
+        """For the label, where a line holds about 55 characters."""
+        if not self.checked or not (self.known or self.possible):
+            return self.sentence()
+        return f"{self.known} known vulnerabilit{'y' if self.known == 1 else 'ies'}, {self.known_exploited} actively exploited"
+
+    def as_dict(self) -> dict:
+        return {"checked": self.checked, "components": self.components, "known": self.known,
+                "possible": self.possible, "known_exploited": self.known_exploited, "text": self.sentence(),
+                "short": self.short()}
+
+
+def vulnerability_summary(shown: Assessment) -> VulnerabilitySummary:
+    ran = any(c.id == "vulns.known-vulnerability" and c.status == "ran" for c in shown.checks)
+    known: set[tuple[str, str]] = set()
+    possible: set[tuple[str, str]] = set()
+    exploited: set[tuple[str, str]] = set()
+    for f in shown.findings:
+        vd = vulnerability_detail(f)
+        if vd is None:
+            continue
+        for v in vd.vulnerabilities:
+            key = (vd.component, v.id)
+            (possible if vd.group == "possible" else known).add(key)
+            if v.known_exploited:
+                exploited.add(key)
+    possible -= known
+    return VulnerabilitySummary(checked=ran or bool(known or possible), components=len({c for c, _ in known}),
+                                known=len(known), possible=len(possible), known_exploited=len(exploited))
+
+
+def product_title(name: str | None, model: str | None) -> str | None:
+    """Name and model once: "HomeRouter HR-100", but "IoTCop Demo Router ICD-1" when the name holds the model."""
+    if not name:
+        return model or None
+    if model and model.casefold() not in name.casefold():
+        return f"{name} {model}"
+    return name

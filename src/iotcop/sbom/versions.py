@@ -47,6 +47,10 @@ def normalise(version: str) -> str:
     return v
 
 
+# Hand-written on purpose: univers 32.0.1's GenericVersion (aboutcode, the maintained purl-vers library) orders
+# 9 of the 18 firmware spellings in tests/vulns wrongly (2.6.30 before 2.6.8, 5.15.167 before 5.15.20, 1.4.69
+# before 1.4.7, 1.2 before 1.2.0, 1_36_1 after 1.36.1, 4.18-rc1 after 4.18, 0.94.14rc21 after 0.94.14); this key
+# orders all 18 right.  Distribution versions use python-debian (compare(..., "deb")).
 @functools.lru_cache(maxsize=65536)
 def version_key(version: str) -> tuple:
     """A sortable key.  Pre-release words sort below the release; other letters above it.

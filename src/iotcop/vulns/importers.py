@@ -276,10 +276,12 @@ def osv_records(doc: dict, source_url: str | None = None) -> Iterator[Record]:
         aliases = sorted({vid, *aliases} - {cve})
         vid = cve
     vector = score = None
-    for sev in doc.get("severity", []) or []:
-        if sev.get("type", "").startswith("CVSS_V3"):
-            vector = sev.get("score")
-            score = base_score(vector)
+    # CVSS v3 first (what NVD and most feeds rate by), then v4, then v2; the cvss library scores each.
+    by_type = {str(sev.get("type")): sev.get("score") for sev in doc.get("severity", []) or [] if sev.get("score")}
+    for kind in ("CVSS_V3", "CVSS_V4", "CVSS_V2"):
+        if by_type.get(kind) and base_score(by_type[kind]) is not None:
+            vector, score = by_type[kind], base_score(by_type[kind])
+            break
     by_component: dict[str, list[Affect]] = {}
     severity_word = None
     for aff in doc.get("affected", []) or []:

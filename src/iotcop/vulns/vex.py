@@ -37,6 +37,7 @@ from iotcop.sbom.identify import COMPONENTS, Component
 from iotcop.sbom.versions import compare
 from iotcop.vulns.match import Match, match_components
 from iotcop.yamlload import FAST_LOADER
+from iotcop.triage.vex import SUPPRESSING
 
 APPLETS_PATH = Path(__file__).resolve().parents[1] / "sbom" / "data" / "busybox-applets.txt"
 KERNEL_FEATURES_PATH = Path(__file__).resolve().parent / "data" / "kernel_features.yaml"
@@ -395,6 +396,29 @@ def analyse(fw: Firmware, db_path: Path | None = None) -> list[Analysis]:
 
 
 VULNERABILITY_ANALYSIS = DerivedFact("vulnerability-analysis", analyse, uses=(COMPONENTS,))
+SETTLED = SUPPRESSING  # states that leave no finding
+
+
+def with_statements(analyses: list[Analysis], statements) -> list[Analysis]:
+    """The analyses with a user's VEX statements (iotcop.triage.vex.VexStatement) applied.
+
+    A statement that settles a vulnerability (not_affected, false_positive, resolved) sets the state and
+    says whose statement it is; the image's own analysis stays as it was for every other vulnerability.
+    """
+    settling = [s for s in statements or () if s.suppresses]
+    if not settling:
+        return analyses
+    out = []
+    for a in analyses:
+        m, comp = a.match, a.match.component
+        ids = {m.id, *m.aliases}
+        names = {x for x in (comp.name, comp.package, comp.source_package) if x}
+        versions = {x for x in (comp.version, comp.package_version) if x}
+        hit = next((s for s in settling if s.applies(ids, names, versions)), None)
+        if hit is not None and a.state not in SETTLED:
+            a = Analysis(m, hit.state, hit.justification, hit.sentence(), a.distro_checked)
+        out.append(a)
+    return out
 
 
 def analyse_cached(fw: Firmware) -> list[Analysis]:

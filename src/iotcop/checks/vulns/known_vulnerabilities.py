@@ -20,7 +20,7 @@ from iotcop.context import ScanContext
 from iotcop.firmware.model import Firmware
 from iotcop.model import Severity
 from iotcop.vulns.db import fingerprint
-from iotcop.vulns.vex import VULNERABILITY_ANALYSIS, Analysis, analyse_cached
+from iotcop.vulns.vex import SETTLED, VULNERABILITY_ANALYSIS, Analysis, analyse_cached, with_statements
 
 _DEFAULT_SEVERITY = Severity.medium
 # Version strings of distribution builds (Debian, Ubuntu, RHEL ...) whose security fixes are backported
@@ -149,14 +149,15 @@ class KnownVulnerability(Check):
         return fingerprint()  # the same image matched against another database is another result
 
     def run(self, fw: Firmware, ctx: ScanContext) -> Iterator[CheckOutput]:
-        yield from self.findings(analyse_cached(fw))
+        # VEX statements the user gave (scan --vex) settle vulnerabilities as the image's own evidence does.
+        yield from self.findings(with_statements(analyse_cached(fw), ctx.vex))
 
     def findings(self, analyses: list[Analysis]) -> Iterator[CheckOutput]:
         """Findings for these vulnerability analyses (also used to redo the matching on a stored report)."""
         groups: dict[tuple[str, str], list[Analysis]] = {}
         comps = {}
         for a in analyses:
-            if a.state == "not_affected":
+            if a.state in SETTLED:
                 continue
             comp = a.match.component
             comps[comp.key] = comp

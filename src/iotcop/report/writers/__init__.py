@@ -30,6 +30,7 @@ class OutputContext:
 
     firmware: Any = None  # iotcop.firmware.model.Firmware, when a firmware was scanned
     declaration: Any = None  # the manufacturer declaration, when given
+    vex: tuple = ()  # the user's VEX statements (iotcop.triage.vex.VexStatement), reflected in the SBOM
     extra: dict = field(default_factory=dict)
 
 

@@ -10,14 +10,15 @@ from pathlib import Path
 
 from iotcop.files import write_atomic
 from iotcop.model import Assessment
+from iotcop.label.level import LEVELS, label_level
 from iotcop.report.view import (
     DeclarationView,
-    guideline_results,
     jinja_env,
-    psti_results,
+    product_title,
+    promise_results,
     shown_assessment,
+    vulnerability_summary,
 )
-from iotcop.report.writers.html import report_title
 
 FORMAT = "consumer"
 DEFAULT = True
@@ -49,14 +50,21 @@ def render_consumer(assessment: Assessment, declaration=None) -> str:
     password_findings = [f for f in shown.findings if {"5.1-1", "5.1-2"} & set(f.provisions)]
     exposed = sorted({f.title for f in shown.findings
                       if {"5.6-1", "5.6-4"} & set(f.provisions) and f.check.startswith("services.")})
+    named = product_title(decl.product_name, decl.model)
+    level = label_level(assessment)
     return jinja_env().get_template("consumer.html.j2").render(
-        name=report_title(shown, decl),
+        name=named or "this product",
+        named=bool(named),
+        firmware_version=decl.firmware_version,
+        level=level,
+        levels=LEVELS,
+        vulns=vulnerability_summary(shown),
         target=Path(shown.target.path).name or shown.target.path,
         generated=shown.generated_at[:10],
         decl=decl,
         support_end=end.isoformat() if end else None,
         support_url=decl.support_url,
-        results=psti_results(shown, decl) + guideline_results(shown),
+        results=promise_results(shown, decl),
         password_problem=f"{len(password_findings)} finding(s)" if "5.1-1" in failing and password_findings else "",
         exposed=exposed,
         password_text=password_advice(decl),

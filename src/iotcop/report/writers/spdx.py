@@ -1,4 +1,5 @@
-"""sbom.spdx.json: SPDX 2.3 JSON, written on request (`scan --output spdx`, `sbom --format spdx`).
+"""sbom.spdx.json: SPDX 2.3 JSON, written on request (`scan --output spdx`, `sbom --format spdx`), built as an
+spdx-tools document and written (and validated) by its JSON writer.
 
 The same components as sbom.cdx.json (assessment.components): one package per component with its version,
 the SHA-256 of the file that proved it, purl (PACKAGE-MANAGER) and CPE 2.3 (SECURITY) references and the
@@ -11,9 +12,26 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
+import io
 import re
 from pathlib import Path
+
+from spdx_tools.spdx.model import (
+    Actor,
+    ActorType,
+    Checksum,
+    ChecksumAlgorithm,
+    CreationInfo,
+    Document,
+    ExternalPackageRef,
+    ExternalPackageRefCategory,
+    Package,
+    PackagePurpose,
+    Relationship,
+    RelationshipType,
+    SpdxNoAssertion,
+)
+from spdx_tools.spdx.writer.json.json_writer import write_document_to_stream
 
 from iotcop import __version__
 from iotcop.files import write_atomic
@@ -25,8 +43,9 @@ FILENAME = "sbom.spdx.json"
 NAMESPACE_BASE = "https://iotcop.invalid/spdxdocs"  # not resolvable on purpose: a namespace is a name only
 ROOT_ID = "SPDXRef-Firmware"
 
-_PURPOSE = {"application": "APPLICATION", "library": "LIBRARY", "operating-system": "OPERATING_SYSTEM",
-            "firmware": "FIRMWARE", "framework": "FRAMEWORK"}
+_PURPOSE = {"application": PackagePurpose.APPLICATION, "library": PackagePurpose.LIBRARY,
+            "operating-system": PackagePurpose.OPERATING_SYSTEM, "firmware": PackagePurpose.FIRMWARE,
+            "framework": PackagePurpose.FRAMEWORK}
 
 
 def _spdx_id(name: str, version: str | None, taken: set[str]) -> str:
@@ -39,11 +58,11 @@ def _spdx_id(name: str, version: str | None, taken: set[str]) -> str:
     return spdx_id
 
 
-def _created(generated_at: str) -> str:
+def _created(generated_at: str) -> dt.datetime:
     when = dt.datetime.fromisoformat(generated_at)
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)  # SPDX writes it as UTC "Z"
 
 
 def _evidence_comment(comp: dict) -> str | None:
@@ -64,29 +83,20 @@ def _evidence_comment(comp: dict) -> str | None:
     return "; ".join(parts) or None
 
 
-def _package(comp: dict, spdx_id: str) -> dict:
-    out: dict = {"SPDXID": spdx_id, "name": comp["name"]}
-    if comp.get("version"):
-        out["versionInfo"] = comp["version"]
-    out["downloadLocation"] = "NOASSERTION"
-    out["filesAnalyzed"] = False
-    if comp.get("sha256"):
-        out["checksums"] = [{"algorithm": "SHA256", "checksumValue": comp["sha256"]}]
+def _package(comp: dict, spdx_id: str) -> Package:
     refs = []
     if comp.get("purl"):
-        refs.append({"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": comp["purl"]})
+        refs.append(ExternalPackageRef(ExternalPackageRefCategory.PACKAGE_MANAGER, "purl", comp["purl"]))
     if comp.get("cpe"):
-        refs.append({"referenceCategory": "SECURITY", "referenceType": "cpe23Type", "referenceLocator": comp["cpe"]})
-    if refs:
-        out["externalRefs"] = refs
-    out["primaryPackagePurpose"] = _PURPOSE.get(comp.get("type") or "", "OTHER")
-    out["licenseConcluded"] = "NOASSERTION"
-    out["licenseDeclared"] = "NOASSERTION"
-    out["copyrightText"] = "NOASSERTION"
-    comment = _evidence_comment(comp)
-    if comment:
-        out["comment"] = comment
-    return out
+        refs.append(ExternalPackageRef(ExternalPackageRefCategory.SECURITY, "cpe23Type", comp["cpe"]))
+    return Package(
+        spdx_id=spdx_id, name=comp["name"], version=comp.get("version") or None,
+        download_location=SpdxNoAssertion(), files_analyzed=False,
+        checksums=[Checksum(ChecksumAlgorithm.SHA256, comp["sha256"])] if comp.get("sha256") else [],
+        external_references=refs,
+        primary_package_purpose=_PURPOSE.get(comp.get("type") or "", PackagePurpose.OTHER),
+        license_concluded=SpdxNoAssertion(), license_declared=SpdxNoAssertion(), copyright_text=SpdxNoAssertion(),
+        comment=_evidence_comment(comp))
 
 
 def _image_digest(assessment: Assessment) -> str:
@@ -97,38 +107,38 @@ def _image_digest(assessment: Assessment) -> str:
     return hashlib.sha256("\n".join([assessment.target.path, *keys]).encode()).hexdigest()
 
 
-def build_document(assessment: Assessment) -> dict:
+def build_document(assessment: Assessment) -> Document:
     target = assessment.target
     name = Path(target.path).name or target.path
     digest = _image_digest(assessment)
-    root: dict = {"SPDXID": ROOT_ID, "name": name, "downloadLocation": "NOASSERTION", "filesAnalyzed": False}
-    if target.sha256:
-        root["checksums"] = [{"algorithm": "SHA256", "checksumValue": target.sha256}]
-    root.update({"primaryPackagePurpose": "FIRMWARE" if target.kind == "firmware" else "OPERATING_SYSTEM",
-                 "licenseConcluded": "NOASSERTION", "licenseDeclared": "NOASSERTION", "copyrightText": "NOASSERTION"})
+    root = Package(
+        spdx_id=ROOT_ID, name=name, download_location=SpdxNoAssertion(), files_analyzed=False,
+        checksums=[Checksum(ChecksumAlgorithm.SHA256, target.sha256)] if target.sha256 else [],
+        primary_package_purpose=PackagePurpose.FIRMWARE if target.kind == "firmware" else PackagePurpose.OPERATING_SYSTEM,
+        license_concluded=SpdxNoAssertion(), license_declared=SpdxNoAssertion(), copyright_text=SpdxNoAssertion())
     taken = {ROOT_ID}
     packages = [root]
-    relationships = [{"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES",
-                      "relatedSpdxElement": ROOT_ID}]
+    relationships = [Relationship("SPDXRef-DOCUMENT", RelationshipType.DESCRIBES, ROOT_ID)]
     for comp in assessment.components:
         pkg = _package(comp, _spdx_id(comp["name"], comp.get("version"), taken))
         packages.append(pkg)
-        relationships.append({"spdxElementId": ROOT_ID, "relationshipType": "CONTAINS",
-                              "relatedSpdxElement": pkg["SPDXID"]})
+        relationships.append(Relationship(ROOT_ID, RelationshipType.CONTAINS, pkg.spdx_id))
     slug = re.sub(r"[^A-Za-z0-9.\-_]+", "-", name).strip("-") or "firmware"
-    return {
-        "spdxVersion": "SPDX-2.3",
-        "dataLicense": "CC0-1.0",
-        "SPDXID": "SPDXRef-DOCUMENT",
-        "name": f"{name} (iotcop {__version__})",
-        "documentNamespace": f"{NAMESPACE_BASE}/{slug}-{digest}-iotcop-{__version__}",
-        "creationInfo": {"created": _created(assessment.generated_at), "creators": [f"Tool: iotcop-{__version__}"]},
-        "packages": packages,
-        "relationships": relationships,
-    }
+    info = CreationInfo(spdx_version="SPDX-2.3", spdx_id="SPDXRef-DOCUMENT", name=f"{name} (iotcop {__version__})",
+                        document_namespace=f"{NAMESPACE_BASE}/{slug}-{digest}-iotcop-{__version__}",
+                        creators=[Actor(ActorType.TOOL, f"iotcop-{__version__}")],
+                        created=_created(assessment.generated_at))
+    return Document(creation_info=info, packages=packages, relationships=relationships)
+
+
+def render(document: Document) -> str:
+    """The document as SPDX 2.3 JSON; spdx-tools validates it first and refuses an invalid one."""
+    buf = io.StringIO()
+    write_document_to_stream(document, buf, validate=True)
+    return buf.getvalue() + "\n"
 
 
 def write(assessment: Assessment, out_dir: Path, context) -> list[Path]:
     path = out_dir / FILENAME
-    write_atomic(path, json.dumps(build_document(assessment), indent=2, ensure_ascii=False) + "\n")
+    write_atomic(path, render(build_document(assessment)))
     return [path]

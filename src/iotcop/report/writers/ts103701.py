@@ -12,6 +12,7 @@ from pathlib import Path
 
 from iotcop.files import write_atomic
 from iotcop.model import Assessment, ConformanceView
+from iotcop.report.findings import detail_words
 
 FORMAT = "ts103701"
 DEFAULT = False
@@ -41,7 +42,7 @@ def _evidence(e) -> str:
     if e.line:
         where += f":{e.line}"
     parts = [f"<code>{where}</code>" if where else ""]
-    for text in (e.detail, e.excerpt):
+    for text in (detail_words(e.detail), e.excerpt):
         if text:
             parts.append(html.escape(text))
     return " ".join(p for p in parts if p)
