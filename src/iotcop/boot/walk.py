@@ -264,10 +264,7 @@ class Walker:
         saved_conds = list(env.conds)
         try:
             self.exec_seq(script.body, env)
-        except _ScriptExit as stop:
-            if stop.target != context.ident:
-                raise
-        except _BranchStop as stop:
+        except (_ScriptExit, _BranchStop) as stop:  # an exit or return of this script or function ends it here
             if stop.target != context.ident:
                 raise
         finally:
@@ -1004,10 +1001,7 @@ class Walker:
         env.contexts.append(context)
         try:
             self.exec_command(body, env)
-        except _ScriptExit as stop:
-            if stop.target != context.ident:
-                raise
-        except _BranchStop as stop:
+        except (_ScriptExit, _BranchStop) as stop:  # an exit or return of this script or function ends it here
             if stop.target != context.ident:
                 raise
         finally:
